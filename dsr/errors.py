@@ -1,0 +1,73 @@
+"""The project's one error tree.
+
+Every error raised on purpose derives from :class:`DsrError`. The split that matters to callers is
+*transient* (retrying may succeed: throttling, timeouts, 5xx) versus *permanent* (retrying cannot help:
+bad input, missing resource, refused credentials). Durable retry policies retry only transient errors.
+
+Errors carry ids (request, project, operation) and never personal data or secrets::
+
+    DsrError
+    ├── TransientError
+    ├── PermanentError
+    │   ├── InvalidRequestError        bad caller input; names the field (-> HTTP 400)
+    │   ├── ConfigurationError         the app's own settings are wrong
+    │   ├── EndpointNotAllowedError    an account endpoint outside the allow-list
+    │   ├── SecretNotFoundError        the named Key Vault secret does not exist
+    │   └── RequestNotFoundError       no request with that id (-> HTTP 404)
+    └── customvision.errors.CustomVisionError   (Training API errors; see that module)
+"""
+
+from __future__ import annotations
+
+
+class DsrError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    transient: bool = False
+
+
+class TransientError(DsrError):
+    """A failure that may succeed when retried (throttling, timeouts, 5xx, resets)."""
+
+    transient = True
+
+
+class PermanentError(DsrError):
+    """A failure that retrying cannot fix."""
+
+
+class InvalidRequestError(PermanentError):
+    """Caller input failed validation. ``field`` is the JSON path of the offending value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ConfigurationError(PermanentError):
+    """An application setting is missing or malformed."""
+
+
+class EndpointNotAllowedError(PermanentError):
+    """A Custom Vision endpoint is not on the allow-list, so no key may be sent to it."""
+
+    def __init__(self, endpoint_host: str) -> None:
+        super().__init__(f"endpoint host {endpoint_host!r} is not on the allow-list")
+        self.endpoint_host = endpoint_host
+
+
+class SecretNotFoundError(PermanentError):
+    """The Key Vault secret named by a request does not exist (or is disabled)."""
+
+    def __init__(self, secret_name: str) -> None:
+        super().__init__(f"secret {secret_name!r} was not found in Key Vault")
+        self.secret_name = secret_name
+
+
+class RequestNotFoundError(PermanentError):
+    """No data-subject request exists with the given id."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request {request_id!r} was not found")
+        self.request_id = request_id

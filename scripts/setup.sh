@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine, idempotently:
+#   .venv/                      Python 3.11 virtualenv with requirements-dev.txt
+#   devstack/node/node_modules  Azurite, pinned in devstack/node/package-lock.json
+# Re-running is cheap: each step is skipped while its inputs are unchanged.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+python_bin="${PYTHON:-python3}"
+stamp_dir=".local/stamps"
+mkdir -p "$stamp_dir"
+
+fingerprint() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: node and npm are required (Azurite runs on Node.js)" >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$python_bin" -m venv .venv
+fi
+py_fp="$(fingerprint requirements.txt requirements-dev.txt)"
+if [ "$(cat "$stamp_dir/python" 2>/dev/null)" != "$py_fp" ]; then
+  echo "setup: installing Python packages"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  echo "$py_fp" > "$stamp_dir/python"
+fi
+
+node_fp="$(fingerprint devstack/node/package.json devstack/node/package-lock.json)"
+if [ ! -d devstack/node/node_modules ] || [ "$(cat "$stamp_dir/node" 2>/dev/null)" != "$node_fp" ]; then
+  echo "setup: installing Azurite (npm ci)"
+  (cd devstack/node && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$node_fp" > "$stamp_dir/node"
+fi
+echo "setup: ready"
