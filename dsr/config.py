@@ -1,0 +1,131 @@
+"""Application settings, read once from the environment (Functions app settings / local.settings.json).
+
+Every setting the deployed app reads is named here and nowhere else. Defaults are the production-safe
+choice; local configuration (devstack) relaxes only what a loopback stand-in needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from dsr.errors import ConfigurationError
+
+DEFAULT_ALLOWED_ENDPOINT_SUFFIXES = (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com")
+DEFAULT_EXPORT_CONTAINER = "dsr-exports"
+DEFAULT_REQUEST_QUEUE = "dsr-requests"
+DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both F0 and S0
+DEFAULT_MAX_RETRY_SECONDS = 120.0
+DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
+DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS = 300.0
+
+
+def _flag(value: str | None, *, default: bool, name: str) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"setting {name} must be true or false")
+
+
+def _number(value: str | None, *, default: float, name: str, minimum: float = 0.0) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"setting {name} must be a number") from exc
+    if number < minimum:
+        raise ConfigurationError(f"setting {name} must be at least {minimum}")
+    return number
+
+
+def _csv(value: str | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    if value is None or value.strip() == "":
+        return default
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved application settings. Build with :func:`load_settings`."""
+
+    storage_connection: str
+    """Azure Storage connection string, or a blob account URL (https://...) used with managed identity."""
+    key_vault_url: str
+    export_container: str = DEFAULT_EXPORT_CONTAINER
+    request_queue: str = DEFAULT_REQUEST_QUEUE
+    key_vault_verify_challenge_resource: bool = True
+    """Only a local Key Vault stand-in (not *.vault.azure.net) needs this off."""
+    key_vault_ca_bundle: str | None = None
+    """Extra CA bundle to trust for Key Vault TLS (local stand-in certificate); None = system store."""
+    allowed_endpoint_suffixes: tuple[str, ...] = DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
+    allowed_endpoint_origins: tuple[str, ...] = field(default_factory=tuple)
+    """Exact extra origins (scheme://host:port) allowed besides the suffixes; local emulator only."""
+    rate_limit_per_second: float = DEFAULT_RATE_LIMIT_PER_SECOND
+    max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
+    approval_required: bool = False
+    approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
+    delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default: the process environment); raise on bad values."""
+    env = os.environ if environ is None else environ
+    storage = env.get("DSR_STORAGE_CONNECTION") or env.get("AzureWebJobsStorage") or ""
+    if not storage:
+        raise ConfigurationError("setting DSR_STORAGE_CONNECTION (or AzureWebJobsStorage) is required")
+    vault = env.get("DSR_KEY_VAULT_URL", "")
+    if not vault.startswith("https://"):
+        raise ConfigurationError("setting DSR_KEY_VAULT_URL must be an https:// URL")
+    return Settings(
+        storage_connection=storage,
+        key_vault_url=vault,
+        export_container=env.get("DSR_EXPORT_CONTAINER") or DEFAULT_EXPORT_CONTAINER,
+        request_queue=env.get("DSR_REQUEST_QUEUE") or DEFAULT_REQUEST_QUEUE,
+        key_vault_verify_challenge_resource=_flag(
+            env.get("DSR_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"),
+            default=True,
+            name="DSR_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE",
+        ),
+        key_vault_ca_bundle=env.get("DSR_KEY_VAULT_CA_BUNDLE") or None,
+        allowed_endpoint_suffixes=_csv(
+            env.get("DSR_ALLOWED_ENDPOINT_SUFFIXES"), DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
+        ),
+        allowed_endpoint_origins=_csv(env.get("DSR_ALLOWED_ENDPOINT_ORIGINS")),
+        rate_limit_per_second=_number(
+            env.get("DSR_CV_RATE_LIMIT_PER_SECOND"),
+            default=DEFAULT_RATE_LIMIT_PER_SECOND,
+            name="DSR_CV_RATE_LIMIT_PER_SECOND",
+            minimum=0.1,
+        ),
+        max_retry_seconds=_number(
+            env.get("DSR_CV_MAX_RETRY_SECONDS"),
+            default=DEFAULT_MAX_RETRY_SECONDS,
+            name="DSR_CV_MAX_RETRY_SECONDS",
+        ),
+        approval_required=_flag(
+            env.get("DSR_APPROVAL_REQUIRED"), default=False, name="DSR_APPROVAL_REQUIRED"
+        ),
+        approval_timeout_hours=_number(
+            env.get("DSR_APPROVAL_TIMEOUT_HOURS"),
+            default=DEFAULT_APPROVAL_TIMEOUT_HOURS,
+            name="DSR_APPROVAL_TIMEOUT_HOURS",
+        ),
+        delete_verify_timeout_seconds=_number(
+            env.get("DSR_DELETE_VERIFY_TIMEOUT_SECONDS"),
+            default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS,
+            name="DSR_DELETE_VERIFY_TIMEOUT_SECONDS",
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use (tests call ``get_settings.cache_clear()``)."""
+    return load_settings()
