@@ -1,0 +1,243 @@
+"""The public request contract (v1): validation of ``POST /api/requests`` bodies and queue messages.
+
+Input is validated here, once, at the edge. Errors name the offending field (a JSON path) and never echo
+the submitted value, which may be personal data. The result is a plain-JSON :class:`DsrRequest`
+dictionary that is safe to pass through Durable Functions (it holds a secret *name*, never a key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dsr.categories import ALL_CATEGORIES, SUBJECT_SCOPED, Category, ordered
+from dsr.errors import InvalidRequestError
+
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SECRET_NAME_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,127}$")  # Key Vault secret name rules
+METADATA_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MAX_METADATA_PAIRS = 10  # the 3.4-preview per-image metadata limit; v3.3 allows 50
+MAX_METADATA_VALUE_LENGTH = 256
+MAX_PROJECT_IDS = 100  # S0 project limit
+MAX_APPLICATION_LENGTH = 256
+INSTANCE_ID_PREFIX = "dsr-"
+
+Operation = Literal["export", "delete"]
+
+
+class SubjectScope(TypedDict):
+    metadata: dict[str, str]
+    predictions: dict[str, str | None] | None
+
+
+class AccountRef(TypedDict):
+    endpoint: str
+    trainingKeySecret: str
+
+
+class DsrRequest(TypedDict):
+    """A validated request, as plain JSON. Passed to the orchestrator as its input."""
+
+    requestId: str
+    operation: Operation
+    account: AccountRef
+    categories: list[str]
+    projectIds: list[str] | None
+    subject: SubjectScope | None
+    dryRun: bool
+    callbackUrl: str | None
+    fingerprint: str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Account(_Strict):
+    endpoint: str = Field(min_length=8, max_length=256)
+    trainingKeySecret: str
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_shape(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("trainingKeySecret")
+    @classmethod
+    def _secret_name(cls, value: str) -> str:
+        if not SECRET_NAME_PATTERN.fullmatch(value):
+            raise ValueError("must be a Key Vault secret name (1-127 letters, digits, dashes)")
+        return value
+
+
+class _Predictions(_Strict):
+    application: str | None = Field(default=None, min_length=1, max_length=MAX_APPLICATION_LENGTH)
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _window(self) -> _Predictions:
+        for moment in (self.from_, self.to):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("times must include a time zone (e.g. 2026-01-01T00:00:00Z)")
+        if self.from_ and self.to and self.from_ >= self.to:
+            raise ValueError("'from' must be before 'to'")
+        if self.application is None and self.from_ is None and self.to is None:
+            raise ValueError("give at least one of application, from, to")
+        return self
+
+
+class _Subject(_Strict):
+    metadata: dict[str, str]
+    predictions: _Predictions | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        if not 1 <= len(value) <= MAX_METADATA_PAIRS:
+            raise ValueError(f"must hold 1 to {MAX_METADATA_PAIRS} key/value pairs")
+        for key, item in value.items():
+            if not METADATA_KEY_PATTERN.fullmatch(key):
+                raise ValueError("keys must be 1-128 letters, digits or _ . : -")
+            if not 1 <= len(item) <= MAX_METADATA_VALUE_LENGTH:
+                raise ValueError(f"values must be 1-{MAX_METADATA_VALUE_LENGTH} characters")
+        return value
+
+
+class _Request(_Strict):
+    requestId: str | None = None
+    operation: Operation
+    account: _Account
+    categories: list[Category] | None = Field(default=None, min_length=1)
+    projectIds: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=MAX_PROJECT_IDS)
+    subject: _Subject | None = None
+    dryRun: bool = False
+    callbackUrl: str | None = Field(default=None, max_length=2048)
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+    @field_validator("requestId")
+    @classmethod
+    def _request_id(cls, value: str | None) -> str | None:
+        if value is not None and not REQUEST_ID_PATTERN.fullmatch(value):
+            raise ValueError("must be 1-64 letters, digits or . _ - and start with a letter or digit")
+        return value
+
+    @field_validator("callbackUrl")
+    @classmethod
+    def _callback(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL")
+        return value
+
+
+def _first_error(exc: ValidationError) -> InvalidRequestError:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-after"))
+    location = location.replace("from_", "from") or "body"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif error["type"] == "missing":
+        message = "is required"
+    return InvalidRequestError(location, message)
+
+
+def _fingerprint(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
+    """Validate a request body; raise :class:`InvalidRequestError` naming the first bad field.
+
+    ``new_id`` is used when the body carries no ``requestId`` (default: a random UUID).
+    """
+    if not isinstance(body, dict):
+        raise InvalidRequestError("body", "must be a JSON object")
+    try:
+        model = _Request.model_validate(body)
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+
+    if model.subject is not None and model.operation == "delete" and model.categories is not None:
+        outside = [c.value for c in model.categories if c not in SUBJECT_SCOPED]
+        if outside:
+            raise InvalidRequestError(
+                "categories",
+                f"{', '.join(outside)} cannot be limited to one data subject; a subject-scoped delete "
+                "may name only images and predictions",
+            )
+    if model.dryRun and model.operation != "delete":
+        raise InvalidRequestError("dryRun", "applies to delete requests only")
+
+    if model.categories is not None:
+        categories = ordered(set(model.categories))
+    elif model.subject is not None:
+        categories = ordered(set(SUBJECT_SCOPED))
+    else:
+        categories = list(ALL_CATEGORIES)
+
+    subject: SubjectScope | None = None
+    if model.subject is not None:
+        narrowing = model.subject.predictions
+        subject = {
+            "metadata": dict(model.subject.metadata),
+            "predictions": None
+            if narrowing is None
+            else {
+                "application": narrowing.application,
+                "from": _iso(narrowing.from_),
+                "to": _iso(narrowing.to),
+            },
+        }
+
+    account: AccountRef = {
+        "endpoint": model.account.endpoint,
+        "trainingKeySecret": model.account.trainingKeySecret,
+    }
+    project_ids = None if model.projectIds is None else sorted({str(p) for p in model.projectIds})
+    category_names = [c.value for c in categories]
+    fingerprint = _fingerprint(
+        {
+            "operation": model.operation,
+            "account": dict(account),
+            "categories": category_names,
+            "projectIds": project_ids,
+            "subject": subject,
+            "dryRun": model.dryRun,
+            "callbackUrl": model.callbackUrl,
+        }
+    )
+    return DsrRequest(
+        requestId=model.requestId or new_id or str(uuid.uuid4()),
+        operation=model.operation,
+        account=account,
+        categories=category_names,
+        projectIds=project_ids,
+        subject=subject,
+        dryRun=model.dryRun,
+        callbackUrl=model.callbackUrl,
+        fingerprint=fingerprint,
+    )
+
+
+def instance_id_for(request_id: str) -> str:
+    """The Durable instance id of a request: derived from its id so resubmitting never runs it twice."""
+    if not REQUEST_ID_PATTERN.fullmatch(request_id):
+        raise InvalidRequestError("requestId", "is not a valid request id")
+    return INSTANCE_ID_PREFIX + request_id
