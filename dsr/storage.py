@@ -1,0 +1,195 @@
+"""Where exports, receipts and status documents are written: a private Blob Storage container.
+
+Every write returns a :class:`FileRef` (path, size, sha256) — the small reference that travels through
+the orchestrator instead of the data. Large content is streamed in blocks, so memory stays flat however
+many images an export copies. The sha256 is stored as blob metadata so a manifest can be built by
+listing, without reading the data back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypedDict
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
+
+from dsr.errors import PermanentError, TransientError
+
+BLOCK_SIZE = 4 * 1024 * 1024
+"""Bytes buffered before a block is staged: the most memory one streamed upload holds."""
+SHA256_METADATA_KEY = "sha256"
+
+
+class FileRefJson(TypedDict):
+    path: str
+    bytes: int
+    sha256: str
+    contentType: str
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file written to the export container."""
+
+    path: str
+    size: int
+    sha256: str
+    content_type: str
+
+    def to_json(self) -> FileRefJson:
+        return {
+            "path": self.path,
+            "bytes": self.size,
+            "sha256": self.sha256,
+            "contentType": self.content_type,
+        }
+
+
+class StorageUnavailableError(TransientError):
+    """Blob Storage could not be reached or refused the call temporarily."""
+
+
+class StoredFileNotFoundError(PermanentError):
+    """A file expected in the export container does not exist."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"stored file {path!r} not found")
+        self.path = path
+
+
+class ExportStore(Protocol):
+    """What the domain needs from storage."""
+
+    def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef: ...
+
+    def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef: ...
+
+    def get_bytes(self, path: str) -> bytes: ...
+
+    def list_files(self, prefix: str) -> list[FileRef]: ...
+
+
+def put_json(store: ExportStore, path: str, document: Any) -> FileRef:
+    """Write one JSON document (UTF-8, indented for people)."""
+    data = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode()
+    return store.put_bytes(path, data, "application/json")
+
+
+def put_ndjson(store: ExportStore, path: str, records: Iterable[Mapping[str, Any]]) -> FileRef:
+    """Stream records as newline-delimited JSON; never holds more than one block in memory."""
+
+    def lines() -> Iterator[bytes]:
+        for record in records:
+            yield json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+    return store.put_stream(path, lines(), "application/x-ndjson")
+
+
+def get_json(store: ExportStore, path: str) -> Any:
+    return json.loads(store.get_bytes(path))
+
+
+class BlobExportStore:
+    """:class:`ExportStore` on one private Blob Storage container (Azurite locally)."""
+
+    def __init__(self, container: ContainerClient) -> None:
+        self._container = container
+        self._ensured = False
+
+    @classmethod
+    def from_connection(cls, connection: str, container_name: str) -> BlobExportStore:
+        """``connection`` is a connection string, or an https account URL used with managed identity."""
+        if connection.startswith("https://"):
+            from azure.identity import DefaultAzureCredential
+
+            service = BlobServiceClient(account_url=connection, credential=DefaultAzureCredential())
+        else:
+            service = BlobServiceClient.from_connection_string(connection)
+        return cls(service.get_container_client(container_name))
+
+    def _ensure_container(self) -> None:
+        if self._ensured:
+            return
+        try:
+            self._container.create_container()  # private: no public_access argument
+        except ResourceExistsError:
+            pass
+        except AzureError as exc:
+            raise StorageUnavailableError("could not create the export container") from exc
+        self._ensured = True
+
+    def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
+        self._ensure_container()
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            self._container.upload_blob(
+                path,
+                data,
+                overwrite=True,
+                metadata={SHA256_METADATA_KEY: digest},
+                content_settings=ContentSettings(content_type=content_type),
+            )
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not write {path!r}") from exc
+        return FileRef(path, len(data), digest, content_type)
+
+    def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef:
+        self._ensure_container()
+        blob = self._container.get_blob_client(path)
+        digest = hashlib.sha256()
+        size = 0
+        blocks: list[BlobBlock] = []
+        buffer = bytearray()
+
+        def stage(data: bytes) -> None:
+            block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
+            blob.stage_block(block_id, data)
+            blocks.append(BlobBlock(block_id=block_id))
+
+        try:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                buffer.extend(chunk)
+                while len(buffer) >= BLOCK_SIZE:
+                    stage(bytes(buffer[:BLOCK_SIZE]))
+                    del buffer[:BLOCK_SIZE]
+            if buffer or not blocks:
+                stage(bytes(buffer))
+            sha = digest.hexdigest()
+            blob.commit_block_list(
+                blocks,
+                metadata={SHA256_METADATA_KEY: sha},
+                content_settings=ContentSettings(content_type=content_type),
+            )
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not write {path!r}") from exc
+        return FileRef(path, size, sha, content_type)
+
+    def get_bytes(self, path: str) -> bytes:
+        try:
+            return self._container.download_blob(path).readall()
+        except ResourceNotFoundError as exc:
+            raise StoredFileNotFoundError(path) from exc
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not read {path!r}") from exc
+
+    def list_files(self, prefix: str) -> list[FileRef]:
+        self._ensure_container()
+        try:
+            return [
+                FileRef(
+                    item.name,
+                    int(item.size),
+                    (item.metadata or {}).get(SHA256_METADATA_KEY, ""),
+                    item.content_settings.content_type or "application/octet-stream",
+                )
+                for item in self._container.list_blobs(name_starts_with=prefix, include=["metadata"])
+            ]
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not list {prefix!r}") from exc
