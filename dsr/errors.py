@@ -13,7 +13,8 @@ Errors carry ids (request, project, operation) and never personal data or secret
     │   ├── ConfigurationError         the app's own settings are wrong
     │   ├── EndpointNotAllowedError    an account endpoint outside the allow-list
     │   ├── SecretNotFoundError        the named Key Vault secret does not exist
-    │   └── RequestNotFoundError       no request with that id (-> HTTP 404)
+    │   ├── RequestNotFoundError       no request with that id (-> HTTP 404)
+    │   └── RequestConflictError       a request id reused for another request, or a bad state (-> 409)
     └── customvision.errors.CustomVisionError   (Training API errors; see that module)
 """
 
@@ -71,3 +72,12 @@ class RequestNotFoundError(PermanentError):
     def __init__(self, request_id: str) -> None:
         super().__init__(f"request {request_id!r} was not found")
         self.request_id = request_id
+
+
+class RequestConflictError(PermanentError):
+    """A request id was reused for a different request (-> HTTP 409)."""
+
+    def __init__(self, request_id: str, reason: str) -> None:
+        super().__init__(f"request {request_id!r}: {reason}")
+        self.request_id = request_id
+        self.reason = reason

@@ -1,0 +1,75 @@
+"""The activities of a data-subject request.
+
+Error policy: *transient* errors (throttling, 5xx, storage hiccups) are raised, so the orchestrator's
+retry policy retries them; *permanent* errors (wrong key, missing project, endpoint not allowed) are
+returned as a failed result, because retrying cannot help and the status document must say why.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from dsr.accounts import resolve_account as resolve
+from dsr.erasure import run_delete_unit
+from dsr.errors import PermanentError
+from dsr.export import run_export_unit
+from dsr.report import write_index_and_manifest
+from dsr.runtime import get_runtime
+from dsr.storage import put_json
+from dsr.units import Job, Unit, UnitResult, empty_result
+from orchestrators import names
+
+bp = df.Blueprint()
+log = logging.getLogger("dsr.activities")
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@bp.activity_trigger(input_name="request", activity=names.RESOLVE_ACCOUNT)
+def resolve_account(request: dict[str, Any]) -> dict[str, Any]:
+    """Allow-list the endpoint, pin the key's Key Vault version and list the projects in scope."""
+    try:
+        resolution = resolve(request, get_runtime())  # type: ignore[arg-type]
+    except PermanentError as exc:
+        log.warning("request %s: account resolution failed: %s", request["requestId"], type(exc).__name__)
+        return {"error": _describe(exc)}
+    log.info("request %s: %d project(s) in scope", request["requestId"], len(resolution["projects"]))
+    return dict(resolution)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.RUN_UNIT)
+def run_unit(payload: dict[str, Any]) -> dict[str, Any]:
+    """Export or delete one unit (a category, for one project where the category is large)."""
+    job: Job = payload["job"]
+    unit: Unit = payload["unit"]
+    runner = run_export_unit if job["operation"] == "export" else run_delete_unit
+    try:
+        result: UnitResult = runner(job, unit, get_runtime())
+    except PermanentError as exc:
+        log.warning("request %s: %s failed: %s", job["requestId"], unit["category"], type(exc).__name__)
+        result = empty_result(unit, "failed", _describe(exc))
+    log.info(
+        "request %s: %s %s (%s)", job["requestId"], unit["category"], result["state"], result["counts"] or "-"
+    )
+    return dict(result)
+
+
+@bp.activity_trigger(input_name="document", activity=names.WRITE_STATUS)
+def write_status(document: dict[str, Any]) -> dict[str, Any]:
+    """Write the export's index and manifest (export only) and the status document itself."""
+    runtime = get_runtime()
+    request_id = document["requestId"]
+    exported = any(entry.get("files") for entry in document["categories"].values())
+    if document["operation"] == "export" and exported:
+        manifest = write_index_and_manifest(runtime.store, request_id, datetime.now(UTC))
+        document["manifest"] = {"path": manifest.path, "bytes": manifest.size, "sha256": manifest.sha256}
+    document["statusFile"] = {"path": f"{request_id}/status.json"}
+    put_json(runtime.store, f"{request_id}/status.json", document)
+    log.info("request %s: %s", request_id, document["state"])
+    return document

@@ -1,0 +1,151 @@
+"""The status document: one JSON answer to "where is my request, and what happened to each category".
+
+Pure functions (no I/O, no clock) so the orchestrator can build the document deterministically; the
+schema is published in ``docs/status.schema.json`` and pinned by a test.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+from typing import Any, Literal
+
+from dsr.categories import ITERATION_CATEGORIES
+from dsr.contract import DsrRequest
+from dsr.units import ITERATIONS_UNIT, UnitResult
+
+SCHEMA_VERSION = "1.0"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+RequestState = Literal[
+    "pending", "awaiting_approval", "running", "succeeded", "partially_succeeded", "failed", "canceled"
+]
+CategoryState = Literal[
+    "pending", "running", "succeeded", "failed", "not_attributable", "manual_action_required", "skipped"
+]
+TERMINAL_STATES = frozenset({"succeeded", "partially_succeeded", "failed", "canceled"})
+_OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action_required", "skipped"})
+
+
+def format_time(moment: datetime) -> str:
+    return moment.strftime(TIME_FORMAT)
+
+
+def due_date(received: datetime) -> datetime:
+    """GDPR Art. 12(3): one month from receipt (same day next month, clamped to the month's end)."""
+    year, month = (received.year + 1, 1) if received.month == 12 else (received.year, received.month + 1)
+    day = min(received.day, calendar.monthrange(year, month)[1])
+    return received.replace(year=year, month=month, day=day)
+
+
+def request_echo(request: DsrRequest) -> dict[str, Any]:
+    """The request as submitted, minus anything sensitive: a secret name, never a key; metadata keys only."""
+    subject = request["subject"]
+    return {
+        "account": dict(request["account"]),
+        "categories": list(request["categories"]),
+        "projectIds": request["projectIds"],
+        "subject": None
+        if subject is None
+        else {"metadataKeys": sorted(subject["metadata"]), "predictions": subject["predictions"]},
+        "dryRun": request["dryRun"],
+        "callbackUrl": request["callbackUrl"],
+    }
+
+
+def new_category_entry(state: CategoryState = "pending") -> dict[str, Any]:
+    return {
+        "state": state,
+        "counts": {},
+        "files": [],
+        "receipt": None,
+        "verified": None,
+        "error": None,
+        "note": None,
+    }
+
+
+def initial_document(
+    request: DsrRequest, received: datetime, state: RequestState = "pending"
+) -> dict[str, Any]:
+    """The document as it stands before any category ran."""
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "requestId": request["requestId"],
+        "operation": request["operation"],
+        "state": state,
+        "receivedAt": format_time(received),
+        "dueAt": format_time(due_date(received)),
+        "completedAt": None,
+        "request": request_echo(request),
+        "categories": {category: new_category_entry() for category in request["categories"]},
+        "manifest": None,
+        "statusFile": None,
+        "approval": None,
+        "projectsNotFound": [],
+        "error": None,
+    }
+
+
+def merge_units(operation: str, category: str, results: list[UnitResult]) -> dict[str, Any]:
+    """Fold the unit results of one category into its status entry."""
+    entry = new_category_entry()
+    counts: dict[str, int] = {}
+    states = {r["state"] for r in results}
+    for result in results:
+        for name, value in result["counts"].items():
+            counts[name] = counts.get(name, 0) + value
+        entry["files"].extend(result["files"])
+    entry["counts"] = counts
+    notes = sorted({r["note"] for r in results if r["note"]})
+    entry["note"] = " ".join(notes) if notes else None
+    if "failed" in states:
+        entry["state"] = "failed"
+    elif states == {"not_attributable"}:
+        entry["state"] = "not_attributable"
+    elif states == {"manual_action_required"}:
+        entry["state"] = "manual_action_required"
+    else:
+        entry["state"] = "succeeded"
+    if operation == "delete":
+        verified = [r["verified"] for r in results if r["state"] == "succeeded"]
+        entry["verified"] = None if not verified or None in verified else all(v is True for v in verified)
+    return entry
+
+
+def category_for_units(operation: str, category: str) -> str:
+    return ITERATIONS_UNIT if operation == "delete" and category in ITERATION_CATEGORIES else category
+
+
+def overall_state(categories: dict[str, dict[str, Any]]) -> RequestState:
+    states = [entry["state"] for entry in categories.values()]
+    if not states:
+        return "succeeded"
+    failed = sum(1 for s in states if s == "failed")
+    if failed == 0 and all(s in _OK_CATEGORY_STATES for s in states):
+        return "succeeded"
+    if failed == len(states):
+        return "failed"
+    if failed:
+        return "partially_succeeded"
+    return "running"
+
+
+def progress(document: dict[str, Any]) -> dict[str, Any]:
+    """A compact copy for Durable custom status (which is limited to 16 KB): no file lists."""
+    return {
+        "requestId": document["requestId"],
+        "state": document["state"],
+        "categories": {
+            name: {"state": entry["state"], "counts": entry["counts"], "verified": entry["verified"]}
+            for name, entry in document["categories"].items()
+        },
+        "approval": document["approval"],
+    }
+
+
+def completed(document: dict[str, Any], now: datetime, state: RequestState | None = None) -> dict[str, Any]:
+    finished = dict(document)
+    finished["state"] = state or overall_state(document["categories"])
+    finished["completedAt"] = format_time(now)
+    return finished

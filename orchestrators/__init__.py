@@ -1,0 +1,1 @@
+"""Durable orchestrators: they only sequence work. No I/O, no clock, no randomness (replay-safe)."""

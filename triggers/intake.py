@@ -1,0 +1,118 @@
+"""Submitting a request and reading its status through the Durable client (shared by HTTP and queue)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from dsr.config import Settings
+from dsr.contract import DsrRequest, instance_id_for
+from dsr.errors import RequestConflictError, RequestNotFoundError
+from dsr.status import TERMINAL_STATES, format_time, initial_document
+from orchestrators import names
+
+RUNNING_STATUSES = frozenset(
+    {
+        df.OrchestrationRuntimeStatus.Pending,
+        df.OrchestrationRuntimeStatus.Running,
+        df.OrchestrationRuntimeStatus.ContinuedAsNew,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Submission:
+    request_id: str
+    created: bool
+    """False when the request already existed (a resubmission): nothing new was started."""
+
+
+def _stored_input(status: df.DurableOrchestrationStatus) -> dict[str, Any]:
+    raw = status.input_
+    # The Python client double-encodes start input, so the stored token may be a JSON string.
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, dict) or "request" not in value:
+        raise RequestConflictError(str(status.instance_id), "the instance is not a data-subject request")
+    return value
+
+
+async def submit(
+    client: df.DurableOrchestrationClient, request: DsrRequest, settings: Settings
+) -> Submission:
+    """Start the request's orchestration unless it exists; the same id with another body is a conflict."""
+    instance_id = instance_id_for(request["requestId"])
+    existing = await client.get_status(instance_id, show_input=True)
+    if existing and existing.runtime_status is not None:
+        stored = _stored_input(existing)
+        if stored["request"]["fingerprint"] != request["fingerprint"]:
+            raise RequestConflictError(
+                request["requestId"], "this requestId was used for a different request"
+            )
+        return Submission(request["requestId"], created=False)
+    orchestration_input = {
+        "request": request,
+        "receivedAt": format_time(datetime.now(UTC)),
+        "approval": {"required": settings.approval_required, "timeoutHours": settings.approval_timeout_hours},
+    }
+    try:
+        await client.start_new(names.DSR_REQUEST, instance_id, orchestration_input)
+    except Exception:
+        # Lost a race with an identical submission (queue redelivery, Logic Apps retry): fine if it exists.
+        again = await client.get_status(instance_id, show_input=True)
+        if again and again.runtime_status is not None:
+            if _stored_input(again)["request"]["fingerprint"] != request["fingerprint"]:
+                raise RequestConflictError(
+                    request["requestId"], "this requestId was used for a different request"
+                ) from None
+            return Submission(request["requestId"], created=False)
+        raise
+    return Submission(request["requestId"], created=True)
+
+
+@dataclass(frozen=True)
+class StatusView:
+    document: dict[str, Any]
+    running: bool
+
+
+async def read_status(client: df.DurableOrchestrationClient, request_id: str) -> StatusView:
+    """The status document of a request, however far it has got."""
+    instance_id = instance_id_for(request_id)
+    status = await client.get_status(instance_id, show_input=True)
+    if not status or status.runtime_status is None:
+        raise RequestNotFoundError(request_id)
+    stored = _stored_input(status)
+    received = datetime.strptime(stored["receivedAt"], "%Y-%m-%dT%H:%M:%SZ")
+    runtime_status = status.runtime_status
+    if runtime_status == df.OrchestrationRuntimeStatus.Completed and isinstance(status.output, dict):
+        return StatusView(status.output, running=False)
+    document = initial_document(stored["request"], received, "pending")
+    progress = status.custom_status if isinstance(status.custom_status, dict) else None
+    if progress:
+        document["state"] = progress["state"]
+        document["approval"] = progress.get("approval")
+        for name, entry in progress["categories"].items():
+            document["categories"].setdefault(name, {}).update(entry)
+    if runtime_status in RUNNING_STATUSES:
+        if document["state"] in TERMINAL_STATES:  # finished, status file being written
+            document["state"] = "running"
+        return StatusView(document, running=True)
+    if runtime_status == df.OrchestrationRuntimeStatus.Terminated:
+        document["state"] = "canceled"
+        document["error"] = "the request was terminated by an operator"
+    else:
+        document["state"] = "failed"
+        document["error"] = "the request failed unexpectedly; operators can find details in the logs"
+    return StatusView(document, running=False)
+
+
+async def approve(client: df.DurableOrchestrationClient, request_id: str, decision: dict[str, Any]) -> None:
+    """Deliver an approver's decision to a delete waiting for one."""
+    view = await read_status(client, request_id)
+    if not view.running or view.document["state"] != "awaiting_approval":
+        raise RequestConflictError(request_id, "the request is not awaiting approval")
+    await client.raise_event(instance_id_for(request_id), names.APPROVAL_EVENT, decision)
