@@ -1,0 +1,99 @@
+"""Status document rules: due dates, echo without personal data, category folding, overall state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from dsr.contract import parse_request
+from dsr.status import completed, due_date, initial_document, merge_units, overall_state, progress
+
+
+def unit(state, counts=None, verified=None, note=None):
+    return {
+        "category": "images",
+        "projectId": "p",
+        "state": state,
+        "counts": counts or {},
+        "files": [{"path": f"x/{state}", "bytes": 1, "sha256": "0" * 64}],
+        "verified": verified,
+        "note": note,
+        "next": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (datetime(2026, 1, 31, 9, 30), datetime(2026, 2, 28, 9, 30)),
+        (datetime(2028, 1, 31), datetime(2028, 2, 29)),
+        (datetime(2026, 12, 15), datetime(2027, 1, 15)),
+        (datetime(2026, 5, 1), datetime(2026, 6, 1)),
+    ],
+)
+def test_due_date_is_one_calendar_month_later(received, due):
+    assert due_date(received) == due
+
+
+def test_initial_document_echoes_request_without_metadata_values():
+    request = parse_request(
+        {
+            "requestId": "r1",
+            "operation": "delete",
+            "account": {"endpoint": "https://a.cognitiveservices.azure.com", "trainingKeySecret": "cv-key"},
+            "subject": {"metadata": {"subjectId": "jane@example.com"}},
+        }
+    )
+    document = initial_document(request, datetime(2026, 3, 1, 12, 0, 0))
+    assert document["receivedAt"] == "2026-03-01T12:00:00Z"
+    assert document["dueAt"] == "2026-04-01T12:00:00Z"
+    assert document["request"]["subject"] == {"metadataKeys": ["subjectId"], "predictions": None}
+    assert "jane@example.com" not in str(document)
+    assert set(document["categories"]) == {"images", "predictions"}
+
+
+def test_merge_sums_counts_and_requires_every_unit_verified():
+    entry = merge_units(
+        "delete", "images", [unit("succeeded", {"n": 2}, True), unit("succeeded", {"n": 3}, False)]
+    )
+    assert entry["counts"] == {"n": 5}
+    assert entry["state"] == "succeeded"
+    assert entry["verified"] is False
+    assert len(entry["files"]) == 2
+    assert merge_units("delete", "images", [unit("succeeded", verified=True)])["verified"] is True
+    assert merge_units("delete", "images", [unit("succeeded", verified=None)])["verified"] is None
+
+
+def test_merge_fails_the_category_when_any_unit_failed():
+    assert (
+        merge_units("export", "images", [unit("succeeded"), unit("failed", note="boom")])["state"] == "failed"
+    )
+    assert merge_units("export", "predictions", [unit("not_attributable")])["state"] == "not_attributable"
+
+
+def test_overall_state():
+    ok, bad = {"state": "succeeded"}, {"state": "failed"}
+    manual = {"state": "manual_action_required"}
+    assert overall_state({"a": ok, "b": manual}) == "succeeded"
+    assert overall_state({"a": ok, "b": bad}) == "partially_succeeded"
+    assert overall_state({"a": bad}) == "failed"
+
+
+def test_completed_and_progress():
+    request = parse_request(
+        {
+            "requestId": "r2",
+            "operation": "export",
+            "account": {"endpoint": "https://a.b.c", "trainingKeySecret": "k"},
+        }
+    )
+    document = initial_document(request, datetime(2026, 3, 1))
+    for entry in document["categories"].values():
+        entry["state"] = "succeeded"
+    done = completed(document, datetime(2026, 3, 2))
+    assert done["state"] == "succeeded"
+    assert done["completedAt"] == "2026-03-02T00:00:00Z"
+    compact = progress(done)
+    assert "files" not in compact["categories"]["images"]
+    assert document["completedAt"] is None  # completed() does not mutate its input
