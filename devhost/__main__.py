@@ -1,0 +1,5 @@
+"""``python -m devhost start``: run the function app locally."""
+
+from devhost.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Import the function app and index its functions the way the Python worker's indexer does."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+from devhost.routes import RouteTemplate
+
+# Binding types the host knows how to supply; anything else makes an invocation fail loudly.
+DURABLE_CLIENT = "durableClient"
+_PASSIVE_BINDINGS = frozenset(
+    {"httpTrigger", "http", "queueTrigger", "activityTrigger", "orchestrationTrigger"}
+)
+
+
+class AppLoadError(Exception):
+    """The function app could not be imported or indexed."""
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """One indexed function: its trigger, bindings and the callable the worker would invoke."""
+
+    name: str
+    trigger_type: str
+    trigger_arg: str
+    user_function: Callable[..., Any]
+    client_args: tuple[str, ...] = ()
+    unsupported_bindings: tuple[str, ...] = ()
+    route: RouteTemplate | None = None
+    methods: frozenset[str] = frozenset()
+    auth_level: str = "function"
+    queue_name: str = ""
+    connection: str = "AzureWebJobsStorage"
+
+
+@dataclass
+class FunctionIndex:
+    """Functions grouped by trigger type."""
+
+    http: list[FunctionInfo] = field(default_factory=list)
+    orchestrators: dict[str, FunctionInfo] = field(default_factory=dict)
+    activities: dict[str, FunctionInfo] = field(default_factory=dict)
+    queues: list[FunctionInfo] = field(default_factory=list)
+    other: list[FunctionInfo] = field(default_factory=list)
+
+    def all(self) -> list[FunctionInfo]:
+        """Every indexed function."""
+        return [
+            *self.http,
+            *self.orchestrators.values(),
+            *self.activities.values(),
+            *self.queues,
+            *self.other,
+        ]
+
+
+def _enum_text(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _describe(fn: Any) -> FunctionInfo:
+    trigger = fn.get_trigger()
+    if trigger is None:
+        raise AppLoadError(f"function {fn.get_function_name()!r} has no trigger")
+    kind = trigger.get_binding_name()
+    bindings = fn.get_bindings()
+    clients = tuple(b.name for b in bindings if b.type == DURABLE_CLIENT)
+    unsupported = tuple(
+        f"{b.name}:{b.type}" for b in bindings if b.type not in _PASSIVE_BINDINGS and b.type != DURABLE_CLIENT
+    )
+    common: dict[str, Any] = {
+        "name": fn.get_function_name(),
+        "trigger_type": kind,
+        "trigger_arg": trigger.name,
+        "user_function": fn.get_user_function(),
+        "client_args": clients,
+        "unsupported_bindings": unsupported,
+    }
+    if kind == "httpTrigger":
+        methods = frozenset(_enum_text(m).upper() for m in (trigger.methods or []))
+        return FunctionInfo(
+            **common,
+            route=RouteTemplate(trigger.route or fn.get_function_name()),
+            methods=methods,
+            auth_level=_enum_text(trigger.auth_level or "function").lower(),
+        )
+    if kind == "queueTrigger":
+        return FunctionInfo(
+            **common, queue_name=trigger.queue_name, connection=trigger.connection or "AzureWebJobsStorage"
+        )
+    return FunctionInfo(**common)
+
+
+def find_register(module: Any) -> func.FunctionRegister:
+    """Return the one FunctionRegister defined at module level."""
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
+    if len(apps) != 1:
+        raise AppLoadError(f"expected exactly one FunctionApp in {module.__name__}, found {len(apps)}")
+    return apps[0]
+
+
+def load_app(app_dir: Path, module_name: str = "function_app") -> FunctionIndex:
+    """Import ``app_dir/function_app.py`` (app_dir goes first on sys.path, like the worker) and index it."""
+    if not (app_dir / f"{module_name}.py").exists():
+        raise AppLoadError(f"{app_dir / (module_name + '.py')} not found")
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    # A test process may load several apps: drop a previously imported module of the same name.
+    sys.modules.pop(module_name, None)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as ex:
+        raise AppLoadError(f"importing {module_name} failed: {type(ex).__name__}: {ex}") from ex
+    index = FunctionIndex()
+    for fn in find_register(module).get_functions():
+        info = _describe(fn)
+        if info.trigger_type == "httpTrigger":
+            index.http.append(info)
+        elif info.trigger_type == "orchestrationTrigger":
+            index.orchestrators[info.name] = info
+        elif info.trigger_type == "activityTrigger":
+            index.activities[info.name] = info
+        elif info.trigger_type == "queueTrigger":
+            index.queues.append(info)
+        else:
+            index.other.append(info)
+    return index
