@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from devstack.keyvault.certs import ensure_certificates
 from devstack.keyvault.server import (
@@ -31,6 +32,16 @@ DEFAULT_TOKEN_PORT = 8080
 IDENTITY_HEADER_FILE = "identity-header"
 SIGNING_KEY_FILE = "token-signing.key"
 STATE_FILE = "secrets.json"
+
+
+class _AccessLogger(AbstractAccessLogger):
+    """Method, path, status and time; readiness probes are left out. Headers (tokens) are never logged."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path != "/ping":
+            self.logger.info(
+                "%s %s -> %d (%.1f ms)", request.method, request.path, response.status, time * 1000
+            )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,8 +74,8 @@ async def _serve(args: argparse.Namespace) -> None:
         Vault(data_dir / STATE_FILE), authority, identity_header, tenant_id=args.tenant_id
     )
 
-    vault_runner = web.AppRunner(stand_in.vault_app())
-    token_runner = web.AppRunner(stand_in.token_app())
+    vault_runner = web.AppRunner(stand_in.vault_app(), access_log_class=_AccessLogger)
+    token_runner = web.AppRunner(stand_in.token_app(), access_log_class=_AccessLogger)
     await vault_runner.setup()
     await token_runner.setup()
     stop = asyncio.Event()
