@@ -97,3 +97,32 @@ def test_completed_and_progress():
     compact = progress(done)
     assert "files" not in compact["categories"]["images"]
     assert document["completedAt"] is None  # completed() does not mutate its input
+
+
+def test_documents_validate_against_the_published_schema():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "status.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    request = parse_request(
+        {
+            "requestId": "r3",
+            "operation": "delete",
+            "account": {"endpoint": "https://a.cognitiveservices.azure.com", "trainingKeySecret": "k"},
+            "subject": {"metadata": {"subjectId": "x"}, "predictions": {"application": "kiosk"}},
+        }
+    )
+    document = initial_document(request, datetime(2026, 3, 1))
+    validator.validate(document)
+    document["categories"]["images"] = merge_units(
+        "delete", "images", [unit("succeeded", {"imagesDeleted": 2}, True)]
+    )
+    document["categories"]["images"]["receipt"] = {"files": document["categories"]["images"]["files"]}
+    validator.validate(completed(document, datetime(2026, 3, 2)))
+    document["state"] = "exploded"
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(document)
