@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from aiohttp import web
+from azure.durable_functions.models.utils import http_utils
 
 from devhost.client_binding import RPC_PATH, WEBHOOK_PATH, DurableUrls
 from devhost.config import HostSettings, load_local_settings, load_settings
@@ -33,14 +34,15 @@ MAX_REQUEST_BYTES = 100 * 1024 * 1024
 STARTUP_TIMEOUT_SECONDS = 30
 
 
-def _reset_durable_client_session() -> None:
-    """Forget the Durable client's module-global aiohttp session, which is bound to the loop that made it.
+async def _close_durable_client_session() -> None:
+    """Close and forget the Durable client's module-global aiohttp session, bound to the loop that made it.
 
     Only matters when one process runs hosts on successive event loops (tests); the worker has one loop.
     """
-    from azure.durable_functions.models.utils import http_utils
-
+    session = http_utils._client_session
     http_utils._client_session = None
+    if session is not None and not session.closed:
+        await session.close()
 
 
 class Host:
@@ -109,7 +111,7 @@ class Host:
             fast_timers=opts["fast_timers"] if isinstance(opts["fast_timers"], bool) else None,
         )
         self.settings = settings
-        _reset_durable_client_session()
+        http_utils._client_session = None
         self.index = index = load_app(settings.app_dir)
         self._store = store = Store(settings.db_path)
         self._invoker = invoker = Invoker(
@@ -223,6 +225,7 @@ class Host:
             await self.dispatcher.stop()
         for runner in self._runners:
             await runner.cleanup()
+        await _close_durable_client_session()
         if self._invoker is not None:
             self._invoker.shutdown()
         if self._store is not None:

@@ -123,9 +123,11 @@ def retrying(context: df.DurableOrchestrationContext):
     spec = context.get_input()
     options = df.RetryOptions(first_retry_interval_in_milliseconds=20, max_number_of_attempts=spec["max"])
     try:
-        return (yield context.call_activity_with_retry(
-            "flaky", options, {"key": context.instance_id, "fail_times": spec["fail_times"]}
-        ))
+        return (
+            yield context.call_activity_with_retry(
+                "flaky", options, {"key": context.instance_id, "fail_times": spec["fail_times"]}
+            )
+        )
     except Exception as ex:
         return "exhausted: " + str(ex).split("\n")[0].strip()
 
@@ -160,7 +162,9 @@ def parent(context: df.DurableOrchestrationContext):
     if mode == "ok":
         return (yield context.call_sub_orchestrator("fan_out", {"n": 4}))
     try:
-        yield context.call_sub_orchestrator("uncaught_failure", None, instance_id=context.instance_id + "-child")
+        yield context.call_sub_orchestrator(
+            "uncaught_failure", None, instance_id=context.instance_id + "-child"
+        )
     except Exception as ex:
         return "child failed: " + str(ex).split("\n")[0].strip()
     return "no error"
