@@ -203,13 +203,17 @@ class KeyVaultSecretStore:
         connection_verify: str | bool = True,
         value_ttl_seconds: float = DEFAULT_VALUE_TTL_SECONDS,
         version_ttl_seconds: float = DEFAULT_VERSION_TTL_SECONDS,
+        retry_total: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # retry_total=None keeps the SDK's retry policy; callers with their own retries may lower it.
+        retry = {} if retry_total is None else {"retry_total": retry_total}
         self._client = SecretClient(
             vault_url,
             credential,
             verify_challenge_resource=verify_challenge_resource,
             connection_verify=connection_verify,
+            **retry,
         )
         self._values: TtlCache[tuple[str, str], str] = TtlCache(value_ttl_seconds, clock=clock)
         self._versions: TtlCache[str, str] = TtlCache(version_ttl_seconds, clock=clock)
