@@ -190,6 +190,24 @@ def new_execution_id() -> str:
     return uuid.uuid4().hex
 
 
+def context_json(instance: Instance, history: list[str], new_events: list[Event]) -> str:
+    """The orchestration trigger payload: stored history text plus this episode's new events."""
+    head = {
+        "input": json.loads(instance.input_json) if instance.input_json is not None else None,
+        "instanceId": instance.instance_id,
+        "isReplaying": bool(history),
+        "parentInstanceId": instance.parent_instance_id,
+        "upperSchemaVersion": UPPER_SCHEMA_VERSION,
+        "upperSchemaVersionNew": UPPER_SCHEMA_VERSION_NEW,
+        "longRunningTimerIntervalDuration": LONG_RUNNING_TIMER_INTERVAL,
+        "maximumShortTimerDuration": MAXIMUM_SHORT_TIMER_DURATION,
+        "defaultHttpAsyncRequestSleepTimeMillseconds": DEFAULT_HTTP_ASYNC_SLEEP_MS,
+    }
+    # Stored events are already JSON text: splice them in instead of re-parsing the whole history.
+    events = ",".join([*history, *(json.dumps(e) for e in new_events)])
+    return '{"history":[' + events + "]," + json.dumps(head)[1:]
+
+
 class Engine:
     """Builds episodes and interprets the SDK's answers; holds no state of its own."""
 
@@ -251,7 +269,7 @@ class Engine:
             *rest,
         ]
         if not prepared.terminated:
-            prepared.context_json = self._context_json(instance, history, prepared.new_events)
+            prepared.context_json = context_json(instance, history, prepared.new_events)
         return prepared
 
     @staticmethod
@@ -259,23 +277,6 @@ class Engine:
         number: int = state["next_id"]
         state["next_id"] = number + 1
         return number
-
-    @staticmethod
-    def _context_json(instance: Instance, history: list[str], new_events: list[Event]) -> str:
-        head = {
-            "input": json.loads(instance.input_json) if instance.input_json is not None else None,
-            "instanceId": instance.instance_id,
-            "isReplaying": bool(history),
-            "parentInstanceId": instance.parent_instance_id,
-            "upperSchemaVersion": UPPER_SCHEMA_VERSION,
-            "upperSchemaVersionNew": UPPER_SCHEMA_VERSION_NEW,
-            "longRunningTimerIntervalDuration": LONG_RUNNING_TIMER_INTERVAL,
-            "maximumShortTimerDuration": MAXIMUM_SHORT_TIMER_DURATION,
-            "defaultHttpAsyncRequestSleepTimeMillseconds": DEFAULT_HTTP_ASYNC_SLEEP_MS,
-        }
-        # Stored events are already JSON text: splice them in instead of re-parsing the whole history.
-        events = ",".join([*history, *(json.dumps(e) for e in new_events)])
-        return '{"history":[' + events + "]," + json.dumps(head)[1:]
 
     # ------------------------------------------------------------------ after the replay
     def complete(self, prepared: PreparedEpisode, result: str | BaseException | None) -> EpisodeOutcome:
