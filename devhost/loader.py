@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,15 +109,23 @@ def find_register(module: Any) -> func.FunctionRegister:
 
 def load_app(app_dir: Path, module_name: str = "function_app") -> FunctionIndex:
     """Import ``app_dir/function_app.py`` (app_dir goes first on sys.path, like the worker) and index it."""
-    if not (app_dir / f"{module_name}.py").exists():
-        raise AppLoadError(f"{app_dir / (module_name + '.py')} not found")
-    if str(app_dir) not in sys.path:
-        sys.path.insert(0, str(app_dir))
-    # A test process may load several apps: drop a previously imported module of the same name.
-    sys.modules.pop(module_name, None)
+    path = app_dir / f"{module_name}.py"
+    if not path.exists():
+        raise AppLoadError(f"{path} not found")
+    # The app's own packages (dsr/, activities/, ...) resolve from app_dir first, like in the worker.
+    if str(app_dir) in sys.path:
+        sys.path.remove(str(app_dir))
+    sys.path.insert(0, str(app_dir))
+    # Load this exact file: a test process may load several apps that all call their module function_app.
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise AppLoadError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
     try:
-        module = importlib.import_module(module_name)
+        spec.loader.exec_module(module)
     except Exception as ex:
+        sys.modules.pop(module_name, None)
         raise AppLoadError(f"importing {module_name} failed: {type(ex).__name__}: {ex}") from ex
     index = FunctionIndex()
     for fn in find_register(module).get_functions():
