@@ -126,9 +126,10 @@ class KeyVault(Service):
         ]
 
     def ready(self, layout: StackLayout) -> bool:
-        if not layout.ca_bundle.exists():
-            return False
-        context = ssl.create_default_context(cafile=str(layout.ca_bundle))
+        try:
+            context = ssl.create_default_context(cafile=str(layout.ca_bundle))
+        except (OSError, ssl.SSLError):
+            return False  # no CA yet (first start in progress) or an unreadable one
         return http_ok(f"{layout.vault_url}/ping", context) and http_ok(
             f"http://{LOOPBACK}:{layout.token_port}/ping"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -30,7 +31,7 @@ def _name(prefix: str = "t") -> str:
 
 
 @pytest.fixture
-def client(kv_layout: StackLayout, identity_env: dict[str, str]):
+def client(kv_layout: StackLayout, identity_env: dict[str, str]) -> Iterator[SecretClient]:
     credential = DefaultAzureCredential()
     with SecretClient(
         kv_layout.vault_url,
