@@ -98,13 +98,21 @@ class Invoker:
         """
         handle = info.user_function
         loop = asyncio.get_running_loop()
+        invocation_id = str(uuid.uuid4())
+        log.info("Executing 'Functions.%s' (Reason='(null)', Id=%s)", info.name, invocation_id)
+        started = time.perf_counter()
         try:
             result = await loop.run_in_executor(
                 self._replays, lambda: handle(context=OrchestrationContext(context_json))
             )
         except Exception as ex:
-            return ex
-        return str(result)
+            result = ex
+        # A user exception is reported through the episode's outcome; the replay itself succeeded.
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info(
+            "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", info.name, invocation_id, elapsed
+        )
+        return result if isinstance(result, BaseException) else str(result)
 
     async def run_activity(self, info: FunctionInfo, input_json: str | None) -> ActivityResult:
         """Run an activity with the SDK's own trigger converter on both sides."""

@@ -125,7 +125,9 @@ def test_full_history_replays_identically(index: FunctionIndex) -> None:
     answers = {driver.replay("retry_fan_out", final) for _ in range(20)}
     assert len(answers) == 1
     # Every earlier episode's actions are a prefix of the final action list.
-    final_actions = flatten_actions(json.loads(answers.pop()))
+    answer = answers.pop()
+    assert isinstance(answer, str)
+    final_actions = flatten_actions(json.loads(answer))
     for context in driver.episode_contexts:
         reply = driver.replay("retry_fan_out", context)
         assert isinstance(reply, str)

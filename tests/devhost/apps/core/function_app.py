@@ -1,8 +1,10 @@
+# mypy: disable-error-code="untyped-decorator"
 """Test function app for devhost: HTTP routing, durable client starters and orchestration scenarios."""
 
 import json
 import time
 from datetime import timedelta
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -27,7 +29,8 @@ async def start(req: func.HttpRequest, client) -> func.HttpResponse:
         )
     except Exception as ex:
         return func.HttpResponse(json.dumps({"error": str(ex)}), status_code=409, mimetype="application/json")
-    return client.create_check_status_response(req, instance_id)
+    response: func.HttpResponse = client.create_check_status_response(req, instance_id)
+    return response
 
 
 @app.route(route="manage/{instance_id}/{op}", methods=["GET", "POST", "DELETE"])
@@ -37,9 +40,8 @@ async def manage(req: func.HttpRequest, client) -> func.HttpResponse:
     out: object = None
     if op == "status":
         status = await client.get_status(instance_id, show_history=True, show_history_output=True)
-        out = status.to_json() if status else None
         if status:
-            out["historyEvents"] = getattr(status, "historyEvents", None)
+            out = {**status.to_json(), "historyEvents": getattr(status, "historyEvents", None)}
     elif op == "raise":
         await client.raise_event(instance_id, req.params["name"], json.loads(req.get_body() or b"null"))
     elif op == "terminate":
@@ -81,7 +83,7 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="optional/{name?}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def optional(req: func.HttpRequest) -> str:
-    return req.route_params.get("name", "none")
+    return str(req.route_params.get("name", "none"))
 
 
 @app.route(route="nothing", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -244,7 +246,7 @@ def always_fail(arg: str) -> str:
 
 
 @app.activity_trigger(input_name="arg")
-async def flaky(arg: dict) -> str:
+async def flaky(arg: dict[str, Any]) -> str:
     key = arg["key"]
     _ATTEMPTS[key] = _ATTEMPTS.get(key, 0) + 1
     if _ATTEMPTS[key] <= arg["fail_times"]:

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="untyped-decorator"
 """Test function app for devhost queue triggers: a durable starter and an always-failing consumer."""
 
 import json
