@@ -71,6 +71,7 @@ def test_prediction_window_is_normalized_to_utc():
     request = parse_request(
         body(subject={"metadata": {"s": "1"}, "predictions": {"from": "2026-01-01T01:00:00+01:00"}})
     )
+    assert request["subject"] is not None
     assert request["subject"]["predictions"] == {
         "application": None,
         "from": "2026-01-01T00:00:00Z",
