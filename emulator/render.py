@@ -21,7 +21,7 @@ THUMBNAIL_EDGE = 16
 
 def iso(value: datetime) -> str:
     """UTC timestamp with milliseconds and ``Z``, as the service writes them."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 class BlobLinks:

@@ -189,6 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             found = blob_bytes(state, kind, project_id, item_id, variant)
             state.blob_counters[kind] = state.blob_counters.get(kind, 0) + 1
+            if self.headers.get(KEY_HEADER) is not None:
+                # Real blob hosts would receive the key in such a request: tests assert this stays 0.
+                state.blob_counters["withTrainingKey"] = state.blob_counters.get("withTrainingKey", 0) + 1
         if found is None:
             self._send(404, b"BlobNotFound", "text/plain")
             return

@@ -190,7 +190,8 @@ class EmulatorState:
 
     def sign(self, path: str) -> str:
         """SAS-like signature of a blob path; blob URIs work without the key but cannot be guessed."""
-        return hmac.new(self._blob_secret, path.encode(), hashlib.sha256).hexdigest()[:32]
+        # Keyed BLAKE2b is a MAC and much cheaper than HMAC-SHA256 when a page holds 768 URIs.
+        return hashlib.blake2b(path.encode(), key=self._blob_secret, digest_size=16).hexdigest()
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready summary of every account (names, ids and counts; never keys)."""

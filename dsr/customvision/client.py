@@ -315,10 +315,10 @@ class TrainingClient:
             raise UnexpectedResponseError(operation, response.status_code, "body is not JSON") from exc
 
     def _pages(
-        self, operation: str, path: str, params: Mapping[str, str | int | float]
+        self, operation: str, path: str, params: Mapping[str, str | int | float], start: int = 0
     ) -> Iterator[list[Any]]:
-        """Skip/take paging at the maximum page size; stops at the first short page."""
-        skip = 0
+        """Skip/take paging at the maximum page size from offset ``start``; stops at the first short page."""
+        skip = start
         while True:
             page = parse_list(
                 self._get_json(operation, path, {**params, "take": PAGE_SIZE, "skip": skip}),
@@ -450,14 +450,15 @@ class TrainingClient:
         metadata: Mapping[str, str] | None = None,
         tagging_status: str = "All",
         iteration_id: str | None = None,
+        skip: int = 0,
     ) -> Iterator[list[Image]]:
-        """Pages of GetImages. ``metadata`` pairs must all match exactly (``and``).
+        """Pages of GetImages from offset ``skip``. ``metadata`` pairs must all match exactly (``and``).
 
         Paging is by offset: collect ids first and delete afterwards, or deletions shift later pages.
         """
         op = "GetImages"
         params = self._image_params(metadata, tagging_status, iteration_id)
-        for page in self._pages(op, self._project_path(project_id) + "/images", params):
+        for page in self._pages(op, self._project_path(project_id) + "/images", params, start=skip):
             yield [Image.from_json(item, op) for item in page]
 
     def iter_tagged_images(self, project_id: str, iteration_id: str | None = None) -> Iterator[list[Image]]:
