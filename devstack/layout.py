@@ -26,6 +26,7 @@ PORT_SETTINGS = {
     "token_port": ("DSR_KEYVAULT_TOKEN_PORT", 8080),
     "cv_port": ("DSR_CV_EMULATOR_PORT", 7080),
     "functions_port": ("DSR_FUNCTIONS_PORT", 7071),
+    "functions_rpc_port": ("DSR_FUNCTIONS_RPC_PORT", 17071),
 }
 DEFAULT_START_TIMEOUT_SECONDS = 30.0
 DEFAULT_STOP_TIMEOUT_SECONDS = 10.0
@@ -71,6 +72,7 @@ class StackLayout:
     token_port: int = 8080
     cv_port: int = 7080
     functions_port: int = 7071
+    functions_rpc_port: int = 17071
     start_timeout: float = DEFAULT_START_TIMEOUT_SECONDS
     stop_timeout: float = DEFAULT_STOP_TIMEOUT_SECONDS
 

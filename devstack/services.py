@@ -180,7 +180,10 @@ class Functions(Service):
     description = "local Functions host (devhost) serving function_app.py"
 
     def ports(self, layout: StackLayout) -> tuple[int, ...]:
-        return (layout.functions_port,)
+        return (layout.functions_port, layout.functions_rpc_port)
+
+    def ready(self, layout: StackLayout) -> bool:
+        return port_open(layout.functions_port)
 
     def command(self, layout: StackLayout) -> list[str]:
         _require_module(layout, "devhost", "the local Functions host")
@@ -196,6 +199,10 @@ class Functions(Service):
             str(layout.repo_root),
             "--port",
             str(layout.functions_port),
+            "--rpc-port",
+            str(layout.functions_rpc_port),
+            "--state-dir",
+            str(layout.data_dir(self.name)),
         ]
 
 
