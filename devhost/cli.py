@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         format="[%(asctime)s] %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
+    # The Azure SDKs log every HTTP request at INFO; the Functions host filters them out by category too.
+    logging.getLogger("azure").setLevel(max(logging.WARNING, logging.getLogger().level))
     host = Host(
         args.app_dir,
         host=args.host,

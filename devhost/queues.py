@@ -76,6 +76,13 @@ class QueueListener:
 
     async def run(self) -> None:
         """Poll forever with exponential backoff while the queue is empty or missing."""
+        # Like the Functions host, create the trigger's queue at start-up so senders find it.
+        try:
+            await self._queue.create_queue()
+        except ResourceExistsError:
+            pass
+        except Exception as ex:  # storage not up yet: polling below retries with backoff
+            log.warning("Creating queue '%s' failed: %s", self._info.queue_name, type(ex).__name__)
         delay = MIN_POLL_SECONDS
         while True:
             try:

@@ -28,7 +28,7 @@ WAIT_SECONDS = 20.0
 def _connection() -> str:
     value = os.environ.get("AzureWebJobsStorage")  # noqa: SIM112 - the Functions setting name
     if not value:
-        pytest.skip("AzureWebJobsStorage is not set (start Azurite with scripts/test.sh)")
+        pytest.fail("AzureWebJobsStorage is not set (start Azurite with scripts/test.sh)")
     return value
 
 
