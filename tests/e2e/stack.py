@@ -1,0 +1,131 @@
+"""End-to-end harness: the real function app on devhost (a subprocess), the Custom Vision emulator,
+Azurite and the Key Vault stand-in — every component talks its real protocol."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from azure.storage.blob import ContainerClient
+
+ROOT = Path(__file__).resolve().parents[2]
+POLL_SECONDS = 0.3
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class HostProcess:
+    """``python -m devhost start`` serving the repository's function_app.py."""
+
+    env: dict[str, str]
+    state_dir: Path
+    log_path: Path
+    function_key: str
+    port: int = field(default_factory=free_port)
+    rpc_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> HostProcess:
+        log = self.log_path.open("ab")
+        command = [sys.executable, "-m", "devhost", "start", "--app-dir", str(ROOT)]
+        command += [
+            "--port",
+            str(self.port),
+            "--rpc-port",
+            str(self.rpc_port),
+            "--state-dir",
+            str(self.state_dir),
+        ]
+        env = {**self.env, "DEVHOST_FUNCTION_KEY": self.function_key}
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"devhost exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/admin/host/status", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"devhost did not become ready:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """Like a crashed worker: SIGKILL, no clean shutdown."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-functions-key": self.function_key}
+
+    def submit(self, body: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{self.api}/requests", json=body, headers=self.headers, timeout=30)
+
+    def status(self, request_id: str) -> requests.Response:
+        return requests.get(f"{self.api}/requests/{request_id}", headers=self.headers, timeout=30)
+
+    def wait(self, request_id: str, timeout: float = 120) -> requests.Response:
+        """Poll like a Logic Apps step until the answer is no longer 202."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.status(request_id)
+            if response.status_code != 202:
+                return response
+            if time.monotonic() > deadline:
+                raise AssertionError(f"request {request_id} still running: {response.text[:2000]}")
+            time.sleep(POLL_SECONDS)
+
+
+@dataclass
+class ExportFolder:
+    """The blobs a request wrote, read back from Azurite."""
+
+    container: ContainerClient
+    request_id: str
+
+    def names(self) -> list[str]:
+        return [b.name for b in self.container.list_blobs(name_starts_with=self.request_id + "/")]
+
+    def read(self, name: str) -> bytes:
+        return self.container.download_blob(name).readall()
+
+    def json(self, name: str) -> Any:
+        return json.loads(self.read(name))
+
+    def ndjson(self, name: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.read(name).splitlines() if line.strip()]
+
+
+def environment(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
