@@ -240,7 +240,10 @@ class EmulatorServer:
         return int(self._httpd.server_address[1])
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="cv-emulator", daemon=True)
+        # A short poll interval keeps stop() (and so each test's teardown) fast.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="cv-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
