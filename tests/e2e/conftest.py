@@ -19,7 +19,17 @@ from emulator.server import EmulatorServer
 from emulator.state import EmulatorState
 from tests.e2e.stack import ExportFolder, HostProcess, environment
 
-SCENARIOS = ("export", "subject-export", "delete-all", "delete-project", "delete-subject", "dry-run", "crash")
+SCENARIOS = (
+    "export",
+    "subject-export",
+    "delete-all",
+    "delete-project",
+    "delete-subject",
+    "dry-run",
+    "crash",
+    "approval",
+    "faults",
+)
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),
     projects_per_account=2,
@@ -111,10 +121,16 @@ def host(stack: Stack) -> HostProcess:
 
 
 @pytest.fixture
-def fresh_host(stack: Stack, tmp_path: Path) -> Iterator[HostProcess]:
-    """A host of the test's own (own state and ports), for tests that crash it."""
+def host_settings() -> dict[str, str]:
+    """Extra app settings for ``fresh_host``; tests override this fixture or fill it in."""
+    return {}
+
+
+@pytest.fixture
+def fresh_host(stack: Stack, tmp_path: Path, host_settings: dict[str, str]) -> Iterator[HostProcess]:
+    """A host of the test's own (own state, ports and settings), for tests that crash or configure it."""
     process = HostProcess(
-        env=stack.host_env(),
+        env=stack.host_env(**host_settings),
         state_dir=tmp_path / "state",
         log_path=tmp_path / "host.log",
         function_key=secrets.token_urlsafe(24),
