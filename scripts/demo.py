@@ -57,7 +57,10 @@ def main() -> int:
     body: dict[str, Any] = {
         "requestId": args.request_id or f"demo-{args.operation}-{uuid.uuid4().hex[:8]}",
         "operation": args.operation,
-        "account": {"endpoint": env["DSR_DEMO_ENDPOINT"], "trainingKeySecret": DEMO_SECRET_NAME},
+        "account": {
+            "endpoint": env["DEVSTACK_CV_ENDPOINT"],
+            "trainingKeySecret": env.get("DEVSTACK_DEMO_SECRET_NAME", DEMO_SECRET_NAME),
+        },
     }
     if args.dry_run:
         body["dryRun"] = True

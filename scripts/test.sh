@@ -14,7 +14,7 @@ echo "== lint";   .venv/bin/ruff check --quiet .
 echo "== types";  .venv/bin/mypy
 
 # Services this run starts are stopped again when it ends; ones a developer already runs are left alone.
-already="$($py -m devstack running)"
+already="$($py -m devstack status 2>/dev/null | awk '$2 == "running" {printf "%s ", $1}' || true)"
 stop_started() {
   local started=()
   for service in azurite keyvault; do
