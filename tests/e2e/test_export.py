@@ -17,6 +17,12 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "status.schema.json").read_text())
 
 
+def original_bytes(stack, kind: str, project_id: str, item_id: str) -> bytes:
+    found = blob_bytes(stack.state, kind, project_id, item_id, "original.png")
+    assert found is not None, f"{kind} {item_id} is not in the emulator"
+    return found[0]
+
+
 def secrets_absent(stack, key: str) -> list[str]:
     """Every place a training key must never appear: blobs, host log, Durable state on disk."""
     host = stack.host
@@ -108,7 +114,7 @@ def test_every_workspace_image_is_exported_with_its_original_bytes(stack, whole_
         got = {i for i, r in exported.items() if f"/images/{pid}/" in (r["exportedFile"] or "")}
         assert got == expected
         for image_id in expected:
-            original, _ = blob_bytes(stack.state, "images", pid, image_id, "original.png")
+            original = original_bytes(stack, "images", pid, image_id)
             assert folder.read(exported[image_id]["exportedFile"]) == original
     tagged = sum(1 for r in exported.values() if r.get("tags"))
     assert 0 < tagged < len(exported)  # both tagged and untagged images were exported
@@ -122,7 +128,7 @@ def test_predictions_are_exported_with_their_images(stack, whole_export):
         records = folder.ndjson(f"{body['requestId']}/export/predictions/{pid}/predictions.ndjson")
         assert {r["id"] for r in records} == set(project.predictions)
         for record in records:
-            original, _ = blob_bytes(stack.state, "predictions", pid, record["id"], "original.png")
+            original = original_bytes(stack, "predictions", pid, record["id"])
             assert folder.read(record["exportedFile"]) == original
 
 
