@@ -15,7 +15,8 @@ from dsr.errors import ConfigurationError
 
 DEFAULT_ALLOWED_ENDPOINT_SUFFIXES = (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com")
 DEFAULT_EXPORT_CONTAINER = "dsr-exports"
-DEFAULT_REQUEST_QUEUE = "dsr-requests"
+REQUEST_QUEUE = "dsr-requests"
+"""Fixed by the v1 contract; the queue trigger binds to it at import time."""
 DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both F0 and S0
 DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
@@ -59,7 +60,6 @@ class Settings:
     """Azure Storage connection string, or a blob account URL (https://...) used with managed identity."""
     key_vault_url: str
     export_container: str = DEFAULT_EXPORT_CONTAINER
-    request_queue: str = DEFAULT_REQUEST_QUEUE
     key_vault_verify_challenge_resource: bool = True
     """Only a local Key Vault stand-in (not *.vault.azure.net) needs this off."""
     key_vault_ca_bundle: str | None = None
@@ -87,7 +87,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         storage_connection=storage,
         key_vault_url=vault,
         export_container=env.get("DSR_EXPORT_CONTAINER") or DEFAULT_EXPORT_CONTAINER,
-        request_queue=env.get("DSR_REQUEST_QUEUE") or DEFAULT_REQUEST_QUEUE,
         key_vault_verify_challenge_resource=_flag(
             env.get("DSR_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"),
             default=True,

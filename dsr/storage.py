@@ -139,28 +139,39 @@ class BlobExportStore:
         return FileRef(path, len(data), digest, content_type)
 
     def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef:
+        iterator = iter(chunks)
+        buffer = bytearray()
+        for chunk in iterator:
+            buffer.extend(chunk)
+            if len(buffer) >= BLOCK_SIZE:
+                break
+        else:
+            # Most images are far smaller than a block: one request instead of stage + commit.
+            return self.put_bytes(path, bytes(buffer), content_type)
         self._ensure_container()
         blob = self._container.get_blob_client(path)
-        digest = hashlib.sha256()
-        size = 0
+        digest = hashlib.sha256(buffer)
+        size = len(buffer)
         blocks: list[BlobBlock] = []
-        buffer = bytearray()
 
-        def stage(data: bytes) -> None:
-            block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
-            blob.stage_block(block_id, data)
-            blocks.append(BlobBlock(block_id=block_id))
+        def stage_full_blocks() -> None:
+            while len(buffer) >= BLOCK_SIZE:
+                block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
+                blob.stage_block(block_id, bytes(buffer[:BLOCK_SIZE]))
+                blocks.append(BlobBlock(block_id=block_id))
+                del buffer[:BLOCK_SIZE]
 
         try:
-            for chunk in chunks:
+            stage_full_blocks()
+            for chunk in iterator:
                 digest.update(chunk)
                 size += len(chunk)
                 buffer.extend(chunk)
-                while len(buffer) >= BLOCK_SIZE:
-                    stage(bytes(buffer[:BLOCK_SIZE]))
-                    del buffer[:BLOCK_SIZE]
-            if buffer or not blocks:
-                stage(bytes(buffer))
+                stage_full_blocks()
+            if buffer:
+                block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
+                blob.stage_block(block_id, bytes(buffer))
+                blocks.append(BlobBlock(block_id=block_id))
             sha = digest.hexdigest()
             blob.commit_block_list(
                 blocks,

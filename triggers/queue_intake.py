@@ -15,7 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from dsr.config import DEFAULT_REQUEST_QUEUE, get_settings
+from dsr.config import REQUEST_QUEUE, get_settings
 from dsr.contract import parse_request
 from dsr.customvision import EndpointAllowList
 from dsr.errors import PermanentError
@@ -51,7 +51,7 @@ def _reject(message: func.QueueMessage, index: int | None, reason: str, content:
     log.warning("queue message %s%s rejected: %s", message.id, suffix, reason)
 
 
-@bp.queue_trigger(arg_name="message", queue_name=DEFAULT_REQUEST_QUEUE, connection="AzureWebJobsStorage")
+@bp.queue_trigger(arg_name="message", queue_name=REQUEST_QUEUE, connection="AzureWebJobsStorage")
 @bp.durable_client_input(client_name="client")
 async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
     """Start every valid request in the message; record invalid ones; raise only on transient failure."""

@@ -87,6 +87,7 @@ def test_delete_one_subjects_images_only(stack, host):
     }
     others = {i for p in account.projects.values() for i in p.images} - theirs
     assert theirs
+    account.controls.knobs.delete_delay_seconds = 1.0  # 202: images linger until the service catches up
     document = run(
         host, stack.body("delete-subject", operation="delete", subject={"metadata": {"subjectId": subject}})
     )
