@@ -122,6 +122,18 @@ def _finish(receipt: Receipt, runtime: Runtime, counts_name: str) -> UnitResult:
     return result
 
 
+def _dry_run(receipt: Receipt, runtime: Runtime, counts_name: str) -> UnitResult:
+    receipt.note = receipt.note or "dry run: nothing was deleted"
+    return _finish(receipt, runtime, counts_name)
+
+
+def _delete_all(receipt: Receipt, operation: str, target: str, call: Callable[[], object]) -> None:
+    """One batched delete of every targeted id (the client splits it into API-sized calls)."""
+    if receipt.targeted:
+        outcome = receipt.calls.run(operation, target, call)
+        (receipt.deleted if outcome is not None else receipt.already_gone).extend(receipt.targeted)
+
+
 def _verify(
     receipt: Receipt, runtime: Runtime, method: str, remaining: Callable[[], list[str]], *, poll: bool
 ) -> None:
@@ -166,28 +178,21 @@ def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
     receipt = Receipt(job, unit)
 
     def enumerate_targets() -> list[str]:
-        found = _ids(client.iter_images(pid, metadata=metadata))
+        pages = [client.iter_images(pid, metadata=metadata)]
         # Images stay in trained iterations unless deleted with allIterations: look there too.
-        for iteration in client.get_iterations(pid):
-            if trained(iteration.status):
-                found.extend(
-                    i
-                    for i in _ids(client.iter_images(pid, metadata=metadata, iteration_id=iteration.id))
-                    if i not in found
-                )
-        return found
+        pages += [
+            client.iter_images(pid, metadata=metadata, iteration_id=iteration.id)
+            for iteration in client.get_iterations(pid)
+            if trained(iteration.status)
+        ]
+        return _ids(page for listing in pages for page in listing)
 
     receipt.targeted = receipt.calls.run("GetImages", pid, enumerate_targets) or []
     if job["dryRun"]:
-        receipt.note = "dry run: nothing was deleted"
-        return _finish(receipt, runtime, "images")
-    if receipt.targeted:
-        outcomes = receipt.calls.run(
-            "DeleteImages", pid, lambda: client.delete_images(pid, receipt.targeted, all_iterations=True)
-        )
-        receipt.deleted = list(receipt.targeted) if outcomes is not None else []
-        if outcomes is None:
-            receipt.already_gone = list(receipt.targeted)
+        return _dry_run(receipt, runtime, "images")
+    _delete_all(
+        receipt, "DeleteImages", pid, lambda: client.delete_images(pid, receipt.targeted, all_iterations=True)
+    )
     targeted = set(receipt.targeted)
 
     def remaining() -> list[str]:
@@ -213,13 +218,8 @@ def _delete_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
 
     receipt.targeted = receipt.calls.run("QueryPredictions", pid, listing) or []
     if job["dryRun"]:
-        receipt.note = "dry run: nothing was deleted"
-        return _finish(receipt, runtime, "predictions")
-    if receipt.targeted:
-        outcome = receipt.calls.run(
-            "DeletePrediction", pid, lambda: client.delete_predictions(pid, receipt.targeted)
-        )
-        (receipt.deleted if outcome is not None else receipt.already_gone).extend(receipt.targeted)
+        return _dry_run(receipt, runtime, "predictions")
+    _delete_all(receipt, "DeletePrediction", pid, lambda: client.delete_predictions(pid, receipt.targeted))
     _verify(receipt, runtime, "QueryPredictions re-list", listing, poll=True)
     return _finish(receipt, runtime, "predictions")
 
@@ -230,8 +230,7 @@ def _delete_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient)
     receipt = Receipt(job, unit)
     receipt.targeted = [t.id for t in receipt.calls.run("GetTags", pid, lambda: client.get_tags(pid)) or []]
     if job["dryRun"]:
-        receipt.note = "dry run: nothing was deleted"
-        return _finish(receipt, runtime, "tags")
+        return _dry_run(receipt, runtime, "tags")
     for tag_id in receipt.targeted:
         done = receipt.calls.run("DeleteTag", tag_id, _done(partial(client.delete_tag, pid, tag_id)))
         (receipt.deleted if done else receipt.already_gone).append(tag_id)
@@ -250,7 +249,7 @@ def _delete_iterations(job: Job, unit: Unit, runtime: Runtime, client: TrainingC
         receipt.note = (
             f"dry run: nothing was deleted; {len(published)} published iteration(s) to unpublish first"
         )
-        return _finish(receipt, runtime, "iterations")
+        return _dry_run(receipt, runtime, "iterations")
     for iteration_id in published:
         receipt.calls.run(
             "UnpublishIteration", iteration_id, partial(client.unpublish_iteration, pid, iteration_id)
@@ -276,8 +275,7 @@ def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClie
     assert pid is not None
     receipt = Receipt(job, unit, targeted=[pid])
     if job["dryRun"]:
-        receipt.note = "dry run: nothing was deleted"
-        return _finish(receipt, runtime, "projects")
+        return _dry_run(receipt, runtime, "projects")
     done = receipt.calls.run("DeleteProject", pid, _done(partial(client.delete_project, pid)))
     (receipt.deleted if done else receipt.already_gone).append(pid)
 

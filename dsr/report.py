@@ -48,6 +48,20 @@ def _relative(root: str, path: str) -> str:
     return path.removeprefix(root + "/")
 
 
+def _table(title: str, headers: tuple[str, ...], rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
+    """An HTML table of ``fields`` of each row (escaped), or nothing when there are no rows."""
+    if not rows:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{escape(str(row.get(f) if row.get(f) is not None else ''))}</td>" for f in fields)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<h3>{escape(title)}</h3><table><tr>{head}</tr>{body}</table>"
+
+
 def render_index(store: ExportStore, request_id: str, generated: datetime) -> str:
     root = export_root(request_id)
     projects = _optional_json(store, f"{root}/projects.json") or []
@@ -69,25 +83,17 @@ def render_index(store: ExportStore, request_id: str, generated: datetime) -> st
         parts.append(
             f"<h2>Project {escape(names.get(pid, ''))} <small><code>{escape(pid)}</code></small></h2>"
         )
-        project_tags = tags.get(pid, [])
-        if project_tags:
-            rows = "".join(
-                f"<tr><td>{escape(str(t.get('name', '')))}</td><td>{escape(str(t.get('type', '')))}</td>"
-                f"<td>{escape(str(t.get('imageCount', '')))}</td></tr>"
-                for t in project_tags
+        parts.append(
+            _table("Tags", ("Name", "Type", "Images"), tags.get(pid, []), ("name", "type", "imageCount"))
+        )
+        parts.append(
+            _table(
+                "Iterations",
+                ("Name", "Status", "Published as"),
+                iterations.get(pid, []),
+                ("name", "status", "publishName"),
             )
-            parts.append(
-                f"<h3>Tags</h3><table><tr><th>Name</th><th>Type</th><th>Images</th></tr>{rows}</table>"
-            )
-        project_iterations = iterations.get(pid, [])
-        if project_iterations:
-            rows = "".join(
-                f"<tr><td>{escape(str(i.get('name', '')))}</td><td>{escape(str(i.get('status', '')))}</td>"
-                f"<td>{escape(str(i.get('publishName') or ''))}</td></tr>"
-                for i in project_iterations
-            )
-            header = "<tr><th>Name</th><th>Status</th><th>Published as</th></tr>"
-            parts.append(f"<h3>Iterations</h3><table>{header}{rows}</table>")
+        )
         figures: list[str] = []
         total = 0
         for part in sorted(
