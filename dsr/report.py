@@ -113,6 +113,8 @@ def render_index(store: ExportStore, request_id: str, generated: datetime) -> st
         if total:
             more = f"<p>Showing {len(figures)} of {total} images.</p>" if total > len(figures) else ""
             parts.append(f"<h3>Images ({total})</h3>{more}<div class=grid>{''.join(figures)}</div>")
+    if not project_ids:
+        parts.append("<p>No projects were in scope of this request, so no project data was exported.</p>")
     parts.append("</body></html>")
     return "".join(parts)
 
