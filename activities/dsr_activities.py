@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dsr.accounts import resolve_account as resolve
+from dsr.callbacks import notify
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
@@ -73,3 +74,15 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
     put_json(runtime.store, f"{request_id}/status.json", document)
     log.info("request %s: %s", request_id, document["state"])
     return document
+
+
+@bp.activity_trigger(input_name="payload", activity=names.NOTIFY_CALLBACK)
+def notify_callback(payload: dict[str, Any]) -> dict[str, Any]:
+    """POST the request's outcome to its callback URL (allow-listed hosts only)."""
+    document = payload["document"]
+    try:
+        outcome = dict(notify(payload["url"], document, get_runtime().settings))
+    except PermanentError as exc:
+        outcome = {"delivered": False, "status": None, "error": _describe(exc)}
+    log.info("request %s: callback delivered=%s", document["requestId"], outcome["delivered"])
+    return outcome

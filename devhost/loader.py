@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,9 +96,26 @@ def _describe(fn: Any) -> FunctionInfo:
         )
     if kind == "queueTrigger":
         return FunctionInfo(
-            **common, queue_name=trigger.queue_name, connection=trigger.connection or "AzureWebJobsStorage"
+            **common,
+            queue_name=resolve_app_setting(trigger.queue_name),
+            connection=trigger.connection or "AzureWebJobsStorage",
         )
     return FunctionInfo(**common)
+
+
+_APP_SETTING = re.compile(r"%([A-Za-z0-9_.:-]+)%")
+
+
+def resolve_app_setting(value: str) -> str:
+    """Binding expressions like ``%DSR_REQUEST_QUEUE%`` take the app setting's value, as in Azure."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise LookupError(f"binding expression %{name}% names an app setting that is not set")
+        return os.environ[name]
+
+    return _APP_SETTING.sub(lookup, value)
 
 
 def find_register(module: Any) -> func.FunctionRegister:

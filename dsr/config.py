@@ -15,8 +15,8 @@ from dsr.errors import ConfigurationError
 
 DEFAULT_ALLOWED_ENDPOINT_SUFFIXES = (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com")
 DEFAULT_EXPORT_CONTAINER = "dsr-exports"
-REQUEST_QUEUE = "dsr-requests"
-"""Fixed by the v1 contract; the queue trigger binds to it at import time."""
+REQUEST_QUEUE_SETTING = "DSR_REQUEST_QUEUE"
+"""App setting naming the intake queue (``dsr-requests``); the trigger binds to ``%DSR_REQUEST_QUEUE%``."""
 DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both F0 and S0
 DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
@@ -67,6 +67,10 @@ class Settings:
     allowed_endpoint_suffixes: tuple[str, ...] = DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
     allowed_endpoint_origins: tuple[str, ...] = field(default_factory=tuple)
     """Exact extra origins (scheme://host:port) allowed besides the suffixes; local emulator only."""
+    callback_allowed_suffixes: tuple[str, ...] = ()
+    """Host suffixes a ``callbackUrl`` may point to (https only); empty: callbacks are refused."""
+    callback_allowed_origins: tuple[str, ...] = ()
+    """Exact extra callback origins (scheme://host:port); local testing only."""
     rate_limit_per_second: float = DEFAULT_RATE_LIMIT_PER_SECOND
     max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
     approval_required: bool = False
@@ -97,6 +101,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env.get("DSR_ALLOWED_ENDPOINT_SUFFIXES"), DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
         ),
         allowed_endpoint_origins=_csv(env.get("DSR_ALLOWED_ENDPOINT_ORIGINS")),
+        callback_allowed_suffixes=_csv(env.get("DSR_CALLBACK_ALLOWED_HOSTS")),
+        callback_allowed_origins=_csv(env.get("DSR_CALLBACK_ALLOWED_ORIGINS")),
         rate_limit_per_second=_number(
             env.get("DSR_CV_RATE_LIMIT_PER_SECOND"),
             default=DEFAULT_RATE_LIMIT_PER_SECOND,

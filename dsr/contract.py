@@ -136,8 +136,8 @@ class _Request(_Strict):
     @field_validator("callbackUrl")
     @classmethod
     def _callback(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
-            raise ValueError("must be an https:// URL")
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// URL")  # http only for allow-listed local origins
         return value
 
 

@@ -82,6 +82,7 @@ def initial_document(
         "manifest": None,
         "statusFile": None,
         "approval": None,
+        "callback": None,
         "projectsNotFound": [],
         "error": None,
     }

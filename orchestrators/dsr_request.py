@@ -159,9 +159,20 @@ def _run_phase(
 
 
 def _finish(context: df.DurableOrchestrationContext, document: dict[str, Any]) -> Generator[Any, Any, Any]:
+    """Write the status document, then tell the caller's callback URL (if any) and record how that went."""
     context.set_custom_status(progress(document))
     written = yield context.call_activity_with_retry(names.WRITE_STATUS, ACTIVITY_RETRY, document)
-    return written
+    url = document["request"]["callbackUrl"]
+    if not url:
+        return written
+    try:
+        outcome = yield context.call_activity_with_retry(
+            names.NOTIFY_CALLBACK, ACTIVITY_RETRY, {"url": url, "document": written}
+        )
+    except Exception as exc:
+        outcome = {"delivered": False, "status": None, "error": _error_text(exc)}
+    written["callback"] = outcome
+    return (yield context.call_activity_with_retry(names.WRITE_STATUS, ACTIVITY_RETRY, written))
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.DSR_CATEGORY)

@@ -7,5 +7,6 @@ DSR_PAGED_UNIT = "dsr_paged_unit"
 RESOLVE_ACCOUNT = "resolve_account"
 RUN_UNIT = "run_unit"
 WRITE_STATUS = "write_status"
+NOTIFY_CALLBACK = "notify_callback"
 
 APPROVAL_EVENT = "approval"

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import azure.durable_functions as df
 import azure.functions as func
 
+from dsr.callbacks import check_callback_url
 from dsr.config import get_settings
 from dsr.contract import parse_request
 from dsr.customvision import EndpointAllowList
@@ -58,6 +59,8 @@ async def submit_request(req: func.HttpRequest, client: df.DurableOrchestrationC
         EndpointAllowList(
             suffixes=settings.allowed_endpoint_suffixes, extra_origins=settings.allowed_endpoint_origins
         ).check(request["account"]["endpoint"])
+        if request["callbackUrl"]:
+            check_callback_url(request["callbackUrl"], settings)
         submission = await submit(client, request, settings)
     except Exception as exc:
         return error_response(exc)

@@ -1,4 +1,6 @@
-"""Queue ``dsr-requests``: bulk submission. One request per message, or ``{"requests": [...]}``.
+"""Queue ``dsr-requests`` (app setting ``DSR_REQUEST_QUEUE``): bulk submission.
+
+One request per message, or ``{"requests": [...]}``.
 
 A message that fails validation is recorded in the export container under ``intake/rejected/`` with
 the reason, and then completed: retrying cannot fix it, and it must not be lost. Transient failures
@@ -15,7 +17,8 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from dsr.config import REQUEST_QUEUE, get_settings
+from dsr.callbacks import check_callback_url
+from dsr.config import REQUEST_QUEUE_SETTING, get_settings
 from dsr.contract import parse_request
 from dsr.customvision import EndpointAllowList
 from dsr.errors import PermanentError
@@ -51,7 +54,9 @@ def _reject(message: func.QueueMessage, index: int | None, reason: str, content:
     log.warning("queue message %s%s rejected: %s", message.id, suffix, reason)
 
 
-@bp.queue_trigger(arg_name="message", queue_name=REQUEST_QUEUE, connection="AzureWebJobsStorage")
+@bp.queue_trigger(
+    arg_name="message", queue_name=f"%{REQUEST_QUEUE_SETTING}%", connection="AzureWebJobsStorage"
+)
 @bp.durable_client_input(client_name="client")
 async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
     """Start every valid request in the message; record invalid ones; raise only on transient failure."""
@@ -68,6 +73,8 @@ async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrati
         try:
             request = parse_request(item)
             allow.check(request["account"]["endpoint"])
+            if request["callbackUrl"]:
+                check_callback_url(request["callbackUrl"], settings)
             submission = await submit(client, request, settings)
         except PermanentError as exc:
             _reject(message, index, f"{type(exc).__name__}: {exc}", item)

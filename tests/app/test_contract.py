@@ -103,7 +103,7 @@ def test_prediction_window_is_normalized_to_utc():
             "subject.predictions",
         ),
         (body(dryRun=True), "dryRun"),
-        (body(callbackUrl="http://insecure.example"), "callbackUrl"),
+        (body(callbackUrl="ftp://files.example"), "callbackUrl"),
         (body(surprise=1), "surprise"),
     ],
 )

@@ -52,6 +52,7 @@ class Stack:
         self.keys = keys
         self.run_id = run_id
         self.container_name = f"e2e-{run_id}"
+        self.queue_name = f"e2e-{run_id}"  # not dsr-requests: a developer's running app may poll that
         self.host: HostProcess | None = None
 
     def account(self, scenario: str):
@@ -77,6 +78,7 @@ class Stack:
             {
                 "DSR_ALLOWED_ENDPOINT_ORIGINS": self.emulator.base_url,
                 "DSR_EXPORT_CONTAINER": self.container_name,
+                "DSR_REQUEST_QUEUE": self.queue_name,
                 "DSR_DELETE_VERIFY_TIMEOUT_SECONDS": "30",
                 "DSR_CV_RATE_LIMIT_PER_SECOND": "200",
                 **extra,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -58,7 +60,7 @@ def test_unknown_request_is_404(host):
 
 def test_queue_messages_start_requests_and_bad_ones_are_recorded(stack, host):
     settings = load_settings()
-    queue = QueueClient.from_connection_string(settings.storage_connection, "dsr-requests")
+    queue = QueueClient.from_connection_string(settings.storage_connection, stack.queue_name)
     good = stack.body("export", operation="export", categories=["tags"])
     bad = {"requestId": "bad-one", "operation": "export"}
     payload = json.dumps({"requests": [good, bad]}).encode()
@@ -77,3 +79,65 @@ def test_queue_messages_start_requests_and_bad_ones_are_recorded(stack, host):
     record = json.loads(container.download_blob(rejected[0]).readall())
     assert record["index"] == 1
     assert "account" in record["reason"]
+
+
+class CallbackReceiver:
+    """A loopback HTTP endpoint that records the callbacks it receives."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append((self.path, json.loads(self.rfile.read(length))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def callback_receiver():
+    receiver = CallbackReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def host_settings(callback_receiver):
+    return {"DSR_CALLBACK_ALLOWED_ORIGINS": callback_receiver.origin}
+
+
+def test_callback_url_outside_the_allow_list_is_refused(stack, host):
+    body = stack.body("export", operation="export", callbackUrl="https://collector.example.net/hook")
+    response = host.submit(body)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "callbackUrl"
+
+
+def test_finished_request_calls_back_with_its_outcome_only(stack, fresh_host, callback_receiver):
+    body = stack.body(
+        "export", operation="export", categories=["tags"], callbackUrl=f"{callback_receiver.origin}/dsr/done"
+    )
+    assert fresh_host.submit(body).status_code == 202
+    document = fresh_host.wait(body["requestId"]).json()
+    assert document["callback"] == {"delivered": True, "status": 204}
+    assert len(callback_receiver.received) == 1
+    path, payload = callback_receiver.received[0]
+    assert path == "/dsr/done"
+    assert payload["requestId"] == body["requestId"]
+    assert payload["state"] == "succeeded"
+    assert set(payload) == {"requestId", "operation", "state", "completedAt", "statusFile"}
+    stored = stack.folder(body["requestId"]).json(f"{body['requestId']}/status.json")
+    assert stored["callback"]["delivered"] is True
