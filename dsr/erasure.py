@@ -238,6 +238,13 @@ def _delete_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient)
     return _finish(receipt, runtime, "tags")
 
 
+def _unpublish(receipt: Receipt, client: TrainingClient, pid: str, iteration_ids: list[str]) -> None:
+    for iteration_id in iteration_ids:
+        receipt.calls.run(
+            "UnpublishIteration", iteration_id, partial(client.unpublish_iteration, pid, iteration_id)
+        )
+
+
 def _delete_iterations(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
@@ -250,10 +257,7 @@ def _delete_iterations(job: Job, unit: Unit, runtime: Runtime, client: TrainingC
             f"dry run: nothing was deleted; {len(published)} published iteration(s) to unpublish first"
         )
         return _dry_run(receipt, runtime, "iterations")
-    for iteration_id in published:
-        receipt.calls.run(
-            "UnpublishIteration", iteration_id, partial(client.unpublish_iteration, pid, iteration_id)
-        )
+    _unpublish(receipt, client, pid, published)
     for iteration_id in receipt.targeted:
         done = receipt.calls.run(
             "DeleteIteration", iteration_id, _done(partial(client.delete_iteration, pid, iteration_id))
@@ -276,6 +280,10 @@ def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClie
     receipt = Receipt(job, unit, targeted=[pid])
     if job["dryRun"]:
         return _dry_run(receipt, runtime, "projects")
+    # A project with a published iteration cannot be deleted; when only `projects` was requested the
+    # iterations phase has not unpublished it, so do that here.
+    iterations = receipt.calls.run("GetIterations", pid, lambda: client.get_iterations(pid)) or []
+    _unpublish(receipt, client, pid, [it.id for it in iterations if it.publish_name])
     done = receipt.calls.run("DeleteProject", pid, _done(partial(client.delete_project, pid)))
     (receipt.deleted if done else receipt.already_gone).append(pid)
 

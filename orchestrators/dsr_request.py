@@ -45,6 +45,11 @@ def _error_text(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
 
 
+def _skip_all(document: dict[str, Any]) -> None:
+    for entry in document["categories"].values():
+        entry["state"] = "skipped"
+
+
 def _phases(operation: str, categories: list[str]) -> list[list[str]]:
     requested = {Category(c) for c in categories}
     if operation == "export":
@@ -70,8 +75,7 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
         resolution = {"error": _error_text(exc)}
     if "error" in resolution:
         document["error"] = resolution["error"]
-        for entry in document["categories"].values():
-            entry["state"] = "skipped"
+        _skip_all(document)
         return (yield from _finish(context, completed(document, context.current_utc_datetime, "failed")))
 
     document["projectsNotFound"] = resolution["missingProjectIds"]
@@ -102,6 +106,7 @@ def _await_approval(
     if winner is not event:
         document["approval"]["decision"] = "expired"
         document["error"] = "approval deadline passed; nothing was deleted"
+        _skip_all(document)
         return completed(document, context.current_utc_datetime, "canceled")
     timer.cancel()
     raw = event.result
@@ -118,6 +123,7 @@ def _await_approval(
     )
     if document["approval"]["decision"] != "approve":
         document["error"] = "the delete was rejected by the approver; nothing was deleted"
+        _skip_all(document)
         return completed(document, context.current_utc_datetime, "canceled")
     document["state"] = "running"
     context.set_custom_status(progress(document))

@@ -29,6 +29,7 @@ SCENARIOS = (
     "crash",
     "approval",
     "faults",
+    "projects-only",
 )
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),

@@ -103,6 +103,16 @@ def test_delete_one_subjects_images_only(stack, host):
         assert set(after[pid]["iterations"]) == set(project["iterations"])
 
 
+def test_deleting_only_projects_unpublishes_first(stack, host):
+    account = stack.account("projects-only")
+    assert any(p.published_iterations() for p in account.projects.values())
+    document = run(host, stack.body("projects-only", operation="delete", categories=["projects"]))
+    assert document["categories"]["projects"]["verified"] is True
+    assert account.projects == {}
+    operations = [c["operation"] for r in receipts(stack, document) for c in r["calls"]]
+    assert operations.index("UnpublishIteration") < operations.index("DeleteProject")
+
+
 def test_dry_run_counts_and_changes_nothing(stack, host):
     before = data_of(stack, "dry-run")
     document = run(host, stack.body("dry-run", operation="delete", dryRun=True))
