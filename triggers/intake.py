@@ -40,36 +40,36 @@ def _stored_input(status: df.DurableOrchestrationStatus) -> dict[str, Any]:
     return value
 
 
+async def _existing(client: df.DurableOrchestrationClient, request: DsrRequest) -> Submission | None:
+    """The earlier submission of this request id, if any; another body under the same id conflicts."""
+    status = await client.get_status(instance_id_for(request["requestId"]), show_input=True)
+    if not status or status.runtime_status is None:
+        return None
+    if _stored_input(status)["request"]["fingerprint"] != request["fingerprint"]:
+        raise RequestConflictError(request["requestId"], "this requestId was used for a different request")
+    return Submission(request["requestId"], created=False)
+
+
 async def submit(
     client: df.DurableOrchestrationClient, request: DsrRequest, settings: Settings
 ) -> Submission:
-    """Start the request's orchestration unless it exists; the same id with another body is a conflict."""
-    instance_id = instance_id_for(request["requestId"])
-    existing = await client.get_status(instance_id, show_input=True)
-    if existing and existing.runtime_status is not None:
-        stored = _stored_input(existing)
-        if stored["request"]["fingerprint"] != request["fingerprint"]:
-            raise RequestConflictError(
-                request["requestId"], "this requestId was used for a different request"
-            )
-        return Submission(request["requestId"], created=False)
+    """Start the request's orchestration unless it exists (resubmitting never runs a request twice)."""
+    existing = await _existing(client, request)
+    if existing is not None:
+        return existing
     orchestration_input = {
         "request": request,
         "receivedAt": format_time(datetime.now(UTC)),
         "approval": {"required": settings.approval_required, "timeoutHours": settings.approval_timeout_hours},
     }
     try:
-        await client.start_new(names.DSR_REQUEST, instance_id, orchestration_input)
+        await client.start_new(names.DSR_REQUEST, instance_id_for(request["requestId"]), orchestration_input)
     except Exception:
         # Lost a race with an identical submission (queue redelivery, Logic Apps retry): fine if it exists.
-        again = await client.get_status(instance_id, show_input=True)
-        if again and again.runtime_status is not None:
-            if _stored_input(again)["request"]["fingerprint"] != request["fingerprint"]:
-                raise RequestConflictError(
-                    request["requestId"], "this requestId was used for a different request"
-                ) from None
-            return Submission(request["requestId"], created=False)
-        raise
+        existing = await _existing(client, request)
+        if existing is None:
+            raise
+        return existing
     return Submission(request["requestId"], created=True)
 
 
