@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from dsr.categories import Category
 from dsr.customvision import TrainingClient
 from dsr.customvision.errors import CustomVisionError, NotFoundError
-from dsr.export import NOT_ATTRIBUTABLE_NOTE, prediction_window, trained
+from dsr.export import NOT_ATTRIBUTABLE_NOTE, prediction_window, project_exists, trained
 from dsr.runtime import Runtime
 from dsr.storage import put_json
 from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result
@@ -327,7 +327,7 @@ def run_delete_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
     try:
         return DELETERS[unit["category"]](job, unit, runtime, client)
     except NotFoundError:
-        if unit["projectId"] is None:
+        if unit["projectId"] is None or project_exists(client, unit["projectId"]):
             raise
         # The whole project is gone (an earlier attempt, or someone else, deleted it): nothing remains.
         receipt = Receipt(job, unit, note="project no longer exists: nothing left to delete")

@@ -177,7 +177,11 @@ def _copy_originals(
         item_id, uri = item
         if not uri:
             return item_id, None
-        return item_id, copy_download(client, store, uri, f"{folder}/{item_id}")
+        try:
+            return item_id, copy_download(client, store, uri, f"{folder}/{item_id}")
+        except NotFoundError:
+            # Deleted between listing and download: its record stays, with no file.
+            return item_id, None
 
     with ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
         return {item_id: ref for item_id, ref in pool.map(copy, items) if ref is not None}
@@ -205,7 +209,11 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     files: list[FileRef] = []
     if records or start == 0:
         files.append(put_ndjson(runtime.store, f"{folder}/images-{start:07d}.ndjson", records))
-    counts = {"images": len(records), "bytesCopied": sum(ref.size for ref in copies.values())}
+    counts = {
+        "images": len(records),
+        "imagesWithoutFile": len(records) - len(copies),
+        "bytesCopied": sum(ref.size for ref in copies.values()),
+    }
     return _result(unit, counts, files, None if exhausted else start + len(images))
 
 
@@ -268,7 +276,15 @@ def run_export_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
     try:
         return EXPORTERS[unit["category"]](job, unit, runtime, client)
     except NotFoundError:
-        if unit["projectId"] is None:
+        if unit["projectId"] is None or project_exists(client, unit["projectId"]):
             raise
         # The project vanished between resolution and export: nothing of it is left to export.
         return empty_result(unit, "succeeded", "project no longer exists")
+
+
+def project_exists(client: TrainingClient, project_id: str) -> bool:
+    try:
+        client.get_project(project_id)
+    except NotFoundError:
+        return False
+    return True
