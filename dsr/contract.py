@@ -32,7 +32,12 @@ Operation = Literal["export", "delete"]
 
 
 class SubjectScope(TypedDict):
-    metadata: dict[str, str]
+    """Who a request is about. Before the request enters Durable Functions, ``metadata`` (personal data)
+    is moved to a blob (``metadataFile``) and set to None, so orchestration history never holds it."""
+
+    metadata: dict[str, str] | None
+    metadataKeys: list[str]
+    metadataFile: str | None
     predictions: dict[str, str | None] | None
 
 
@@ -197,6 +202,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         narrowing = model.subject.predictions
         subject = {
             "metadata": dict(model.subject.metadata),
+            "metadataKeys": sorted(model.subject.metadata),
+            "metadataFile": None,
             "predictions": None
             if narrowing is None
             else {

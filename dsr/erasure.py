@@ -21,6 +21,7 @@ from dsr.customvision.errors import CustomVisionError, NotFoundError
 from dsr.export import NOT_ATTRIBUTABLE_NOTE, prediction_window, project_exists, trained
 from dsr.runtime import Runtime
 from dsr.storage import put_json
+from dsr.subjects import subject_metadata
 from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result
 
 VERIFY_POLL_SECONDS = 2.0
@@ -174,7 +175,7 @@ def _ids(pages: Iterable[Iterable[Any]]) -> list[str]:
 def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
-    metadata = job["subject"]["metadata"] if job["subject"] else None
+    metadata = subject_metadata(job, runtime.store)
     receipt = Receipt(job, unit)
 
     def enumerate_targets() -> list[str]:

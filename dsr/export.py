@@ -19,6 +19,7 @@ from dsr.customvision import TrainingClient
 from dsr.customvision.errors import NotFoundError
 from dsr.runtime import Runtime
 from dsr.storage import ExportStore, FileRef, put_json, put_ndjson
+from dsr.subjects import subject_metadata
 from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
@@ -191,7 +192,7 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     pid = unit["projectId"]
     assert pid is not None  # planned per project
     start = unit["cursor"] or 0
-    metadata = job["subject"]["metadata"] if job["subject"] else None
+    metadata = subject_metadata(job, runtime.store)
     images: list[Any] = []
     exhausted = True
     pages = client.iter_images(pid, metadata=metadata, skip=start)

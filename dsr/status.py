@@ -47,7 +47,7 @@ def request_echo(request: DsrRequest) -> dict[str, Any]:
         "projectIds": request["projectIds"],
         "subject": None
         if subject is None
-        else {"metadataKeys": sorted(subject["metadata"]), "predictions": subject["predictions"]},
+        else {"metadataKeys": subject["metadataKeys"], "predictions": subject["predictions"]},
         "dryRun": request["dryRun"],
         "callbackUrl": request["callbackUrl"],
     }

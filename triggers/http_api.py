@@ -15,6 +15,7 @@ from dsr.config import get_settings
 from dsr.contract import parse_request
 from dsr.customvision import EndpointAllowList
 from dsr.errors import InvalidRequestError
+from dsr.runtime import get_runtime
 from triggers.intake import approve, read_status, submit
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
 
@@ -61,7 +62,7 @@ async def submit_request(req: func.HttpRequest, client: df.DurableOrchestrationC
         ).check(request["account"]["endpoint"])
         if request["callbackUrl"]:
             check_callback_url(request["callbackUrl"], settings)
-        submission = await submit(client, request, settings)
+        submission = await submit(client, request, settings, get_runtime().store)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s %s", submission.request_id, "accepted" if submission.created else "resubmitted")

@@ -13,6 +13,8 @@ from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for
 from dsr.errors import RequestConflictError, RequestNotFoundError
 from dsr.status import TERMINAL_STATES, format_time, initial_document
+from dsr.storage import ExportStore
+from dsr.subjects import stash_subject
 from orchestrators import names
 
 RUNNING_STATUSES = frozenset(
@@ -51,14 +53,14 @@ async def _existing(client: df.DurableOrchestrationClient, request: DsrRequest) 
 
 
 async def submit(
-    client: df.DurableOrchestrationClient, request: DsrRequest, settings: Settings
+    client: df.DurableOrchestrationClient, request: DsrRequest, settings: Settings, store: ExportStore
 ) -> Submission:
     """Start the request's orchestration unless it exists (resubmitting never runs a request twice)."""
     existing = await _existing(client, request)
     if existing is not None:
         return existing
     orchestration_input = {
-        "request": request,
+        "request": stash_subject(request, store),
         "receivedAt": format_time(datetime.now(UTC)),
         "approval": {"required": settings.approval_required, "timeoutHours": settings.approval_timeout_hours},
     }

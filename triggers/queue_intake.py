@@ -75,7 +75,7 @@ async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrati
             allow.check(request["account"]["endpoint"])
             if request["callbackUrl"]:
                 check_callback_url(request["callbackUrl"], settings)
-            submission = await submit(client, request, settings)
+            submission = await submit(client, request, settings, get_runtime().store)
         except PermanentError as exc:
             _reject(message, index, f"{type(exc).__name__}: {exc}", item)
             continue

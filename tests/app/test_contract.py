@@ -64,7 +64,12 @@ def test_fingerprint_ignores_order_but_not_content():
 def test_subject_scope_defaults_to_images_and_predictions():
     request = parse_request(body(subject={"metadata": {"subjectId": "s-1"}}))
     assert request["categories"] == ["images", "predictions"]
-    assert request["subject"] == {"metadata": {"subjectId": "s-1"}, "predictions": None}
+    assert request["subject"] == {
+        "metadata": {"subjectId": "s-1"},
+        "metadataKeys": ["subjectId"],
+        "metadataFile": None,
+        "predictions": None,
+    }
 
 
 def test_prediction_window_is_normalized_to_utc():

@@ -23,6 +23,10 @@ def original_bytes(stack, kind: str, project_id: str, item_id: str) -> bytes:
     return found[0]
 
 
+def durable_state_holds(host, value: str) -> bool:
+    return any(value.encode() in path.read_bytes() for path in host.state_dir.rglob("*") if path.is_file())
+
+
 def secrets_absent(stack, key: str) -> list[str]:
     """Every place a training key must never appear: blobs, host log, Durable state on disk."""
     host = stack.host
@@ -33,9 +37,8 @@ def secrets_absent(stack, key: str) -> list[str]:
             leaks.append(f"blob {blob.name}")
     if key in host.log_path.read_text(errors="replace"):
         leaks.append("host log")
-    for path in host.state_dir.rglob("*"):
-        if path.is_file() and key.encode() in path.read_bytes():
-            leaks.append(f"durable state {path.name}")
+    if durable_state_holds(host, key):
+        leaks.append("durable state")
     return leaks
 
 
@@ -159,6 +162,8 @@ def test_subject_scoped_export_returns_exactly_that_subjects_images(stack, host,
     assert set(document["categories"]) == {"images", "predictions"}
     assert document["categories"]["predictions"]["state"] == "not_attributable"
     assert subject not in json.dumps(document)  # metadata values are not echoed
+    assert not durable_state_holds(host, subject)  # nor kept in orchestration history
+    assert not durable_state_holds(host, json.dumps(subject)[1:-1])
     folder = stack.folder(body["requestId"])
     exported = {
         record["id"] for name in folder.names() if name.endswith(".ndjson") for record in folder.ndjson(name)
