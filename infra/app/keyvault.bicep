@@ -1,0 +1,36 @@
+// Holds the Custom Vision training keys, one secret per account. Access is Azure RBAC only (no access
+// policies); the app reads with Key Vault Secrets User, operators write with Key Vault Secrets Officer.
+param name string
+param location string
+param tags object
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    // A deleted vault or key cannot be purged before the retention ends, by anyone.
+    enablePurgeProtection: true
+    enabledForDeployment: false
+    enabledForDiskEncryption: false
+    enabledForTemplateDeployment: false
+    // Operators add keys from their machines (az keyvault secret set); RBAC still guards every call.
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+output name string = vault.name
+output id string = vault.id
+output uri string = vault.properties.vaultUri
