@@ -10,13 +10,10 @@ from urllib.parse import urlsplit
 import azure.durable_functions as df
 import azure.functions as func
 
-from dsr.callbacks import check_callback_url
 from dsr.config import get_settings
-from dsr.contract import parse_request
-from dsr.customvision import EndpointAllowList
 from dsr.errors import InvalidRequestError
 from dsr.runtime import get_runtime
-from triggers.intake import approve, read_status, submit
+from triggers.intake import admit, approve, read_status, submit
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
 
 bp = df.Blueprint()
@@ -55,13 +52,7 @@ async def submit_request(req: func.HttpRequest, client: df.DurableOrchestrationC
     """``POST /api/requests``: 202 + Location + Retry-After; resubmitting the same request is harmless."""
     try:
         settings = get_settings()
-        request = parse_request(_json_body(req))
-        # Refuse a disallowed endpoint now, with a 400, rather than as a failed request later.
-        EndpointAllowList(
-            suffixes=settings.allowed_endpoint_suffixes, extra_origins=settings.allowed_endpoint_origins
-        ).check(request["account"]["endpoint"])
-        if request["callbackUrl"]:
-            check_callback_url(request["callbackUrl"], settings)
+        request = admit(_json_body(req), settings)
         submission = await submit(client, request, settings, get_runtime().store)
     except Exception as exc:
         return error_response(exc)

@@ -9,8 +9,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dsr.callbacks import check_callback_url
 from dsr.config import Settings
-from dsr.contract import DsrRequest, instance_id_for
+from dsr.contract import DsrRequest, instance_id_for, parse_request
+from dsr.customvision import EndpointAllowList
 from dsr.errors import RequestConflictError, RequestNotFoundError
 from dsr.status import TERMINAL_STATES, format_time, initial_document
 from dsr.storage import ExportStore
@@ -40,6 +42,20 @@ def _stored_input(status: df.DurableOrchestrationStatus) -> dict[str, Any]:
     if not isinstance(value, dict) or "request" not in value:
         raise RequestConflictError(str(status.instance_id), "the instance is not a data-subject request")
     return value
+
+
+def admit(body: object, settings: Settings) -> DsrRequest:
+    """Validate a submitted body, refusing endpoints and callback hosts off their allow-lists.
+
+    Done at intake so a bad endpoint is a 400 (or a rejected queue item) rather than a failed request.
+    """
+    request = parse_request(body)
+    EndpointAllowList(
+        suffixes=settings.allowed_endpoint_suffixes, extra_origins=settings.allowed_endpoint_origins
+    ).check(request["account"]["endpoint"])
+    if request["callbackUrl"]:
+        check_callback_url(request["callbackUrl"], settings)
+    return request
 
 
 async def _existing(client: df.DurableOrchestrationClient, request: DsrRequest) -> Submission | None:

@@ -17,14 +17,11 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from dsr.callbacks import check_callback_url
 from dsr.config import REQUEST_QUEUE_SETTING, get_settings
-from dsr.contract import parse_request
-from dsr.customvision import EndpointAllowList
 from dsr.errors import PermanentError
 from dsr.runtime import get_runtime
 from dsr.storage import put_json
-from triggers.intake import submit
+from triggers.intake import admit, submit
 
 bp = df.Blueprint()
 log = logging.getLogger("dsr.queue")
@@ -66,15 +63,9 @@ async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrati
         _reject(message, None, f"unreadable message: {exc}", message.get_body().decode("utf-8", "replace"))
         return
     settings = get_settings()
-    allow = EndpointAllowList(
-        suffixes=settings.allowed_endpoint_suffixes, extra_origins=settings.allowed_endpoint_origins
-    )
     for index, item in enumerate(items):
         try:
-            request = parse_request(item)
-            allow.check(request["account"]["endpoint"])
-            if request["callbackUrl"]:
-                check_callback_url(request["callbackUrl"], settings)
+            request = admit(item, settings)
             submission = await submit(client, request, settings, get_runtime().store)
         except PermanentError as exc:
             _reject(message, index, f"{type(exc).__name__}: {exc}", item)
