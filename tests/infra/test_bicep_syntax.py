@@ -1,14 +1,14 @@
-"""Every Bicep file parses, where a Bicep parser is installed.
+"""Every Bicep file parses.
 
 No Bicep compiler installs from the registries this project reaches; ``pycep-parser`` (PyPI, a Lark
-grammar of Bicep) checks syntax only — not types, references or API versions. It is not a project
-dependency, so this test is skipped unless it is installed (``.venv/bin/pip install pycep-parser``).
+grammar of Bicep, in requirements-dev.txt) checks syntax only — not types, references or API versions.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pycep
 import pytest
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -18,6 +18,5 @@ INFRA = Path(__file__).resolve().parents[2] / "infra"
     "path", sorted(INFRA.rglob("*.bicep")), ids=lambda p: p.relative_to(INFRA).as_posix()
 )
 def test_bicep_file_parses(path: Path) -> None:
-    pycep = pytest.importorskip("pycep")
     parsed = pycep.BicepParser().parse(file_path=path)
     assert parsed, path.name
