@@ -66,7 +66,7 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
             "subject": None,
             "dryRun": False,
         }
-        unit: Unit = {"category": "images", "projectId": project.id, "cursor": 0}
+        unit: Unit = {"category": "images", "projectId": project.id, "cursor": None}
         if trace:
             tracemalloc.start()
         started = time.monotonic()

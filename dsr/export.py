@@ -66,7 +66,7 @@ def copy_download(client: TrainingClient, store: ExportStore, uri: str, path_wit
         return store.put_stream(path_without_ext + extension, rest(), content_type)
 
 
-def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: int | None = None) -> UnitResult:
+def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: str | None = None) -> UnitResult:
     result = empty_result(unit, "succeeded")
     result["counts"] = counts
     result["files"] = [dict(f.to_json()) for f in files]
@@ -188,34 +188,79 @@ def _copy_originals(
         return {item_id: ref for item_id, ref in pool.map(copy, items) if ref is not None}
 
 
+def _image_cursor(cursor: str | None) -> tuple[str | None, int]:
+    """``(iteration id, or None for the workspace; skip)`` from ``w:<skip>`` / ``i:<iteration>:<skip>``."""
+    if not cursor:
+        return None, 0
+    kind, _, rest = cursor.partition(":")
+    if kind == "w":
+        return None, int(rest)
+    iteration_id, _, skip = rest.rpartition(":")
+    return iteration_id, int(skip)
+
+
+def _trained_iteration_ids(client: TrainingClient, pid: str) -> list[str]:
+    return sorted(it.id for it in client.get_iterations(pid) if trained(it.status))
+
+
+def _next_image_cursor(
+    client: TrainingClient, pid: str, iteration_id: str | None, skip: int | None
+) -> str | None:
+    """Where the next call starts: further into this listing (``skip``), else the next trained
+    iteration (in id order, so a restarted call finds its place), else ``None``: done."""
+    if skip is not None:
+        return f"w:{skip}" if iteration_id is None else f"i:{iteration_id}:{skip}"
+    following = [i for i in _trained_iteration_ids(client, pid) if iteration_id is None or i > iteration_id]
+    return f"i:{following[0]}:0" if following else None
+
+
 def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    """Up to PAGES_PER_UNIT pages of images with their original bytes.
+
+    First the workspace; then, per trained iteration, the images that are no longer in the workspace
+    but still held by that iteration (deleted without ``allIterations``): still the customer's data.
+    """
     pid = unit["projectId"]
     assert pid is not None  # planned per project
-    start = unit["cursor"] or 0
+    iteration_id, start = _image_cursor(unit["cursor"])
     metadata = subject_metadata(job, runtime.store)
     images: list[Any] = []
     exhausted = True
-    pages = client.iter_images(pid, metadata=metadata, skip=start)
-    for page in pages:
+    for page in client.iter_images(pid, metadata=metadata, iteration_id=iteration_id, skip=start):
         images.extend(page)
         if len(images) >= PAGES_PER_UNIT * IMAGE_PAGE_SIZE:
             exhausted = len(page) < IMAGE_PAGE_SIZE
             break
+    listed = len(images)
+    if iteration_id is not None and images:
+        # Keep only images the workspace lost, and each of them once: skip those an earlier iteration
+        # (in id order) also holds, since that iteration's call exports them.
+        elsewhere: list[str | None] = [None]
+        elsewhere += [i for i in _trained_iteration_ids(client, pid) if i < iteration_id]
+        for other in elsewhere:
+            held = {i.id for i in client.get_images_by_ids(pid, [i.id for i in images], iteration_id=other)}
+            images = [i for i in images if i.id not in held]
     folder = _path(job, f"images/{pid}")
     copies = _copy_originals(client, runtime.store, [(i.id, i.original_image_uri) for i in images], folder)
     records = [
-        {**image.raw, "exportedFile": copies[image.id].path if image.id in copies else None}
+        {
+            **image.raw,
+            "exportedFile": copies[image.id].path if image.id in copies else None,
+            "onlyInIteration": iteration_id,
+        }
         for image in images
     ]
     files: list[FileRef] = []
-    if records or start == 0:
-        files.append(put_ndjson(runtime.store, f"{folder}/images-{start:07d}.ndjson", records))
+    if records or (iteration_id is None and start == 0):
+        name = "images" if iteration_id is None else f"iteration-{iteration_id}-images"
+        files.append(put_ndjson(runtime.store, f"{folder}/{name}-{start:07d}.ndjson", records))
     counts = {
         "images": len(records),
         "imagesWithoutFile": len(records) - len(copies),
         "bytesCopied": sum(ref.size for ref in copies.values()),
     }
-    return _result(unit, counts, files, None if exhausted else start + len(images))
+    nxt = _next_image_cursor(client, pid, iteration_id, None if exhausted else start + listed)
+    return _result(unit, counts, files, nxt)
 
 
 def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime | None] | None:

@@ -45,7 +45,8 @@ class Unit(TypedDict):
     category: str
     """A :class:`Category` value, or ``iterations`` for the shared iteration delete."""
     projectId: str | None
-    cursor: int | None
+    cursor: str | None
+    """Opaque position of a paging unit; None to start."""
 
 
 class UnitResult(TypedDict):
@@ -56,7 +57,7 @@ class UnitResult(TypedDict):
     files: list[dict[str, Any]]
     verified: bool | None
     note: str | None
-    next: int | None
+    next: str | None
 
 
 PER_PROJECT_EXPORT = frozenset({Category.IMAGES, Category.PREDICTIONS})
@@ -87,8 +88,8 @@ def plan_units(category: str, job: Job) -> list[Unit]:
     """The units for one category (or the shared ``iterations`` delete unit) of a request."""
     per_project = PER_PROJECT_EXPORT if job["operation"] == "export" else PER_PROJECT_DELETE
     if category == ITERATIONS_UNIT or (category in per_project and category not in NO_DELETE_API):
-        return [{"category": category, "projectId": pid, "cursor": 0} for pid in job["projectIds"]]
-    return [{"category": category, "projectId": None, "cursor": 0}]
+        return [{"category": category, "projectId": pid, "cursor": None} for pid in job["projectIds"]]
+    return [{"category": category, "projectId": None, "cursor": None}]
 
 
 def empty_result(unit: Unit, state: UnitState, note: str | None = None) -> UnitResult:
