@@ -1,0 +1,59 @@
+"""Dependencies point one way: triggers -> orchestrators -> activities -> domain; dev tools stay out."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYED = ["function_app.py", "dsr", "triggers", "orchestrators", "activities"]
+DEV_ONLY = ("devhost", "devstack", "emulator", "tests", "benchmarks", "scripts")
+
+
+def python_files(*roots: str) -> list[Path]:
+    files: list[Path] = []
+    for root in roots:
+        path = ROOT / root
+        files.extend([path] if path.is_file() else sorted(path.rglob("*.py")))
+    return files
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", python_files(*DEPLOYED), ids=lambda p: str(p.relative_to(ROOT)))
+def test_deployed_code_never_imports_dev_tools(path):
+    assert not {m for m in imports(path) if m.split(".")[0] in DEV_ONLY}
+
+
+@pytest.mark.parametrize("path", python_files("dsr"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_domain_code_does_not_import_the_functions_sdk(path):
+    assert not {m for m in imports(path) if m.startswith(("azure.functions", "azure.durable_functions"))}
+
+
+@pytest.mark.parametrize("path", python_files("orchestrators"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_orchestrators_do_no_io(path):
+    io_modules = ("dsr.customvision", "dsr.storage", "dsr.secrets", "dsr.runtime", "dsr.accounts", "requests")
+    io_modules += (
+        "dsr.export",
+        "dsr.erasure",
+        "dsr.callbacks",
+        "dsr.config",
+        "azure.storage",
+        "azure.identity",
+    )
+    assert not {m for m in imports(path) if m.startswith(io_modules)}
+
+
+def test_dev_tools_are_not_deployed():
+    ignored = {line.strip() for line in (ROOT / ".funcignore").read_text().splitlines()}
+    assert set(DEV_ONLY) <= ignored
