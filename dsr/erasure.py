@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from dsr.categories import Category
 from dsr.customvision import TrainingClient
 from dsr.customvision.errors import CustomVisionError, NotFoundError
-from dsr.export import NOT_ATTRIBUTABLE_NOTE, prediction_window, project_exists, trained
+from dsr.export import NOT_ATTRIBUTABLE_NOTE, UnitHandler, prediction_window, run_with_handlers, trained
 from dsr.runtime import Runtime
 from dsr.storage import put_json
 from dsr.subjects import subject_metadata
@@ -309,9 +309,7 @@ def _manual(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> U
     return result
 
 
-Deleter = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
-
-DELETERS: dict[str, Deleter] = {
+DELETERS: dict[str, UnitHandler] = {
     Category.IMAGES: _delete_images,
     Category.PREDICTIONS: _delete_predictions,
     Category.TAGS: _delete_tags,
@@ -324,19 +322,17 @@ DELETERS: dict[str, Deleter] = {
 
 def run_delete_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
     """Delete (or, in a dry run, enumerate) one unit and write its receipt; raises on failure."""
-    client = runtime.client_for(job["account"])
-    try:
-        return DELETERS[unit["category"]](job, unit, runtime, client)
-    except NotFoundError:
-        if unit["projectId"] is None or project_exists(client, unit["projectId"]):
-            raise
-        # The whole project is gone (an earlier attempt, or someone else, deleted it): nothing remains.
+
+    def project_gone() -> UnitResult:
+        # An earlier attempt, or someone else, deleted the whole project: nothing remains.
         receipt = Receipt(job, unit, note="project no longer exists: nothing left to delete")
         receipt.verification = {
             "verified": True,
-            "method": "GetProject NotFound",
+            "method": "GetProject returns NotFound",
             "checkedAt": _now(),
             "remaining": {"count": 0, "ids": []},
             "note": None,
         }
         return _finish(receipt, runtime, unit["category"])
+
+    return run_with_handlers(DELETERS, job, unit, runtime, project_gone)

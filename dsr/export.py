@@ -9,7 +9,7 @@ a fingerprint of it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -301,9 +301,27 @@ def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
     return _result(unit, {"predictions": len(records), "bytesCopied": copied}, [ref])
 
 
-Exporter = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
+UnitHandler = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
 
-EXPORTERS: dict[str, Exporter] = {
+
+def run_with_handlers(
+    handlers: Mapping[str, UnitHandler],
+    job: Job,
+    unit: Unit,
+    runtime: Runtime,
+    project_gone: Callable[[], UnitResult],
+) -> UnitResult:
+    """Run the unit's handler; a per-project unit whose project has vanished gets ``project_gone()``."""
+    client = runtime.client_for(job["account"])
+    try:
+        return handlers[unit["category"]](job, unit, runtime, client)
+    except NotFoundError:
+        if unit["projectId"] is None or project_exists(client, unit["projectId"]):
+            raise
+        return project_gone()
+
+
+EXPORTERS: dict[str, UnitHandler] = {
     Category.ACCOUNT_INFO: _export_account_info,
     Category.PROJECTS: _export_projects,
     Category.ITERATION_LIST: _export_iteration_list,
@@ -318,14 +336,10 @@ EXPORTERS: dict[str, Exporter] = {
 
 def run_export_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
     """Export one unit; raises on failure so the activity's retry policy can act."""
-    client = runtime.client_for(job["account"])
-    try:
-        return EXPORTERS[unit["category"]](job, unit, runtime, client)
-    except NotFoundError:
-        if unit["projectId"] is None or project_exists(client, unit["projectId"]):
-            raise
-        # The project vanished between resolution and export: nothing of it is left to export.
-        return empty_result(unit, "succeeded", "project no longer exists")
+    # A project that vanished between resolution and export has nothing left to export.
+    return run_with_handlers(
+        EXPORTERS, job, unit, runtime, lambda: empty_result(unit, "succeeded", "project no longer exists")
+    )
 
 
 def project_exists(client: TrainingClient, project_id: str) -> bool:
