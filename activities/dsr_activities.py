@@ -20,6 +20,7 @@ from dsr.errors import PermanentError
 from dsr.export import run_export_unit
 from dsr.report import write_index_and_manifest
 from dsr.runtime import get_runtime
+from dsr.status import status_path
 from dsr.storage import put_json
 from dsr.units import Job, Unit, UnitResult, empty_result
 from orchestrators import names
@@ -70,8 +71,8 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
     if document["operation"] == "export" and exported:
         manifest = write_index_and_manifest(runtime.store, request_id, datetime.now(UTC))
         document["manifest"] = {"path": manifest.path, "bytes": manifest.size, "sha256": manifest.sha256}
-    document["statusFile"] = {"path": f"{request_id}/status.json"}
-    put_json(runtime.store, f"{request_id}/status.json", document)
+    document["statusFile"] = {"path": status_path(request_id)}
+    put_json(runtime.store, status_path(request_id), document)
     log.info("request %s: %s", request_id, document["state"])
     return document
 

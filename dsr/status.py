@@ -27,6 +27,11 @@ TERMINAL_STATES = frozenset({"succeeded", "partially_succeeded", "failed", "canc
 _OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action_required", "skipped"})
 
 
+def status_path(request_id: str) -> str:
+    """Where the finished status document is kept, beside the request's exports and receipts."""
+    return f"{request_id}/status.json"
+
+
 def format_time(moment: datetime) -> str:
     return moment.strftime(TIME_FORMAT)
 

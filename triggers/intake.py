@@ -14,8 +14,8 @@ from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for, parse_request
 from dsr.customvision import EndpointAllowList
 from dsr.errors import RequestConflictError, RequestNotFoundError
-from dsr.status import TERMINAL_STATES, format_time, initial_document
-from dsr.storage import ExportStore
+from dsr.status import TERMINAL_STATES, format_time, initial_document, status_path
+from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
 from dsr.subjects import stash_subject
 from orchestrators import names
 
@@ -97,12 +97,21 @@ class StatusView:
     running: bool
 
 
-async def read_status(client: df.DurableOrchestrationClient, request_id: str) -> StatusView:
-    """The status document of a request, however far it has got."""
+async def read_status(
+    client: df.DurableOrchestrationClient, request_id: str, store: ExportStore
+) -> StatusView:
+    """The status document of a request, however far it has got.
+
+    After operators purge a finished instance's Durable history, the status document written to
+    Blob Storage still answers.
+    """
     instance_id = instance_id_for(request_id)
     status = await client.get_status(instance_id, show_input=True)
     if not status or status.runtime_status is None:
-        raise RequestNotFoundError(request_id)
+        try:
+            return StatusView(get_json(store, status_path(request_id)), running=False)
+        except StoredFileNotFoundError:
+            raise RequestNotFoundError(request_id) from None
     stored = _stored_input(status)
     received = datetime.strptime(stored["receivedAt"], "%Y-%m-%dT%H:%M:%SZ")
     runtime_status = status.runtime_status
@@ -128,9 +137,11 @@ async def read_status(client: df.DurableOrchestrationClient, request_id: str) ->
     return StatusView(document, running=False)
 
 
-async def approve(client: df.DurableOrchestrationClient, request_id: str, decision: dict[str, Any]) -> None:
+async def approve(
+    client: df.DurableOrchestrationClient, request_id: str, decision: dict[str, Any], store: ExportStore
+) -> None:
     """Deliver an approver's decision to a delete waiting for one."""
-    view = await read_status(client, request_id)
+    view = await read_status(client, request_id, store)
     if not view.running or view.document["state"] != "awaiting_approval":
         raise RequestConflictError(request_id, "the request is not awaiting approval")
     await client.raise_event(instance_id_for(request_id), names.APPROVAL_EVENT, decision)

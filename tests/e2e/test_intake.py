@@ -141,3 +141,18 @@ def test_finished_request_calls_back_with_its_outcome_only(stack, fresh_host, ca
     assert set(payload) == {"requestId", "operation", "state", "completedAt", "statusFile"}
     stored = stack.folder(body["requestId"]).json(f"{body['requestId']}/status.json")
     assert stored["callback"]["delivered"] is True
+
+
+def test_status_survives_purging_the_durable_history(stack, host):
+    body = stack.body("export", operation="export", categories=["tags"])
+    assert host.submit(body).status_code == 202
+    finished = host.wait(body["requestId"])
+    assert finished.status_code == 200
+    purge = requests.delete(
+        f"http://127.0.0.1:{host.rpc_port}/durabletask/instances/dsr-{body['requestId']}", timeout=10
+    )
+    assert purge.status_code == 200
+    assert purge.json()["instancesDeleted"] == 1
+    after = host.status(body["requestId"])
+    assert after.status_code == 200
+    assert after.json() == finished.json()
