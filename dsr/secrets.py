@@ -30,6 +30,7 @@ from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
 
 from dsr.config import Settings
+from dsr.contract import SECRET_NAME_PATTERN
 from dsr.errors import (
     ConfigurationError,
     DsrError,
@@ -41,7 +42,6 @@ from dsr.errors import (
 
 SECRET_NAME_FIELD = "account.trainingKeySecret"  # noqa: S105 - a JSON path
 SECRET_VERSION_FIELD = "account.secretVersion"  # noqa: S105 - a JSON path
-SECRET_NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 SECRET_VERSION_PATTERN = re.compile(r"^[0-9a-fA-F]{32}$")
 """Key Vault version ids are 32 hex digits."""
 
