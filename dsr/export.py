@@ -12,10 +12,12 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import cache, partial
 from typing import Any
 
 from dsr.categories import Category
 from dsr.customvision import TrainingClient
+from dsr.customvision.client import PAGE_SIZE
 from dsr.customvision.errors import NotFoundError
 from dsr.runtime import Runtime
 from dsr.storage import ExportStore, FileRef, put_json, put_ndjson
@@ -24,7 +26,6 @@ from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
 """Image pages (of 256) one activity call exports before handing back a cursor."""
-IMAGE_PAGE_SIZE = 256
 DOWNLOAD_WORKERS = 4
 """Concurrent image downloads per activity; blob URIs are not subject to the Training API rate limit."""
 KEY_FINGERPRINT_HEX = 16
@@ -204,13 +205,13 @@ def _trained_iteration_ids(client: TrainingClient, pid: str) -> list[str]:
 
 
 def _next_image_cursor(
-    client: TrainingClient, pid: str, iteration_id: str | None, skip: int | None
+    trained_ids: Callable[[], list[str]], iteration_id: str | None, skip: int | None
 ) -> str | None:
     """Where the next call starts: further into this listing (``skip``), else the next trained
     iteration (in id order, so a restarted call finds its place), else ``None``: done."""
     if skip is not None:
         return f"w:{skip}" if iteration_id is None else f"i:{iteration_id}:{skip}"
-    following = [i for i in _trained_iteration_ids(client, pid) if iteration_id is None or i > iteration_id]
+    following = [i for i in trained_ids() if iteration_id is None or i > iteration_id]
     return f"i:{following[0]}:0" if following else None
 
 
@@ -228,15 +229,16 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     exhausted = True
     for page in client.iter_images(pid, metadata=metadata, iteration_id=iteration_id, skip=start):
         images.extend(page)
-        if len(images) >= PAGES_PER_UNIT * IMAGE_PAGE_SIZE:
-            exhausted = len(page) < IMAGE_PAGE_SIZE
+        if len(images) >= PAGES_PER_UNIT * PAGE_SIZE:
+            exhausted = len(page) < PAGE_SIZE
             break
     listed = len(images)
+    trained_ids = cache(partial(_trained_iteration_ids, client, pid))  # at most one GetIterations per call
     if iteration_id is not None and images:
         # Keep only images the workspace lost, and each of them once: skip those an earlier iteration
         # (in id order) also holds, since that iteration's call exports them.
         elsewhere: list[str | None] = [None]
-        elsewhere += [i for i in _trained_iteration_ids(client, pid) if i < iteration_id]
+        elsewhere += [i for i in trained_ids() if i < iteration_id]
         for other in elsewhere:
             held = {i.id for i in client.get_images_by_ids(pid, [i.id for i in images], iteration_id=other)}
             images = [i for i in images if i.id not in held]
@@ -259,7 +261,7 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
         "imagesWithoutFile": len(records) - len(copies),
         "bytesCopied": sum(ref.size for ref in copies.values()),
     }
-    nxt = _next_image_cursor(client, pid, iteration_id, None if exhausted else start + listed)
+    nxt = _next_image_cursor(trained_ids, iteration_id, None if exhausted else start + listed)
     return _result(unit, counts, files, nxt)
 
 

@@ -18,6 +18,13 @@ from dsr.storage import BlobExportStore, ExportStore
 from dsr.units import ResolvedAccount
 
 
+def endpoint_allow_list(settings: Settings) -> EndpointAllowList:
+    """The Custom Vision endpoints a training key may be sent to, as configured."""
+    return EndpointAllowList(
+        suffixes=settings.allowed_endpoint_suffixes, extra_origins=settings.allowed_endpoint_origins
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -28,10 +35,7 @@ class Runtime:
 
     @property
     def allow_list(self) -> EndpointAllowList:
-        return EndpointAllowList(
-            suffixes=self.settings.allowed_endpoint_suffixes,
-            extra_origins=self.settings.allowed_endpoint_origins,
-        )
+        return endpoint_allow_list(self.settings)
 
     def client_for(self, account: ResolvedAccount) -> TrainingClient:
         """The shared client for an account; the key is read from Key Vault on first use only."""

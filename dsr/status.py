@@ -10,9 +10,8 @@ import calendar
 from datetime import datetime
 from typing import Any, Literal
 
-from dsr.categories import ITERATION_CATEGORIES
 from dsr.contract import DsrRequest
-from dsr.units import ITERATIONS_UNIT, UnitResult
+from dsr.units import UnitResult
 
 SCHEMA_VERSION = "1.0"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -117,10 +116,6 @@ def merge_units(operation: str, category: str, results: list[UnitResult]) -> dic
         verified = [r["verified"] for r in results if r["state"] == "succeeded"]
         entry["verified"] = None if not verified or None in verified else all(v is True for v in verified)
     return entry
-
-
-def category_for_units(operation: str, category: str) -> str:
-    return ITERATIONS_UNIT if operation == "delete" and category in ITERATION_CATEGORIES else category
 
 
 def overall_state(categories: dict[str, dict[str, Any]]) -> RequestState:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-from dsr.categories import ITERATION_CATEGORIES, NO_DELETE_API, Category
+from dsr.categories import ITERATION_CATEGORIES, Category
 from dsr.contract import DsrRequest, SubjectScope
 
 ITERATIONS_UNIT = "iterations"
@@ -60,9 +60,9 @@ class UnitResult(TypedDict):
     next: str | None
 
 
-PER_PROJECT_EXPORT = frozenset({Category.IMAGES, Category.PREDICTIONS})
-PER_PROJECT_DELETE = frozenset(
-    {Category.IMAGES, Category.PREDICTIONS, Category.TAGS, Category.PROJECTS} | ITERATION_CATEGORIES
+PER_PROJECT_EXPORT: frozenset[str] = frozenset({Category.IMAGES, Category.PREDICTIONS})
+PER_PROJECT_DELETE: frozenset[str] = frozenset(
+    {Category.IMAGES, Category.PREDICTIONS, Category.TAGS, Category.PROJECTS, ITERATIONS_UNIT}
 )
 
 
@@ -87,7 +87,7 @@ def unit_category(category: str, operation: str) -> str:
 def plan_units(category: str, job: Job) -> list[Unit]:
     """The units for one category (or the shared ``iterations`` delete unit) of a request."""
     per_project = PER_PROJECT_EXPORT if job["operation"] == "export" else PER_PROJECT_DELETE
-    if category == ITERATIONS_UNIT or (category in per_project and category not in NO_DELETE_API):
+    if category in per_project:
         return [{"category": category, "projectId": pid, "cursor": None} for pid in job["projectIds"]]
     return [{"category": category, "projectId": None, "cursor": None}]
 

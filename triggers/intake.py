@@ -12,8 +12,8 @@ import azure.durable_functions as df
 from dsr.callbacks import check_callback_url
 from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for, parse_request
-from dsr.customvision import EndpointAllowList
 from dsr.errors import RequestConflictError, RequestNotFoundError
+from dsr.runtime import endpoint_allow_list
 from dsr.status import TERMINAL_STATES, format_time, initial_document, status_path
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
 from dsr.subjects import stash_subject
@@ -50,9 +50,7 @@ def admit(body: object, settings: Settings) -> DsrRequest:
     Done at intake so a bad endpoint is a 400 (or a rejected queue item) rather than a failed request.
     """
     request = parse_request(body)
-    EndpointAllowList(
-        suffixes=settings.allowed_endpoint_suffixes, extra_origins=settings.allowed_endpoint_origins
-    ).check(request["account"]["endpoint"])
+    endpoint_allow_list(settings).check(request["account"]["endpoint"])
     if request["callbackUrl"]:
         check_callback_url(request["callbackUrl"], settings)
     return request

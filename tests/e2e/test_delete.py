@@ -5,16 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import jsonschema
 import pytest
 
-from tests.e2e.test_export import secrets_absent
+from tests.e2e.test_export import SCHEMA, secrets_absent
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "status.schema.json").read_text())
 
 
 def data_of(stack, scenario: str) -> dict:
