@@ -18,7 +18,7 @@ from dsr.callbacks import notify
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
-from dsr.report import write_index_and_manifest
+from dsr.report import write_reports
 from dsr.runtime import get_runtime
 from dsr.status import status_path
 from dsr.storage import put_json
@@ -64,13 +64,11 @@ def run_unit(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="document", activity=names.WRITE_STATUS)
 def write_status(document: dict[str, Any]) -> dict[str, Any]:
-    """Write the export's index and manifest (export only) and the status document itself."""
+    """Write the pages for people (export: index, manifest, optional zip; delete: erasure certificate)
+    and the status document itself."""
     runtime = get_runtime()
     request_id = document["requestId"]
-    exported = any(entry.get("files") for entry in document["categories"].values())
-    if document["operation"] == "export" and exported:
-        manifest = write_index_and_manifest(runtime.store, request_id, datetime.now(UTC))
-        document["manifest"] = {"path": manifest.path, "bytes": manifest.size, "sha256": manifest.sha256}
+    document.update(write_reports(runtime.store, runtime.settings, document, datetime.now(UTC)))
     document["statusFile"] = {"path": status_path(request_id)}
     put_json(runtime.store, status_path(request_id), document)
     log.info("request %s: %s", request_id, document["state"])

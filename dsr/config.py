@@ -21,6 +21,9 @@ DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both
 DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
 DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS = 300.0
+DEFAULT_DELIVERY_LINK_MINUTES = 60.0
+"""A zip's read-only link is short-lived: long enough to download, not to be passed around."""
+MAX_DELIVERY_LINK_MINUTES = 7 * 24 * 60.0  # a user delegation key is valid for at most 7 days
 
 
 def _flag(value: str | None, *, default: bool, name: str) -> bool:
@@ -76,6 +79,8 @@ class Settings:
     approval_required: bool = False
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
     delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
+    delivery_link_minutes: float = DEFAULT_DELIVERY_LINK_MINUTES
+    """How long the read-only link to an export's zip stays valid."""
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,7 +132,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS,
             name="DSR_DELETE_VERIFY_TIMEOUT_SECONDS",
         ),
+        delivery_link_minutes=_delivery_minutes(env.get("DSR_DELIVERY_LINK_MINUTES")),
     )
+
+
+def _delivery_minutes(value: str | None) -> float:
+    minutes = _number(
+        value, default=DEFAULT_DELIVERY_LINK_MINUTES, name="DSR_DELIVERY_LINK_MINUTES", minimum=1.0
+    )
+    if minutes > MAX_DELIVERY_LINK_MINUTES:
+        raise ConfigurationError(
+            f"setting DSR_DELIVERY_LINK_MINUTES must be at most {MAX_DELIVERY_LINK_MINUTES:g}"
+        )
+    return minutes
 
 
 @lru_cache(maxsize=1)

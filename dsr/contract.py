@@ -14,7 +14,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dsr.categories import ALL_CATEGORIES, SUBJECT_SCOPED, Category, ordered
 from dsr.errors import InvalidRequestError
@@ -56,6 +64,8 @@ class DsrRequest(TypedDict):
     projectIds: list[str] | None
     subject: SubjectScope | None
     dryRun: bool
+    zip: bool
+    """Export only: also deliver the package as one zip with a time-limited read-only link."""
     callbackUrl: str | None
     fingerprint: str
 
@@ -127,6 +137,7 @@ class _Request(_Strict):
     projectIds: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=MAX_PROJECT_IDS)
     subject: _Subject | None = None
     dryRun: bool = False
+    zip: StrictBool = False  # a JSON true/false only: "true" or 1 are refused
     callbackUrl: str | None = Field(default=None, max_length=2048)
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
@@ -189,6 +200,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
             )
     if model.dryRun and model.operation != "delete":
         raise InvalidRequestError("dryRun", "applies to delete requests only")
+    if model.zip and model.operation != "export":
+        raise InvalidRequestError("zip", "applies to export requests only")
 
     if model.categories is not None:
         categories = ordered(set(model.categories))
@@ -228,6 +241,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
             "subject": subject,
             "dryRun": model.dryRun,
             "callbackUrl": model.callbackUrl,
+            # Only when set, so requests from before the flag keep their fingerprint.
+            **({"zip": True} if model.zip else {}),
         }
     )
     return DsrRequest(
@@ -238,6 +253,7 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         projectIds=project_ids,
         subject=subject,
         dryRun=model.dryRun,
+        zip=model.zip,
         callbackUrl=model.callbackUrl,
         fingerprint=fingerprint,
     )

@@ -20,6 +20,7 @@ from dsr.customvision import TrainingClient
 from dsr.customvision.client import PAGE_SIZE
 from dsr.customvision.errors import NotFoundError
 from dsr.runtime import Runtime
+from dsr.signed_links import unsigned
 from dsr.storage import ExportStore, FileRef, put_json, put_ndjson
 from dsr.subjects import subject_metadata
 from dsr.units import Job, Unit, UnitResult, empty_result
@@ -102,13 +103,24 @@ def _export_projects(job: Job, unit: Unit, runtime: Runtime, client: TrainingCli
     for pid in job["projectIds"]:
         project = client.get_project(pid)
         counts = client.get_project_export_counts(pid)
-        documents.append({"project": project.raw, "counts": counts.raw})
+        # ExportProject's import token lets anyone copy the project into another resource: a credential.
+        counts_without_token = {k: v for k, v in counts.raw.items() if k != "token"}
+        documents.append(unsigned({"project": project.raw, "counts": counts_without_token}))
     ref = put_json(runtime.store, _path(job, "projects.json"), documents)
     return _result(unit, {"projects": len(documents)}, [ref])
 
 
+ITERATION_LIST_FIELDS = ("id", "name", "status", "created", "lastModified", "trainedAt", "publishName")
+"""The list's own fact: which iterations exist. Their full records are iteration-details.json."""
+
+
 def _export_iteration_list(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    listing = {pid: [it.raw for it in client.get_iterations(pid)] for pid in job["projectIds"]}
+    listing = {
+        pid: [
+            {f: it.raw[f] for f in ITERATION_LIST_FIELDS if f in it.raw} for it in client.get_iterations(pid)
+        ]
+        for pid in job["projectIds"]
+    }
     ref = put_json(runtime.store, _path(job, "iterations.json"), listing)
     return _result(unit, {"iterations": sum(len(v) for v in listing.values())}, [ref])
 
@@ -145,7 +157,9 @@ def _export_iteration_performance(
                 for page in client.iter_image_performances(pid, iteration.id):
                     for item in page:
                         image_count += 1
-                        yield {"projectId": pid, "iterationId": iteration.id, "imagePerformance": item.raw}
+                        yield unsigned(
+                            {"projectId": pid, "iterationId": iteration.id, "imagePerformance": item.raw}
+                        )
 
     images_ref = put_ndjson(runtime.store, _path(job, "iteration-performance-images.ndjson"), image_records())
     summary_ref = put_json(runtime.store, _path(job, "iteration-performance.json"), summaries)
@@ -165,7 +179,9 @@ def _export_models(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
     for pid in job["projectIds"]:
         for iteration in client.get_iterations(pid):
             for export in client.get_exports(pid, iteration.id):
-                exports.append({"projectId": pid, "iterationId": iteration.id, "export": export.raw})
+                exports.append(
+                    unsigned({"projectId": pid, "iterationId": iteration.id, "export": export.raw})
+                )
     ref = put_json(runtime.store, _path(job, "exported-models.json"), exports)
     return _result(unit, {"exports": len(exports)}, [ref])
 
@@ -187,6 +203,13 @@ def _copy_originals(
 
     with ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
         return {item_id: ref for item_id, ref in pool.map(copy, items) if ref is not None}
+
+
+def _exported_file(ref: FileRef | None) -> dict[str, Any]:
+    """Where a record's bytes were copied, with their size and sha256 (the manifest is built from these)."""
+    if ref is None:
+        return {"exportedFile": None}
+    return {"exportedFile": ref.path, "exportedFileBytes": ref.size, "exportedFileSha256": ref.sha256}
 
 
 def _image_cursor(cursor: str | None) -> tuple[str | None, int]:
@@ -245,11 +268,7 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     folder = _path(job, f"images/{pid}")
     copies = _copy_originals(client, runtime.store, [(i.id, i.original_image_uri) for i in images], folder)
     records = [
-        {
-            **image.raw,
-            "exportedFile": copies[image.id].path if image.id in copies else None,
-            "onlyInIteration": iteration_id,
-        }
+        unsigned({**image.raw, **_exported_file(copies.get(image.id)), "onlyInIteration": iteration_id})
         for image in images
     ]
     files: list[FileRef] = []
@@ -298,7 +317,7 @@ def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
     for page in client.iter_predictions(pid, application=application, start_time=start, end_time=end):
         copies = _copy_originals(client, runtime.store, [(p.id, p.original_image_uri) for p in page], folder)
         copied += sum(ref.size for ref in copies.values())
-        records.extend({**p.raw, "exportedFile": copies[p.id].path if p.id in copies else None} for p in page)
+        records.extend(unsigned({**p.raw, **_exported_file(copies.get(p.id))}) for p in page)
     ref = put_ndjson(runtime.store, f"{folder}/predictions.ndjson", records)
     return _result(unit, {"predictions": len(records), "bytesCopied": copied}, [ref])
 

@@ -53,6 +53,7 @@ def request_echo(request: DsrRequest) -> dict[str, Any]:
         if subject is None
         else {"metadataKeys": subject["metadataKeys"], "predictions": subject["predictions"]},
         "dryRun": request["dryRun"],
+        "zip": request.get("zip", False),
         "callbackUrl": request["callbackUrl"],
     }
 

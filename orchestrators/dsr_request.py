@@ -79,6 +79,7 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
         return (yield from _finish(context, completed(document, context.current_utc_datetime, "failed")))
 
     document["projectsNotFound"] = resolution["missingProjectIds"]
+    document["projects"] = resolution["projects"]  # ids and names: the pages name what they cover
     job = make_job(request, resolution["account"], [p["id"] for p in resolution["projects"]])
 
     approval = payload.get("approval") or {}

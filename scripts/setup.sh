@@ -2,6 +2,7 @@
 # Installs everything the project needs on a fresh machine, idempotently:
 #   .venv/                      Python 3.11 virtualenv with requirements-dev.txt
 #   devstack/node/node_modules  Azurite, pinned in devstack/node/package-lock.json
+#   chromium, chromium-driver   Debian packages for the browser tests (apt-get, only when missing)
 # Re-running is cheap: each step is skipped while its inputs are unchanged.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,5 +35,15 @@ if [ ! -d devstack/node/node_modules ] || [ "$(cat "$stamp_dir/node" 2>/dev/null
   echo "setup: installing Azurite (npm ci)"
   (cd devstack/node && npm ci --no-audit --no-fund --loglevel=error)
   echo "$node_fp" > "$stamp_dir/node"
+fi
+# The browser tests drive Debian's Chromium through its own driver (no browser download at run time).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "setup: chromium and chromium-driver are required for the browser tests; install them with apt-get" >&2
+    exit 1
+  fi
+  echo "setup: installing chromium and chromium-driver (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 echo "setup: ready"

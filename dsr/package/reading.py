@@ -1,0 +1,45 @@
+"""Reading back what the units wrote, one file (or one NDJSON part) at a time."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
+
+
+def optional_json(store: ExportStore, path: str) -> Any:
+    """The JSON document at ``path``, or None when the category was not exported."""
+    try:
+        return get_json(store, path)
+    except StoredFileNotFoundError:
+        return None
+
+
+def records(store: ExportStore, parts: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The records of NDJSON ``parts`` in order; one part (at most a unit's pages) in memory at a time."""
+    for part in parts:
+        for line in store.get_bytes(part).splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def unit_files(document: dict[str, Any], category: str) -> list[dict[str, Any]]:
+    """The files the units of ``category`` reported (export files, or a delete's receipts)."""
+    entry = document["categories"].get(category) or {}
+    receipt = entry.get("receipt") or {}
+    return list(entry.get("files") or []) + list(receipt.get("files") or [])
+
+
+def parts_under(files: Iterable[dict[str, Any]], folder: str) -> list[str]:
+    """NDJSON parts directly in ``folder``, in name order (the order the units wrote them)."""
+    return sorted(
+        f["path"] for f in files if f["path"].endswith(".ndjson") and posixpath.dirname(f["path"]) == folder
+    )
+
+
+def relative(from_file: str, target: str) -> str:
+    """The link from the page at ``from_file`` to ``target`` (both container paths)."""
+    return posixpath.relpath(target, posixpath.dirname(from_file) or ".")

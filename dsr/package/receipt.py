@@ -1,0 +1,143 @@
+"""The erasure certificate of a delete: ``receipt.json`` (the facts) and ``receipt.html`` (the same facts
+for a person to read, file or sign), written once the request has finished.
+
+Both are built from the per-unit receipt JSON files the delete units returned: what was in scope,
+what was deleted per category (counts, and the file holding the ids), the re-list that verified it,
+what the API cannot delete and what the customer must do, and the sha256 of every receipt file. The
+subject's identifier is not repeated here: only its metadata keys and a sha256 fingerprint of it.
+A dry run writes the same documents marked as a preview.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dsr.package.pages import CATEGORY_GUIDE, render
+from dsr.package.reading import optional_json, relative, unit_files
+from dsr.status import format_time
+from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.subjects import subject_path
+
+RECEIPT_JSON = "receipt.json"
+RECEIPT_HTML = "receipt.html"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    json: FileRef
+    html: FileRef
+    preview: bool
+
+
+def receipt_folder(request_id: str) -> str:
+    return f"{request_id}/receipts"
+
+
+def _fingerprint(metadata: dict[str, Any]) -> str:
+    canonical = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _unit(store: ExportStore, ref: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """One unit's receipt, summarised (counts, not ids) with the file that holds its ids."""
+    receipt = get_json(store, ref["path"])
+    verification = receipt.get("verification") or {}
+    return {
+        "projectId": receipt.get("projectId"),
+        "projectName": names.get(receipt.get("projectId") or "", ""),
+        "targeted": receipt["targeted"]["count"],
+        "deleted": receipt["deleted"]["count"],
+        "alreadyGone": receipt["alreadyGone"]["count"],
+        "calls": len(receipt.get("calls") or []),
+        "startedAt": receipt.get("startedAt"),
+        "completedAt": receipt.get("completedAt"),
+        "verification": None
+        if not verification
+        else {
+            "verified": verification.get("verified"),
+            "method": verification.get("method"),
+            "checkedAt": verification.get("checkedAt"),
+            "remaining": (verification.get("remaining") or {}).get("count", 0),
+        },
+        "manualActionRequired": bool(receipt.get("manualActionRequired")),
+        "note": receipt.get("note"),
+        "file": {"path": ref["path"], "bytes": ref["bytes"], "sha256": ref["sha256"]},
+    }
+
+
+def certificate_document(store: ExportStore, document: dict[str, Any], generated: datetime) -> dict[str, Any]:
+    """The facts of the certificate, from the status document and the unit receipts it references."""
+    request = document["request"]
+    names = {p["id"]: p.get("name", "") for p in document.get("projects") or []}
+    subject = None
+    if request["subject"] is not None:
+        metadata = optional_json(store, subject_path(document["requestId"])) or {}
+        subject = {
+            "metadataKeys": request["subject"]["metadataKeys"],
+            "fingerprint": _fingerprint(metadata),
+            "predictions": request["subject"]["predictions"],
+        }
+    categories = []
+    files: list[dict[str, Any]] = []
+    manual = []
+    for name, entry in document["categories"].items():
+        units = [_unit(store, ref, names) for ref in unit_files(document, name)]
+        files += [u["file"] for u in units]
+        if entry["state"] == "manual_action_required":
+            manual.append({"category": name, "action": entry.get("note")})
+        categories.append(
+            {
+                "category": name,
+                "title": CATEGORY_GUIDE.get(name, (name, ""))[0],
+                "state": entry["state"],
+                "verified": entry.get("verified"),
+                "counts": entry.get("counts") or {},
+                "note": entry.get("note"),
+                "error": entry.get("error"),
+                "units": units,
+            }
+        )
+    return {
+        "requestId": document["requestId"],
+        "operation": document["operation"],
+        "preview": bool(request["dryRun"]),
+        "state": document["state"],
+        "receivedAt": document["receivedAt"],
+        "completedAt": document["completedAt"],
+        "generatedAt": format_time(generated),
+        "scope": {
+            "endpoint": request["account"]["endpoint"],
+            "categories": request["categories"],
+            "projectIds": request["projectIds"],
+            "projects": document.get("projects") or [],
+            "projectsNotFound": document.get("projectsNotFound") or [],
+            "subject": subject,
+        },
+        "approval": document.get("approval"),
+        "error": document.get("error"),
+        "categories": categories,
+        "manualActions": manual,
+        "receiptFiles": files,
+    }
+
+
+def write_certificate(store: ExportStore, document: dict[str, Any], generated: datetime) -> Certificate:
+    """Write ``<requestId>/receipts/receipt.json`` and the ``receipt.html`` that renders it."""
+    facts = certificate_document(store, document, generated)
+    folder = receipt_folder(document["requestId"])
+    json_ref = put_json(store, f"{folder}/{RECEIPT_JSON}", facts)
+    html_path = f"{folder}/{RECEIPT_HTML}"
+    for category in facts["categories"]:
+        for unit in category["units"]:
+            unit["href"] = relative(html_path, unit["file"]["path"])
+    html = render(
+        "receipt.html",
+        facts=facts,
+        receipt_json={"href": RECEIPT_JSON, "sha256": json_ref.sha256, "bytes": json_ref.size},
+    )
+    html_ref = store.put_bytes(html_path, html, "text/html")
+    return Certificate(json=json_ref, html=html_ref, preview=facts["preview"])
