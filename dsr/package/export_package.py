@@ -199,14 +199,15 @@ def _write_pages(
             if parts:
                 ref = manifest.add_ref(write_coco(store, project, tags, records(store, parts), folder))
                 coco = relative(index_path, ref.path)
-            view["images"] = {"total": pages.total, "pages": links, "coco": coco}
+            view["images"] = {"total": pages.total, "pages": links, "coco": coco, "preview": pages.preview}
         if predictions_entry is not None:
             pages = PagedView(store, manifest, root, pid, view["name"], "predictions")
             for record in records(store, parts_under(prediction_files, f"{root}/predictions/{pid}")):
                 manifest.add_record_file(record)
                 pages.add(record)
             note = predictions_entry.get("note") if predictions_entry["state"] == "not_attributable" else None
-            view["predictions"] = {"total": pages.total, "pages": pages.close(), "note": note}
+            links = pages.close()
+            view["predictions"] = {"total": pages.total, "pages": links, "note": note, "preview": pages.preview}
         project_views.append(view)
 
     html = render(

@@ -12,6 +12,8 @@ from dsr.package.reading import relative
 from dsr.storage import ExportStore
 
 HEADINGS = {"images": "Images", "predictions": "Stored predictions"}
+PREVIEW_ITEMS = 8
+"""Thumbnails the overview shows per project and kind, linking into the paged views."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class PagedView:
     subject_note: str | None = None
     total: int = 0
     links: list[PageLink] = field(default_factory=list)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+    """The first items as the overview (``index.html``) shows them."""
     _held: list[dict[str, Any]] = field(default_factory=list)
     _current: list[dict[str, Any]] = field(default_factory=list)
 
@@ -95,6 +99,8 @@ class PagedView:
         number = len(self.links) + (2 if self._held else 1)
         make = image_item if self.kind == "images" else prediction_item
         self._current.append(make(record, self._page_path(number)))
+        if len(self.preview) < PREVIEW_ITEMS:
+            self.preview.append(make(record, f"{self.root}/index.html"))
         self.total += 1
 
     def _flush_held(self, *, has_next: bool) -> None:

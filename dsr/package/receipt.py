@@ -117,7 +117,9 @@ def certificate_document(store: ExportStore, document: dict[str, Any], generated
             "projectsNotFound": document.get("projectsNotFound") or [],
             "subject": subject,
         },
-        "approval": document.get("approval"),
+        "approval": None
+        if not document.get("approval")
+        else {key: document["approval"].get(key) for key in ("decision", "by", "at", "deadline")},
         "error": document.get("error"),
         "categories": categories,
         "manualActions": manual,
