@@ -207,7 +207,12 @@ def _write_pages(
                 pages.add(record)
             note = predictions_entry.get("note") if predictions_entry["state"] == "not_attributable" else None
             links = pages.close()
-            view["predictions"] = {"total": pages.total, "pages": links, "note": note, "preview": pages.preview}
+            view["predictions"] = {
+                "total": pages.total,
+                "pages": links,
+                "note": note,
+                "preview": pages.preview,
+            }
         project_views.append(view)
 
     html = render(
