@@ -39,6 +39,8 @@ def blob_bytes(
         image = project.images.get(item_id)
         if image is None:
             return None
+        if image.content is not None and variant == "original.png":
+            return image.content, "image/png"
         size = (
             (image.width, image.height)
             if variant != "thumbnail.png"

@@ -12,9 +12,10 @@ import hashlib
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from emulator import render
@@ -27,6 +28,7 @@ from emulator.state import (
     IterationRecord,
     PredictionRecord,
     ProjectRecord,
+    RegionRecord,
     TagRecord,
 )
 
@@ -607,6 +609,82 @@ def delete_prediction(req: ApiRequest) -> ApiResponse:
     return ApiResponse(204)
 
 
+# -- creating (what an import into an empty account needs) ---------------------------------------
+
+MAX_IMAGES_PER_BATCH = 64
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def create_project(req: ApiRequest) -> ApiResponse:
+    name = req.query.get("name")
+    if not name:
+        raise ApiError(400, "BadRequestProjectName", "name is required")
+    project = ProjectRecord(
+        _new_id(),
+        name,
+        req.query.get("description"),
+        req.query.get("domainid") or "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31",
+        datetime.now(UTC),
+        classification_type=req.query.get("classificationtype") or "Multiclass",
+    )
+    req.account.add_project(project)
+    return ApiResponse(200, render.project(project, req.links))
+
+
+def create_tag(req: ApiRequest) -> ApiResponse:
+    project = _project(req)
+    name = req.query.get("name")
+    if not name:
+        raise ApiError(400, "BadRequestTagName", "name is required")
+    if any(t.name == name for t in project.tags.values()):
+        raise ApiError(400, "BadRequestTagNameNotUnique", "tag name already exists")
+    tag = TagRecord(
+        _new_id(), name, req.query.get("description"), req.query.get("type") or "Regular", datetime.now(UTC)
+    )
+    project.tags[tag.id] = tag
+    project.changed()
+    return ApiResponse(200, render.tag(tag, 0))
+
+
+def _png_size(content: bytes) -> tuple[int, int]:
+    if not content.startswith(PNG_SIGNATURE) or len(content) < 24:
+        raise ApiError(400, "BadRequestImageFormat", "only PNG images are emulated")
+    return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
+
+
+def create_images_from_files(req: ApiRequest) -> ApiResponse:
+    project = _project(req)
+    batch = req.body if isinstance(req.body, dict) else {}
+    entries = batch.get("images") or []
+    if not entries or len(entries) > MAX_IMAGES_PER_BATCH:
+        raise ApiError(400, "BadRequestImageBatch", f"give 1 to {MAX_IMAGES_PER_BATCH} images")
+    shared_tags = list(batch.get("tagIds") or [])
+    results = []
+    now = datetime.now(UTC)
+    for entry in entries:
+        content = base64.b64decode(entry.get("contents") or "")
+        width, height = _png_size(content)
+        tag_ids = shared_tags + list(entry.get("tagIds") or [])
+        regions = [
+            RegionRecord(_new_id(), r["tagId"], r["left"], r["top"], r["width"], r["height"], now)
+            for r in entry.get("regions") or []
+        ]
+        unknown = [t for t in tag_ids + [r.tag_id for r in regions] if t not in project.tags]
+        if unknown:
+            raise ApiError(400, "BadRequestTagIdInvalid", "unknown tag id")
+        image = ImageRecord(_new_id(), now, width, height, tag_ids, regions=regions, content=content)
+        project.images[image.id] = image
+        results.append(
+            {"sourceUrl": entry.get("name"), "status": "OK", "image": render.image(project, image, req.links)}
+        )
+    project.changed()
+    return ApiResponse(200, {"isBatchSuccessful": True, "images": results})
+
+
 # -- routing -------------------------------------------------------------------------------------
 
 Handler = Callable[[ApiRequest], ApiResponse]
@@ -615,6 +693,9 @@ _I = _P + "/iterations/(?P<iterationId>[^/]+)"
 
 ROUTES: list[tuple[str, str, str, Handler]] = [
     ("GET", "/projects", "GetProjects", get_projects),
+    ("POST", "/projects", "CreateProject", create_project),
+    ("POST", _P + "/tags", "CreateTag", create_tag),
+    ("POST", _P + "/images/files", "CreateImagesFromFiles", create_images_from_files),
     ("GET", _P, "GetProject", get_project),
     ("DELETE", _P, "DeleteProject", delete_project),
     ("GET", _P + "/export", "ExportProject", export_project),

@@ -105,9 +105,27 @@ def image(p: ProjectRecord, img: ImageRecord, links: BlobLinks) -> Json:
         "thumbnailUri": links.uri("images", p.id, img.id, "thumbnail.png"),
         "originalImageUri": links.uri("images", p.id, img.id, "original.png"),
         "tags": image_tags(p, img),
-        "regions": None,
+        "regions": image_regions(p, img),
         "metadata": dict(img.metadata) or None,
     }
+
+
+def image_regions(p: ProjectRecord, img: ImageRecord) -> list[Json] | None:
+    if not img.regions:
+        return None
+    return [
+        {
+            "regionId": r.id,
+            "tagName": p.tags[r.tag_id].name if r.tag_id in p.tags else None,
+            "created": iso(r.created),
+            "tagId": r.tag_id,
+            "left": r.left,
+            "top": r.top,
+            "width": r.width,
+            "height": r.height,
+        }
+        for r in img.regions
+    ]
 
 
 def prediction_scores(p: ProjectRecord, scores: list[tuple[str, float]]) -> list[Json]:

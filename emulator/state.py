@@ -36,6 +36,21 @@ class ImageRecord:
     in_workspace: bool = True
     delete_at: float | None = None
     """Monotonic time when an accepted (202) all-iterations deletion completes."""
+    regions: list[RegionRecord] = field(default_factory=list)
+    """Object-detection boxes; seeded images have none, uploaded ones may."""
+    content: bytes | None = None
+    """Uploaded bytes (CreateImagesFromFiles); None: rendered deterministically on download."""
+
+
+@dataclass
+class RegionRecord:
+    id: str
+    tag_id: str
+    left: float
+    top: float
+    width: float
+    height: float
+    created: datetime
 
 
 @dataclass
