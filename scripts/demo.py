@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/demo.py export                 # whole account → .local/exports/<id>/index.html
     .venv/bin/python scripts/demo.py export --subject subjectId=subject-001
+    .venv/bin/python scripts/demo.py export --zip           # also one zip, with a short-lived download link
     .venv/bin/python scripts/demo.py delete --dry-run       # what a delete would remove
     .venv/bin/python scripts/demo.py delete                 # delete the demo account's data
+                                                            # → .local/exports/<id>/receipts/receipt.html
 
 Reads the local configuration from ``python -m devstack env`` (run.sh starts everything first).
 """
@@ -48,6 +50,7 @@ def main() -> int:
     parser.add_argument("operation", choices=["export", "delete"])
     parser.add_argument("--dry-run", action="store_true", help="delete only: enumerate, delete nothing")
     parser.add_argument("--subject", help="KEY=VALUE image metadata that identifies one data subject")
+    parser.add_argument("--zip", action="store_true", help="export only: deliver one zip with a read-only link")
     parser.add_argument("--request-id", default=None)
     args = parser.parse_args()
 
@@ -64,6 +67,8 @@ def main() -> int:
     }
     if args.dry_run:
         body["dryRun"] = True
+    if args.zip:
+        body["zip"] = True
     if args.subject:
         key, _, value = args.subject.partition("=")
         body["subject"] = {"metadata": {key: value}}
@@ -95,6 +100,12 @@ def main() -> int:
     index = target / "export" / "index.html"
     if index.exists():
         print(f"Open {index} in a browser to browse the export.")
+    receipt = target / "receipts" / "receipt.html"
+    if receipt.exists():
+        print(f"Open {receipt} in a browser to read the erasure certificate.")
+    if document.get("delivery"):
+        print(f"The zip can be downloaded until {document['delivery']['expiresAt']} from:")
+        print(document["delivery"]["url"])
     return 0 if status.status_code == 200 else 1
 
 
