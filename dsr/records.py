@@ -101,7 +101,10 @@ def read_callback(store: ExportStore, request_id: str, callback_file: str) -> st
 
 REJECTED_PREFIX = "intake/rejected"
 REDACTED = "<redacted>"
-_REDACTED_FIELDS = ("callbackUrl",)
+_KEPT_FIELDS = frozenset({"requestId", "operation", "categories", "projectIds", "dryRun"})
+_KEPT_ACCOUNT_FIELDS = frozenset({"endpoint", "trainingKeySecret"})
+"""Fields that by the contract hold no personal data; every other value is replaced by REDACTED."""
+MAX_KEPT_KEY_LENGTH = 128
 
 
 def rejected_path(stamp: str, message_id: str, suffix: str) -> str:
@@ -118,14 +121,23 @@ def redacted_item(item: Any) -> Any:
         return {"bytes": len(item), "sha256": hashlib.sha256(item).hexdigest()}
     if not isinstance(item, dict):
         return {"type": type(item).__name__}
-    kept = {key: (REDACTED if key in _REDACTED_FIELDS else value) for key, value in item.items()}
-    subject = kept.get("subject")
-    if isinstance(subject, dict):
-        kept["subject"] = {key: _redact_values(value) for key, value in subject.items()}
-    return kept
+    return {str(key)[:MAX_KEPT_KEY_LENGTH]: _kept(key, value) for key, value in item.items()}
 
 
-def _redact_values(value: Any) -> Any:
+def _kept(key: str, value: Any) -> Any:
+    if key in _KEPT_FIELDS:
+        return value
+    if key == "account" and isinstance(value, dict):
+        return {
+            str(name)[:MAX_KEPT_KEY_LENGTH]: part if name in _KEPT_ACCOUNT_FIELDS else REDACTED
+            for name, part in value.items()
+        }
+    if key == "subject" and isinstance(value, dict):
+        return {str(name)[:MAX_KEPT_KEY_LENGTH]: _kept_shape(part) for name, part in value.items()}
+    return REDACTED
+
+
+def _kept_shape(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(key)[:128]: REDACTED for key in value}
+        return {str(key)[:MAX_KEPT_KEY_LENGTH]: REDACTED for key in value}
     return REDACTED

@@ -78,9 +78,13 @@ def test_callback_url_leaves_the_request_for_a_blob(export_store):
 def test_rejected_items_keep_shape_but_not_subject_values_or_urls():
     item = _body("jane.doe@example.com", callbackUrl="https://hooks.example.net/x?sig=abc")
     item["subject"]["predictions"] = {"application": "kiosk-7"}
+    item["account"]["key"] = "typed-by-mistake"
+    item["note"] = "about jane.doe"
     kept = redacted_item(item)
     assert "jane.doe" not in repr(kept)
     assert "sig=" not in repr(kept)
+    assert "typed-by-mistake" not in repr(kept)
     assert kept["requestId"] == "race-1"
+    assert kept["account"]["trainingKeySecret"] == "cv-key"
     assert kept["subject"]["metadata"] == {"subjectId": "<redacted>"}
     assert redacted_item(b"[[[")["bytes"] == 3
