@@ -50,7 +50,9 @@ def main() -> int:
     parser.add_argument("operation", choices=["export", "delete"])
     parser.add_argument("--dry-run", action="store_true", help="delete only: enumerate, delete nothing")
     parser.add_argument("--subject", help="KEY=VALUE image metadata that identifies one data subject")
-    parser.add_argument("--zip", action="store_true", help="export only: deliver one zip with a read-only link")
+    parser.add_argument(
+        "--zip", action="store_true", help="export only: deliver one zip with a read-only link"
+    )
     parser.add_argument("--request-id", default=None)
     args = parser.parse_args()
 

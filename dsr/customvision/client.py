@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from dsr.customvision.calls import CallOutcome, CallRecord
+from dsr.customvision.calls import CallOutcome, CallRecord, report_call
 from dsr.customvision.endpoints import EndpointAllowList
 from dsr.customvision.errors import (
     ITERATION_IS_PUBLISHED,
@@ -98,7 +98,7 @@ class _Secret:
 
 
 def _check_uuid(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise InvalidRequestError(field, "must be a UUID")
     return value
 
@@ -131,7 +131,7 @@ def _error_code(response: requests.Response) -> str:
         code = body.get("code")
         if not isinstance(code, str) and isinstance(body.get("error"), dict):
             code = body["error"].get("code")
-    if isinstance(code, str) and _SAFE_CODE.match(code):
+    if isinstance(code, str) and _SAFE_CODE.fullmatch(code):
         return code
     return f"Http{response.status_code}"
 
@@ -226,6 +226,7 @@ class TrainingClient:
         record = CallRecord(
             operation, method, status, attempts, round((time.monotonic() - started) * 1000, 3)
         )
+        report_call(record)
         with self._calls_lock:
             self._calls.append(record)
 

@@ -14,11 +14,10 @@ from dsr.package.delivery import write_zip
 from dsr.package.manifest import MANIFEST_NAME, Manifest
 from dsr.package.pages import CATEGORY_GUIDE, render
 from dsr.package.paging import PagedView
-from dsr.package.reading import optional_json, parts_under, records, relative, unit_files
+from dsr.package.reading import optional_json, parts_under, records, relative, subject_of, unit_files
 from dsr.signed_links import without_query
 from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef
-from dsr.subjects import subject_path
 
 INDEX_NAME = "index.html"
 
@@ -60,9 +59,9 @@ def _subject(store: ExportStore, document: dict[str, Any]) -> dict[str, Any] | N
     subject = document["request"]["subject"]
     if subject is None:
         return None
-    metadata = optional_json(store, subject_path(document["requestId"])) or {}
+    metadata = subject_of(store, document["requestId"])
     return {
-        "metadata": sorted((str(k), str(v)) for k, v in metadata.items()),
+        "metadata": sorted(metadata.items()),
         "keys": subject["metadataKeys"],
     }
 

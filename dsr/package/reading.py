@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from dsr.records import payload_path, record_path
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
 
 
@@ -16,6 +17,17 @@ def optional_json(store: ExportStore, path: str) -> Any:
         return get_json(store, path)
     except StoredFileNotFoundError:
         return None
+
+
+def subject_of(store: ExportStore, request_id: str) -> dict[str, str]:
+    """The metadata a subject-scoped request named, from the payload intake kept out of history."""
+    record = optional_json(store, record_path(request_id))
+    found = (
+        None
+        if record is None
+        else optional_json(store, payload_path(request_id, record["fingerprint"], "subject"))
+    )
+    return {str(k): str(v) for k, v in (found or {}).items()}
 
 
 def records(store: ExportStore, parts: Iterable[str]) -> Iterator[dict[str, Any]]:

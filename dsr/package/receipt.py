@@ -17,10 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from dsr.package.pages import CATEGORY_GUIDE, render
-from dsr.package.reading import optional_json, relative, unit_files
+from dsr.package.reading import relative, subject_of, unit_files
 from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, get_json, put_json
-from dsr.subjects import subject_path
 
 RECEIPT_JSON = "receipt.json"
 RECEIPT_HTML = "receipt.html"
@@ -75,7 +74,7 @@ def certificate_document(store: ExportStore, document: dict[str, Any], generated
     names = {p["id"]: p.get("name", "") for p in document.get("projects") or []}
     subject = None
     if request["subject"] is not None:
-        metadata = optional_json(store, subject_path(document["requestId"])) or {}
+        metadata = subject_of(store, document["requestId"])
         subject = {
             "metadataKeys": request["subject"]["metadataKeys"],
             "fingerprint": _fingerprint(metadata),

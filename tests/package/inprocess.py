@@ -16,11 +16,11 @@ from dsr.config import Settings
 from dsr.contract import parse_request
 from dsr.erasure import run_delete_unit
 from dsr.export import run_export_unit
+from dsr.records import claim, stash_payloads
 from dsr.report import write_reports
 from dsr.runtime import Runtime
 from dsr.status import completed, initial_document, merge_units
 from dsr.storage import BlobExportStore
-from dsr.subjects import stash_subject
 from dsr.units import Job, Unit, UnitResult, make_job, plan_units, unit_category
 from emulator import EmulatorServer
 
@@ -87,8 +87,10 @@ def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> dict[str, Any
         "account": {"endpoint": endpoint, "trainingKeySecret": "in-process"},
         **fields,
     }
-    request = stash_subject(parse_request(body), runtime.store)
     received = datetime.now(UTC).replace(microsecond=0)
+    request = parse_request(body)
+    claim(runtime.store, request, received)  # as intake does: the record, then the payloads
+    request = stash_payloads(runtime.store, request)
     document = initial_document(request, received, "running")
     resolution = resolve_account(request, runtime)
     document["projectsNotFound"] = resolution["missingProjectIds"]
