@@ -10,7 +10,8 @@ from typing import Any
 
 import requests
 
-SETTLE_SECONDS = 10.0
+SETTLE_SECONDS = 90.0
+"""How long lazy images may take to arrive (500 of them through the test's blob server, on a busy CI)."""
 
 
 @dataclass
@@ -50,8 +51,12 @@ def look_at(driver: Any, url: str, artifact: Path) -> PageCheck:
     deadline = time.monotonic() + SETTLE_SECONDS
     images = _images(driver)
     while any(not image["loaded"] for image in images) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        _scroll_through(driver)
+        # Bring each image still missing into view: a lazy image is fetched only near the viewport.
+        driver.execute_script(
+            "const late = Array.from(document.images).find(i => !(i.complete && i.naturalWidth > 0));"
+            "if (late) late.scrollIntoView();"
+        )
+        time.sleep(0.2)
         images = _images(driver)
     links = list(driver.execute_script("return Array.from(document.links).map(a => a.href)"))
     with requests.Session() as session, ThreadPoolExecutor(max_workers=8) as pool:
