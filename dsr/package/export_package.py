@@ -95,10 +95,18 @@ def _iterations(
                 "precision": perf.get("precision"),
                 "recall": perf.get("recall"),
                 "averagePrecision": perf.get("averagePrecision"),
-                "perTag": perf.get("perTagPerformance") or [],
+                "perTag": [
+                    _fields(t, ("name", "precision", "recall", "averagePrecision"))
+                    for t in perf.get("perTagPerformance") or []
+                ],
             }
         )
     return rows
+
+
+def _fields(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The fields a page shows of an API record; a field the service left out shows as empty."""
+    return {name: record.get(name) for name in names}
 
 
 def _models(pid: str, models: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
@@ -178,7 +186,9 @@ def _write_pages(
             "name": project.get("name") or "",
             "description": project.get("description"),
             "facts": _facts(project),
-            "tags": tags_doc.get(pid) or [],
+            "tags": [
+                _fields(t, ("name", "description", "type", "imageCount")) for t in tags_doc.get(pid) or []
+            ],
             "iterations": _iterations(pid, details, listing, performance),
             "models": _models(pid, models, iteration_names),
             "images": None,
