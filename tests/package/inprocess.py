@@ -23,21 +23,7 @@ from dsr.status import completed, initial_document, merge_units
 from dsr.storage import BlobExportStore
 from dsr.units import Job, Unit, UnitResult, make_job, plan_units, unit_category
 from emulator import EmulatorServer
-
-KEY_VERSION = "0" * 32
-
-
-class KeyOnly:
-    """Key Vault is not what these tests are about: hand the runtime its one key directly."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def resolve_version(self, name: str) -> str:
-        return KEY_VERSION
-
-    def get_secret(self, name: str, version: str) -> str:
-        return self._key
+from tests.functional.fakes import KeyOnlySecrets
 
 
 def runtime_for(settings: Settings, server: EmulatorServer, key: str, container: str) -> Runtime:
@@ -49,7 +35,7 @@ def runtime_for(settings: Settings, server: EmulatorServer, key: str, container:
         rate_limit_per_second=100_000.0,
     )
     store = BlobExportStore.from_connection(settings.storage_connection, container)
-    return Runtime(settings=scoped, secrets=KeyOnly(key), store=store)
+    return Runtime(settings=scoped, secrets=KeyOnlySecrets(key), store=store)
 
 
 def _run_units(job: Job, unit_name: str, runtime: Runtime) -> dict[str, Any]:
