@@ -10,14 +10,14 @@ from emulator.blobs import blob_bytes
 from tests.functional.conftest import World, unit
 
 
-def _export_images(world: World, job, pid: str) -> list[dict]:
+def _export_images(world: World, job, pid: str) -> None:
     images, calls = unit("images", pid), 0
     while True:
         calls += 1
         result = run_export_unit(job, images, world.runtime())
         assert result["state"] == "succeeded", result
         if result["next"] is None:
-            return [result]
+            return
         images["cursor"] = result["next"]
         assert calls < 100
 
