@@ -50,8 +50,8 @@ def _strip(value: Any, path: str, removed: list[str]) -> Any:
 def unsigned(document: Any) -> Any:
     """A copy of ``document`` without signed query strings.
 
-    A dict (one record) gets :data:`REMOVED_FIELD` naming what changed; for a list or mapping of
-    records, each record found directly inside gets its own.
+    A dict (one record) gets :data:`REMOVED_FIELD` naming what changed; a list is taken as a list of
+    records, each marked on its own.
     """
     if isinstance(document, list):
         return [unsigned(item) for item in document]
@@ -62,8 +62,3 @@ def unsigned(document: Any) -> Any:
     if removed:
         cleaned[REMOVED_FIELD] = sorted(set(removed))
     return cleaned
-
-
-def unsigned_listing(listing: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """``{projectId: [record, ...]}`` documents: each record stripped and marked on its own."""
-    return {key: [unsigned(record) for record in records] for key, records in listing.items()}

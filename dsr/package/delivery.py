@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import IO
 
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobClient, BlobSasPermissions, BlobServiceClient, generate_blob_sas
@@ -42,7 +43,7 @@ def zip_path(request_id: str) -> str:
     return f"{request_id}/delivery/{request_id}-export.zip"
 
 
-def _file_chunks(handle: tempfile._TemporaryFileWrapper[bytes]) -> Iterator[bytes]:
+def _file_chunks(handle: IO[bytes]) -> Iterator[bytes]:
     handle.seek(0)
     while chunk := handle.read(CHUNK):
         yield chunk
