@@ -96,6 +96,7 @@ def test_erasure_certificate(browser, site, demo, name, title):
         assert "NOT verified" not in check.text
 
 
+@pytest.mark.timeout(900)  # copying 10,000 images costs ~55 s of CPU in this process; far more on a busy box
 def test_ten_thousand_images_open_page_by_page(browser, site, large):
     document = large.documents["export"]
     assert document["categories"]["images"]["counts"]["images"] == 10_000
