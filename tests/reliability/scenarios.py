@@ -54,6 +54,7 @@ API_FAULT_KINDS = ("http500", "http503", "http429", "reset")
 class Reference:
     """A clean run's outputs."""
 
+    request_id: str
     outcome: dict[str, Any]
     files: dict[str, Any]
     receipts: dict[str, Any]
@@ -72,7 +73,7 @@ def clean_export(rel: Reliability, host: HostProcess) -> Reference:
     document = run(rel, host, rel.body("export", "clean", operation="export"))
     if document["state"] != "succeeded":
         raise AssertionError(f"clean export did not succeed: {outcome(document)}")
-    return Reference(outcome(document), export_files(rel, document), {})
+    return Reference(document["requestId"], outcome(document), export_files(rel, document), {})
 
 
 def clean_delete(rel: Reliability, host: HostProcess) -> Reference:
@@ -84,7 +85,7 @@ def clean_delete(rel: Reliability, host: HostProcess) -> Reference:
         if any(_in_bulk(m) for m in rel.images("delete").values()):
             raise AssertionError("clean delete left images of the subject")
         scope_kept(rel, before, "delete", _in_bulk)
-        return Reference(outcome(document), {}, receipts(rel, document))
+        return Reference(document["requestId"], outcome(document), {}, receipts(rel, document))
     finally:
         rel.restore("delete")
 
