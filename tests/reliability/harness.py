@@ -343,29 +343,36 @@ def export_files(rel: Reliability, document: dict[str, Any]) -> dict[str, Any]:
 RECEIPT_FIELDS = ("category", "projectId", "dryRun", "subjectScoped", "targeted", "deleted", "note")
 
 
+def receipt_documents(rel: Reliability, document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Path -> receipt of every receipt the status document lists, each checked against its sha256."""
+    folder = rel.folder(document["requestId"])
+    found: dict[str, dict[str, Any]] = {}
+    for entry in document["categories"].values():
+        for ref in (entry.get("receipt") or {}).get("files", []):
+            data = folder.read(ref["path"])
+            if hashlib.sha256(data).hexdigest() != ref["sha256"]:
+                raise AssertionError(f"{ref['path']}: sha256 differs from the status document")
+            found[ref["path"]] = json.loads(data)
+    return found
+
+
 def receipts(rel: Reliability, document: dict[str, Any]) -> dict[str, Any]:
     """Each receipt's exact content (what was targeted, deleted, verified), keyed by its path.
 
     Left out: the calls made and their timing (a run that was retried makes more calls).
     """
     request_id = document["requestId"]
-    folder = rel.folder(request_id)
     found: dict[str, Any] = {}
-    for entry in document["categories"].values():
-        for ref in (entry.get("receipt") or {}).get("files", []):
-            data = folder.read(ref["path"])
-            if hashlib.sha256(data).hexdigest() != ref["sha256"]:
-                raise AssertionError(f"{ref['path']}: sha256 differs from the status document")
-            receipt = json.loads(data)
-            verification = receipt.get("verification") or {}
-            found[ref["path"].replace(request_id, "<request>")] = {
-                **{name: normalise(receipt.get(name), request_id) for name in RECEIPT_FIELDS},
-                "targeted": sorted(receipt["targeted"]["ids"]),
-                "deleted": sorted(receipt["deleted"]["ids"] + receipt["alreadyGone"]["ids"]),
-                "deletedCount": receipt["deleted"]["count"] + receipt["alreadyGone"]["count"],
-                "verified": verification.get("verified"),
-                "remaining": (verification.get("remaining") or {}).get("ids"),
-            }
+    for path, receipt in receipt_documents(rel, document).items():
+        verification = receipt.get("verification") or {}
+        found[path.replace(request_id, "<request>")] = {
+            **{name: normalise(receipt.get(name), request_id) for name in RECEIPT_FIELDS},
+            "targeted": sorted(receipt["targeted"]["ids"]),
+            "deleted": sorted(receipt["deleted"]["ids"] + receipt["alreadyGone"]["ids"]),
+            "deletedCount": receipt["deleted"]["count"] + receipt["alreadyGone"]["count"],
+            "verified": verification.get("verified"),
+            "remaining": (verification.get("remaining") or {}).get("ids"),
+        }
     rel.tally.receipts_compared += len(found)
     return found
 

@@ -25,6 +25,7 @@ from tests.reliability.harness import (
     orchestration_input,
     outcome,
     race,
+    receipt_documents,
     receipts,
     run,
     scope_kept,
@@ -187,9 +188,8 @@ def same_id_race(
     theirs = {i for i, m in rel.images("race").items() if m.get("subjectId") == metadata["subjectId"]}
     folder = rel.folder(winner["requestId"])
     if operation == "dry-run":
-        used = {
-            i for r in receipts(rel, document).values() if r["category"] == "images" for i in r["targeted"]
-        }
+        found = receipt_documents(rel, document).values()
+        used = {i for r in found if r["category"] == "images" for i in r["targeted"]["ids"]}
     else:
         used = {
             record["id"]
