@@ -368,8 +368,9 @@ def receipts(rel: Reliability, document: dict[str, Any]) -> dict[str, Any]:
         found[path.replace(request_id, "<request>")] = {
             **{name: normalise(receipt.get(name), request_id) for name in RECEIPT_FIELDS},
             "targeted": sorted(receipt["targeted"]["ids"]),
-            "deleted": sorted(receipt["deleted"]["ids"] + receipt["alreadyGone"]["ids"]),
-            "deletedCount": receipt["deleted"]["count"] + receipt["alreadyGone"]["count"],
+            "deleted": sorted(receipt["deleted"]["ids"]),
+            "deletedCount": receipt["deleted"]["count"],
+            "alreadyGone": sorted(receipt["alreadyGone"]["ids"]),
             "verified": verification.get("verified"),
             "remaining": (verification.get("remaining") or {}).get("ids"),
         }

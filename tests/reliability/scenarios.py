@@ -43,10 +43,12 @@ DELETE_KILL_POINTS = (
     ("DeleteImages", 1, "drop"),  # one batch of 256 deleted, the second never sent
     ("DeleteImages", 2, "apply"),  # the third batch was carried out, but the host never heard
     ("DeleteImages", 0, "apply"),
-    ("GetImagesByIds", 0, "drop"),  # every batch sent; killed while verifying
-    ("GetImages", 1, "drop"),  # while enumerating the targets
+    ("GetImages", -1, "drop"),  # every batch sent; killed during the last verification re-list
+    ("GetImages", 1, "drop"),  # while listing the targets
+    ("GetIterations", 0, "drop"),  # before anything was listed
 )
-"""(operation, calls let through, what becomes of the call in flight)."""
+"""(operation, calls let through, what becomes of the call in flight). A negative count is from the
+end: -1 holds the last call of that operation a clean run makes."""
 API_FAULT_KINDS = ("http500", "http503", "http429", "reset")
 """The kinds CI injects; ``slow`` (a 35 s stall past the client's 30 s timeout) only in the soak."""
 
@@ -59,6 +61,8 @@ class Reference:
     outcome: dict[str, Any]
     files: dict[str, Any]
     receipts: dict[str, Any]
+    calls: dict[str, int]
+    """Calls per operation the emulator received during the clean run."""
 
 
 def _in_bulk(metadata: dict[str, str]) -> bool:
@@ -70,15 +74,28 @@ def delete_body(rel: Reliability, tag: str) -> dict[str, Any]:
     return rel.body("delete", tag, operation="delete", subject={"metadata": {"subjectId": BULK_SUBJECT}})
 
 
+def _calls(rel: Reliability, name: str) -> dict[str, int]:
+    with rel.state.lock:
+        return dict(rel.account(name).controls.counters)
+
+
+def _since(rel: Reliability, name: str, start: dict[str, int]) -> dict[str, int]:
+    now = _calls(rel, name)
+    return {op: now[op] - start.get(op, 0) for op in now if now[op] != start.get(op, 0)}
+
+
 def clean_export(rel: Reliability, host: HostProcess) -> Reference:
+    start = _calls(rel, "export")
     document = run(rel, host, rel.body("export", "clean", operation="export"))
     if document["state"] != "succeeded":
         raise AssertionError(f"clean export did not succeed: {outcome(document)}")
-    return Reference(document["requestId"], outcome(document), export_files(rel, document), {})
+    files = export_files(rel, document)
+    return Reference(document["requestId"], outcome(document), files, {}, _since(rel, "export", start))
 
 
 def clean_delete(rel: Reliability, host: HostProcess) -> Reference:
     before = rel.images("delete")
+    start = _calls(rel, "delete")
     document = run(rel, host, delete_body(rel, "clean"))
     try:
         if document["state"] != "succeeded" or document["categories"]["images"]["verified"] is not True:
@@ -86,7 +103,8 @@ def clean_delete(rel: Reliability, host: HostProcess) -> Reference:
         if any(_in_bulk(m) for m in rel.images("delete").values()):
             raise AssertionError("clean delete left images of the subject")
         scope_kept(rel, before, "delete", _in_bulk)
-        return Reference(document["requestId"], outcome(document), {}, receipts(rel, document))
+        found = receipts(rel, document)
+        return Reference(document["requestId"], outcome(document), {}, found, _since(rel, "delete", start))
     finally:
         rel.restore("delete")
 
@@ -109,6 +127,8 @@ def _check_delete(
 
 
 def kill_export(rel: Reliability, host: HostProcess, clean: Reference, operation: str, after: int) -> None:
+    if after < 0:
+        after += clean.calls.get(operation, 0)
     body = rel.body("export", "kill", operation="export")
     document = kill_at(rel, host, "export", body, operation, after)
     _check_export(rel, document, clean, f"export killed at {operation} #{after + 1}")
@@ -118,6 +138,8 @@ def kill_delete(
     rel: Reliability, host: HostProcess, clean: Reference, operation: str, after: int, then: str
 ) -> None:
     before = rel.images("delete")
+    if after < 0:
+        after += clean.calls.get(operation, 0)
     try:
         document = kill_at(rel, host, "delete", delete_body(rel, "kill"), operation, after, then)
         _check_delete(rel, document, clean, before, f"delete killed at {operation} #{after + 1} ({then})")
