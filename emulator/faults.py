@@ -173,8 +173,9 @@ class Hold:
     then: HoldThen = "drop"
     reached: threading.Event = field(default_factory=threading.Event)
     """Set once a call is being held: the caller is stuck at the chosen point."""
+    seen: int = 0
+    """Calls of ``operation`` that met this hold (the injector counts them under its lock)."""
     _released: threading.Event = field(default_factory=threading.Event)
-    _seen: int = 0
 
     def release(self) -> None:
         """Let held calls (and later ones) go on, each dropped or applied as ``then`` says."""
@@ -183,6 +184,11 @@ class Hold:
     @property
     def released(self) -> bool:
         return self._released.is_set()
+
+    def wait(self) -> None:
+        """Hold the calling server thread until released (or ``HOLD_LIMIT_SECONDS`` pass)."""
+        self.reached.set()
+        self._released.wait(HOLD_LIMIT_SECONDS)
 
 
 @dataclass
@@ -228,8 +234,8 @@ class FaultInjector:
         with self._lock:
             hold = next((h for h in self.holds if h.operation == operation and not h.released), None)
             if hold is not None:
-                hold._seen += 1
-                if hold._seen <= hold.after:
+                hold.seen += 1
+                if hold.seen <= hold.after:
                     hold = None
             plan = self.plan
             kind = None
@@ -240,8 +246,7 @@ class FaultInjector:
                     self.injected[kind] += 1
                     self.injected_by_operation[f"{operation} {kind}"] += 1
         if hold is not None:
-            hold.reached.set()
-            hold._released.wait(HOLD_LIMIT_SECONDS)
+            hold.wait()
             return Injection(hold.then)
         if kind is None or plan is None:
             return None

@@ -4,9 +4,10 @@ catalogue over HTTP and the queue; writes its figures into docs/reliability.md.
     ./scripts/soak.sh                       # starts the local stack, then runs this module
     .venv/bin/python -m tests.reliability.soak --rounds 6 --seed 1   # with the stack's env exported
 
-Each round: one same-id race (20 bodies + 2 repeats), one export and one delete killed at a point
-drawn from the kill points, one export and one scoped delete under 20 % faults (every third round
-with slow calls that outlast the client's 30 s timeout). Exits non-zero if anything differed.
+Each round: one same-id race (20 bodies + 2 repeats), one export and one delete killed at the next
+of the kill points, one export and one scoped delete under 20 % faults (every third round with slow
+calls that outlast the client's 30 s timeout), and one delete killed under 10 % faults. Exits
+non-zero if anything differed.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from azure.storage.queue import QueueClient
 
 from emulator.faults import FaultPlan
 from tests.e2e.stack import ROOT, HostProcess
-from tests.reliability.harness import Reliability
+from tests.reliability.harness import Reliability, faults
 from tests.reliability.scenarios import (
     API_FAULT_KINDS,
     DELETE_KILL_POINTS,
     EXPORT_KILL_POINTS,
+    Reference,
     clean_delete,
     clean_export,
     faulty_delete,
@@ -164,9 +166,23 @@ def soak(rounds: int, seed: int) -> tuple[Reliability, list[str], CatalogueFigur
                 (f"export under 20% {kinds}", partial(faulty_export, rel, host, export_ref, mix)),
                 (f"delete under 20% {kinds}", partial(faulty_delete, rel, host, delete_ref, mix)),
             ]
+            chaos = (DELETE_KILL_POINTS[(number + 1) % len(DELETE_KILL_POINTS)], plan(0.1, fault_seed + 1))
+            steps.append(
+                (
+                    f"kill delete at {chaos[0]} under 10% faults",
+                    partial(_kill_under_faults, rel, host, delete_ref, *chaos),
+                )
+            )
             for what, step in steps:
                 _attempt(failures, what, step)
         return rel, failures, catalogue, time.monotonic() - started
+
+
+def _kill_under_faults(
+    rel: Reliability, host: HostProcess, clean: Reference, point: tuple[str, int, str], fault_plan: FaultPlan
+) -> None:
+    with faults(rel, "delete", fault_plan):
+        kill_delete(rel, host, clean, *point)
 
 
 def figures_markdown(
@@ -219,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.reliability.soak", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave the doc alone")
     args = parser.parse_args(argv)
