@@ -15,7 +15,6 @@ import random
 import re
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,7 +55,6 @@ VOLATILE_KEYS = frozenset(
 )
 """Clock readings: they differ between any two runs, so comparisons blank them."""
 _CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
-TEXT_SUFFIXES = (".json", ".ndjson", ".html")
 
 
 def subject(index: int) -> str:
@@ -417,11 +415,3 @@ def scope_kept(rel: Reliability, before: dict[str, dict[str, str]], name: str, i
     if lost:
         rel.tally.mismatches.append(f"{len(lost)} image(s) outside the scope were removed")
         raise AssertionError(f"{len(lost)} image(s) outside the scope were removed")
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
