@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -13,6 +14,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from dsr.config import load_settings
+from dsr.contract import parse_request
+from dsr.records import claim
+from dsr.storage import BlobExportStore
 from tests.e2e.test_approval_and_failures import approve, wait_for_state
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -144,3 +148,14 @@ def test_concurrent_approve_and_reject_decide_once(stack, fresh_host):
     document = fresh_host.wait(body["requestId"]).json()
     assert document["approval"]["decision"] == accepted["decision"]
     assert document["approval"]["by"] == accepted["by"]
+
+
+def test_a_claim_whose_start_never_happened_is_started_by_the_callers_retry(stack, host):
+    body = stack.body("export", operation="export", categories=["tags"])
+    store = BlobExportStore(stack.folder("").container)
+    claim(store, parse_request(body), datetime.now(UTC))  # the winner died right after its claim
+    assert host.status(body["requestId"]).status_code == 404
+    retry = host.submit(body)
+    assert retry.status_code == 202
+    assert retry.json()["created"] is False
+    assert host.wait(body["requestId"]).status_code == 200
