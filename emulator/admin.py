@@ -7,10 +7,11 @@ PUT    /_emulator/accounts/{name}/knobs     {"rateLimitPerSecond", "latencySecon
 POST   /_emulator/accounts/{name}/faults    {"operation", "count", "kind", "status", "delaySeconds"}
                                             kind: status (5xx), reset (TCP RST) or slow (stall)
 DELETE /_emulator/accounts/{name}/faults
-GET    /_emulator/faults                          random fault plan and faults injected per kind, per account
-PUT    /_emulator/accounts/{name}/fault-plan {"probabilities": {"http500", "http503", "http429", "reset",
-                                            "slow"}, "seed", "operations", "retryAfterSeconds", "slowSeconds"}
-DELETE /_emulator/accounts/{name}/fault-plan     stop random faults (counts are kept) and release holds
+GET    /_emulator/faults                          random fault plans and faults injected, per account
+PUT    /_emulator/accounts/{name}/fault-plan {"probabilities": {kind: p}, "seed", "operations",
+                                            "retryAfterSeconds", "slowSeconds"}
+                                            kind: http500, http503, http429, reset or slow
+DELETE /_emulator/accounts/{name}/fault-plan stop random faults (counts are kept), release holds
 """
 
 from __future__ import annotations
