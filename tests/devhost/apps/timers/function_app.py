@@ -6,6 +6,7 @@ import json
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -15,7 +16,7 @@ _FAILURES: list[str] = []
 
 @app.timer_trigger(arg_name="timer", schedule="%TIMER_TEST_SCHEDULE%", run_on_startup=True)
 @app.durable_client_input(client_name="client")
-async def tick(timer: func.TimerRequest, client) -> None:
+async def tick(timer: TimerRequest, client) -> None:
     instance_id = await client.start_new("echo_orchestrator", client_input=len(_TICKS))
     _TICKS.append(
         {"pastDue": timer.past_due, "next": timer.schedule_status.get("Next"), "instanceId": instance_id}
