@@ -164,7 +164,7 @@ def _append(
             )
         except RecordConflictError:
             # Another request of this account appended first: link after it on the next attempt.
-            time.sleep(random.uniform(0, _BACKOFF_SECONDS * (attempt + 1)))  # noqa: S311 - jitter only
+            time.sleep(random.uniform(0, _BACKOFF_SECONDS * (attempt + 1)))
             continue
         return written
     raise ChainBusyError(f"the receipt chain of {identity} kept changing; try again")

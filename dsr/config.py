@@ -30,7 +30,7 @@ DEFAULT_REJECTED_RETENTION_DAYS = 7.0
 DEFAULT_HISTORY_PURGE_AFTER_HOURS = 24.0
 """Durable history of a finished request is purged this long after it ended; status.json stays."""
 RETENTION_SCHEDULE_SETTING = "DSR_RETENTION_SCHEDULE"
-"""App setting with the retention timer's NCRONTAB schedule; the trigger binds ``%DSR_RETENTION_SCHEDULE%``."""
+"""App setting holding the retention timer's NCRONTAB schedule (the trigger binds its ``%name%``)."""
 
 
 def _flag(value: str | None, *, default: bool, name: str) -> bool:

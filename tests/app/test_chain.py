@@ -8,6 +8,7 @@ import hashlib
 import json
 import threading
 import uuid
+from typing import Any
 
 import pytest
 from azure.storage.blob import ContainerClient
@@ -57,7 +58,9 @@ def test_sealed_receipts_link_to_their_predecessors(export_store, records, endpo
     assert head["sequence"] == 3
     assert head["last"] == {"path": second[0].path, "sha256": second[0].sha256}
     report = verify_chain(records, endpoint)
-    assert report.ok and report.length == 3 and report.verified == 3
+    assert report.ok
+    assert report.length == 3
+    assert report.verified == 3
     assert report.to_json()["firstBreak"] is None
 
 
@@ -86,7 +89,8 @@ def test_the_earliest_of_several_breaks_comes_first(export_store, records, endpo
         container.upload_blob(ref.path, json.dumps(document).encode(), overwrite=True)
     report = verify_chain(records, endpoint)
     assert [b.sequence for b in sorted(report.breaks, key=lambda b: b.sequence)] == [1, 4]
-    assert report.first_break is not None and report.first_break.path == refs[0].path
+    assert report.first_break is not None
+    assert report.first_break.path == refs[0].path
 
 
 def test_a_removed_receipt_is_reported(export_store, records, endpoint, storage_connection):
@@ -126,7 +130,9 @@ def test_concurrent_requests_of_one_account_form_one_linear_chain(export_store, 
         thread.join(timeout=60)
     assert not errors
     report = verify_chain(records, endpoint)
-    assert report.ok and report.length == 12 and report.verified == 12
+    assert report.ok
+    assert report.length == 12
+    assert report.verified == 12
     sequences = sorted(get_json(records, p)["chain"]["sequence"] for paths in batches for p in paths)
     assert sequences == list(range(1, 13))
 
@@ -142,7 +148,7 @@ def test_each_account_has_its_own_chain(export_store, records, endpoint):
 def test_a_status_document_points_at_the_sealed_receipts(export_store, records, endpoint):
     paths = write_receipts(export_store, "req-s", 2)
     unsealed = [export_store.list_files(p)[0].to_json() for p in paths]
-    document = {
+    document: dict[str, Any] = {
         "operation": "delete",
         "request": {"account": {"endpoint": endpoint}},
         "categories": {

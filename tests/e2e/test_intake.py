@@ -139,7 +139,7 @@ def test_finished_request_calls_back_with_its_outcome_only(stack, fresh_host, ca
     assert payload["requestId"] == body["requestId"]
     assert payload["state"] == "succeeded"
     assert set(payload) == {"requestId", "operation", "state", "completedAt", "statusFile"}
-    stored = stack.folder(body["requestId"]).json(f"{body['requestId']}/status.json")
+    stored = stack.records(body["requestId"]).json(f"{body['requestId']}/status.json")
     assert stored["callback"]["delivered"] is True
 
 
