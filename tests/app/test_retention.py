@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def seed(exports: ExportContainer, records: RecordStore, settings) -> dict:
         put_json(exports, path, {"personal": "data"})
     put_json(exports, "intake/rejected/20260101T000000Z-m1.json", {"reason": "bad"})
     received = format_time(datetime.now(UTC))
-    document = {"requestId": "req-1", "receivedAt": received, "state": "succeeded"}
+    document: dict[str, Any] = {"requestId": "req-1", "receivedAt": received, "state": "succeeded"}
     document["retention"] = retention_terms(received, settings)
     put_json(records, status_path("req-1"), document)
     put_json(records, "req-1/receipts/images/p1.json", {"receipt": True})
