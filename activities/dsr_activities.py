@@ -19,6 +19,7 @@ from dsr.chain import seal_request_receipts
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
+from dsr.records import read_callback
 from dsr.report import write_index_and_manifest
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
@@ -91,8 +92,10 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
 def notify_callback(payload: dict[str, Any]) -> dict[str, Any]:
     """POST the request's outcome to its callback URL (allow-listed hosts only)."""
     document = payload["document"]
+    runtime = get_runtime()
     try:
-        outcome = dict(notify(payload["url"], document, get_runtime().settings))
+        url = read_callback(runtime.store, document["requestId"], payload["callbackFile"])
+        outcome = dict(notify(url, document, runtime.settings))
     except PermanentError as exc:
         outcome = {"delivered": False, "status": None, "error": _describe(exc)}
     log.info("request %s: callback delivered=%s", document["requestId"], outcome["delivered"])

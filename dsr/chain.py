@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dsr.errors import TransientError
-from dsr.records import RecordConflictError, RecordStore
+from dsr.record_store import RecordConflictError, RecordStore
 from dsr.storage import ExportStore, FileRef, get_json, put_json
 
 HEAD_ATTEMPTS = 20

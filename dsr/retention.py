@@ -22,7 +22,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from dsr.config import Settings
-from dsr.records import RecordStore
+from dsr.record_store import RecordStore
 from dsr.status import TIME_FORMAT, format_time, status_path
 from dsr.storage import BlobExportStore, StorageUnavailableError, get_json, put_json
 

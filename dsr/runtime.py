@@ -13,7 +13,7 @@ from functools import cached_property, lru_cache
 
 from dsr.config import Settings, get_settings
 from dsr.customvision import ClientOptions, EndpointAllowList, TrainingClient
-from dsr.records import RecordStore
+from dsr.record_store import RecordStore
 from dsr.secrets import SecretStore, build_secret_store
 from dsr.storage import BlobExportStore, ExportStore
 from dsr.units import ResolvedAccount

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import azure.durable_functions as df
 
 from dsr.contract import INSTANCE_ID_PREFIX
-from dsr.records import RecordStore
+from dsr.record_store import RecordStore
 from dsr.status import status_path
 from dsr.storage import put_json
 from triggers.intake import read_status

@@ -14,7 +14,7 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from dsr.chain import chain_id, head_path, seal_receipts, seal_request_receipts, verify_chain
-from dsr.records import RecordStore
+from dsr.record_store import RecordStore
 from dsr.storage import BlobExportStore, get_json, put_json
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dsr.config import load_settings
-from dsr.records import RecordStore
+from dsr.record_store import RecordStore
 from dsr.retention import ExportContainer, purge_expired, retention_terms
 from dsr.status import format_time, status_path
 from dsr.storage import get_json, put_json

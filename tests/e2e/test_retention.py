@@ -16,7 +16,7 @@ from azure.storage.blob import ContainerClient
 
 from dsr.chain import verify_chain
 from dsr.config import load_settings
-from dsr.records import RecordStore
+from dsr.record_store import RecordStore
 from tests.e2e.stack import ExportFolder
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
