@@ -21,7 +21,6 @@ DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both
 DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
 DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS = 300.0
-<<<<<<< HEAD
 DEFAULT_RECORDS_CONTAINER = "dsr-records"
 DEFAULT_EXPORT_RETENTION_DAYS = 30.0
 """Exports (with their zip, if any) and subject payloads; infra/ sets the lifecycle policy from the same
@@ -32,11 +31,9 @@ DEFAULT_HISTORY_PURGE_AFTER_HOURS = 24.0
 """Durable history of a finished request is purged this long after it ended; status.json stays."""
 RETENTION_SCHEDULE_SETTING = "DSR_RETENTION_SCHEDULE"
 """App setting holding the retention timer's NCRONTAB schedule (the trigger binds its ``%name%``)."""
-=======
 DEFAULT_UNIT_TIME_BUDGET_SECONDS = 240.0
 """How long one delete activity call works before it hands back a cursor: far enough below host.json's
 ``functionTimeout`` (10 min) that one last call (at most the client's retry budget) still fits."""
->>>>>>> main
 
 
 def _flag(value: str | None, *, default: bool, name: str) -> bool:
@@ -92,7 +89,6 @@ class Settings:
     approval_required: bool = False
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
     delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
-<<<<<<< HEAD
     records_connection: str = ""
     """Where receipts and status documents go (a WORM container); empty: ``storage_connection``."""
     records_container: str = DEFAULT_RECORDS_CONTAINER
@@ -100,9 +96,7 @@ class Settings:
     """Fractions are allowed so local tests can expire an export in seconds; Azure takes whole days."""
     rejected_retention_days: float = DEFAULT_REJECTED_RETENTION_DAYS
     history_purge_after_hours: float = DEFAULT_HISTORY_PURGE_AFTER_HOURS
-=======
     unit_time_budget_seconds: float = DEFAULT_UNIT_TIME_BUDGET_SECONDS
->>>>>>> main
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -154,7 +148,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS,
             name="DSR_DELETE_VERIFY_TIMEOUT_SECONDS",
         ),
-<<<<<<< HEAD
         records_connection=env.get("DSR_RECORDS_CONNECTION") or storage,
         records_container=env.get("DSR_RECORDS_CONTAINER") or DEFAULT_RECORDS_CONTAINER,
         export_retention_days=_number(
@@ -171,12 +164,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env.get("DSR_HISTORY_PURGE_AFTER_HOURS"),
             default=DEFAULT_HISTORY_PURGE_AFTER_HOURS,
             name="DSR_HISTORY_PURGE_AFTER_HOURS",
-=======
+        ),
         unit_time_budget_seconds=_number(
             env.get("DSR_UNIT_TIME_BUDGET_SECONDS"),
             default=DEFAULT_UNIT_TIME_BUDGET_SECONDS,
             name="DSR_UNIT_TIME_BUDGET_SECONDS",
->>>>>>> main
         ),
     )
 

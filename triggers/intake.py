@@ -79,26 +79,16 @@ async def submit(
 ) -> Submission:
     """Claim the request id for this body and start its orchestration; never run a request twice.
 
-<<<<<<< HEAD
     The request record and the status document are kept in ``records`` (they must outlive the
     retention period of the export container); the payloads go to ``store`` and expire with it.
 
-    The claim (:func:`dsr.records.claim`) decides which body owns the id. The winner starts the
-    orchestration. An identical resubmission starts it only when the winner evidently crashed between
-    its claim and the start (the record is older than :data:`START_GRACE_SECONDS` and nothing runs or
-    ran), so two submissions racing each other do not both start it.
-    """
-    now = datetime.now(UTC)
-    claimed = claim(records, request, now)
-=======
     The claim (:func:`dsr.records.claim`) decides which body owns the id; only that body's submissions
     get further. Whichever of them finds no instance and no final status document starts the
     orchestration, so a winner that crashed (or failed to reach Durable) between its claim and the
     start is recovered by the caller's retry. Two identical submissions racing to start it are
     resolved by Durable: starting an id that is pending or running fails, and that failure is fine.
     """
-    claimed = claim(store, request, datetime.now(UTC))
->>>>>>> main
+    claimed = claim(records, request, datetime.now(UTC))
     request_id = request["requestId"]
     if await _instance_exists(client, request_id) or _finished(records, request_id):
         return Submission(request_id, created=claimed.created)
