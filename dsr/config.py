@@ -90,7 +90,8 @@ class Settings:
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
     delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
     records_connection: str = ""
-    """Where receipts and status documents go (a WORM container); empty: ``storage_connection``."""
+    """Account of the records container (status documents, receipts, request records; WORM in Azure);
+    empty: ``storage_connection``."""
     records_container: str = DEFAULT_RECORDS_CONTAINER
     export_retention_days: float = DEFAULT_EXPORT_RETENTION_DAYS
     """Fractions are allowed so local tests can expire an export in seconds; Azure takes whole days."""

@@ -1,4 +1,5 @@
-"""The records container: receipts and status documents, which outlive the exports they describe.
+"""The records container: what outlives the exports it describes — status documents, sealed receipts
+and their chain heads, request records, approval decisions.
 
 In Azure it sits in its own storage account with blob versioning and a version-level WORM policy
 (``infra/app/records.bicep``): an overwrite makes a new current version while every earlier version

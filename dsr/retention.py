@@ -1,10 +1,10 @@
 """Retention: copies of personal data are deleted when their purpose is served; records stay.
 
-Everything in the export container is a working copy — export files (and a zip, if any), subject
-payloads, the working copies of receipts, the request record — and is deleted
+Everything in the export container is a working copy — export files (and a zip, if any), subject and
+callback payloads, delete journals, the working copies of receipts — and is deleted
 ``DSR_EXPORT_RETENTION_DAYS`` (default 30) after it was written; rejected queue items
-(``intake/rejected/``) after ``DSR_REJECTED_RETENTION_DAYS`` (default 7). Receipts and status documents
-live in the records container and are never touched here.
+(``intake/rejected/``) after ``DSR_REJECTED_RETENTION_DAYS`` (default 7). Receipts, status documents,
+request records and approval decisions live in the records container and are never touched here.
 
 In Azure a Blob lifecycle management policy (``infra/app/storage.bicep``) deletes by the same rule;
 Azurite has no lifecycle engine, so the app also runs :func:`purge_expired` on a timer trigger. Both
