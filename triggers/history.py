@@ -9,6 +9,7 @@ the activities) gets the document GET would have answered, so GET still answers 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
@@ -47,9 +48,10 @@ async def purge_finished_histories(
             continue
         if SUB_ORCHESTRATION_SEPARATOR not in instance_id:
             request_id = instance_id.removeprefix(INSTANCE_ID_PREFIX)
-            if not records.exists(status_path(request_id)):
+            # Blob calls are synchronous: keep them off the event loop the HTTP triggers share.
+            if not await asyncio.to_thread(records.exists, status_path(request_id)):
                 view = await read_status(client, request_id, records)
-                put_json(records, status_path(request_id), view.document)
+                await asyncio.to_thread(put_json, records, status_path(request_id), view.document)
         await client.purge_instance_history(instance_id)
         purged += 1
     return purged

@@ -18,6 +18,7 @@ from dsr.chain import verify_chain
 from dsr.config import load_settings
 from dsr.record_store import RecordStore
 from tests.e2e.stack import ExportFolder
+from tests.e2e.test_approval_and_failures import wait_for_state
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -26,14 +27,17 @@ EXPIRY_WAIT_SECONDS = 90
 CONTAINER = f"e2e-retention-{uuid.uuid4().hex[:8]}"
 
 
+SETTINGS = {
+    "DSR_EXPORT_CONTAINER": CONTAINER,
+    "DSR_EXPORT_RETENTION_DAYS": str(RETENTION_DAYS),
+    "DSR_RETENTION_SCHEDULE": "*/2 * * * * *",
+    "DSR_HISTORY_PURGE_AFTER_HOURS": "0.001",  # 3.6 s
+}
+
+
 @pytest.fixture
 def host_settings() -> dict[str, str]:
-    return {
-        "DSR_EXPORT_CONTAINER": CONTAINER,
-        "DSR_EXPORT_RETENTION_DAYS": str(RETENTION_DAYS),
-        "DSR_RETENTION_SCHEDULE": "*/2 * * * * *",
-        "DSR_HISTORY_PURGE_AFTER_HOURS": "0.001",
-    }
+    return dict(SETTINGS)
 
 
 def export_folder(request_id: str) -> ExportFolder:
@@ -108,3 +112,22 @@ def test_delete_receipts_are_chained_and_a_tampered_one_is_reported(stack, fresh
     finally:
         folder.container.upload_blob(victim, original, overwrite=True)
     assert verify_chain(records, stack.emulator.base_url).ok
+
+
+@pytest.mark.parametrize("host_settings", [{**SETTINGS, "DSR_APPROVAL_REQUIRED": "true"}])
+def test_a_terminated_request_keeps_answering_after_its_history_is_purged(stack, fresh_host):
+    body = stack.body("approval", operation="delete", categories=["tags"])
+    assert fresh_host.submit(body).status_code == 202
+    wait_for_state(fresh_host, body["requestId"], "awaiting_approval")
+    rpc = f"http://127.0.0.1:{fresh_host.rpc_port}/durabletask/instances/dsr-{body['requestId']}"
+    assert requests.post(f"{rpc}/terminate?reason=operator", timeout=10).status_code == 202
+    canceled = wait_for_state(fresh_host, body["requestId"], "canceled")
+    # No activity wrote a status document for it; the purge writes the one GET answered, then purges.
+    deadline = time.monotonic() + EXPIRY_WAIT_SECONDS
+    while requests.get(rpc, timeout=10).status_code != 404:
+        assert time.monotonic() < deadline, "the history of the terminated request was never purged"
+        time.sleep(1)
+    after = fresh_host.status(body["requestId"])
+    assert after.status_code == 409
+    assert after.json() == canceled
+    assert stack.records(body["requestId"]).json(f"{body['requestId']}/status.json") == canceled
