@@ -15,11 +15,13 @@ import azure.durable_functions as df
 
 from dsr.accounts import resolve_account as resolve
 from dsr.callbacks import notify
+from dsr.chain import seal_request_receipts
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
 from dsr.records import read_callback
 from dsr.report import write_reports
+from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
 from dsr.status import status_path
 from dsr.storage import put_json
@@ -65,13 +67,21 @@ def run_unit(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="document", activity=names.WRITE_STATUS)
 def write_status(document: dict[str, Any]) -> dict[str, Any]:
-    """Write the pages for people (export: index, manifest, optional zip; delete: erasure certificate)
-    and the status document itself."""
+    """Seal a delete's receipts into the records container's hash chain, write the pages for people
+    (export: index, paged views, COCO, manifest, optional zip; delete: the erasure certificate), and
+    write the status document.
+
+    Runs again after a callback (and on retries): every step is idempotent.
+    """
     runtime = get_runtime()
     request_id = document["requestId"]
-    document.update(write_reports(runtime.store, runtime.settings, document, datetime.now(UTC)))
+    seal_request_receipts(document, runtime.records, runtime.store)
+    write_reports(runtime, document, datetime.now(UTC))
+    document["retention"] = document.get("retention") or retention_terms(
+        document["receivedAt"], runtime.settings
+    )
     document["statusFile"] = {"path": status_path(request_id)}
-    put_json(runtime.store, status_path(request_id), document)
+    put_json(runtime.records, status_path(request_id), document)
     log.info("request %s: %s", request_id, document["state"])
     return document
 

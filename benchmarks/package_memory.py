@@ -84,10 +84,10 @@ def measure(store: BlobExportStore, count: int) -> tuple[float, float]:
     """(seconds, peak traced MiB) of the package step for ``count`` images (separate runs)."""
     document = synthesise(store, count)
     started = time.monotonic()
-    write_export_package(store, document, datetime.now(UTC))
+    write_export_package(store, store, document, datetime.now(UTC))
     seconds = time.monotonic() - started
     tracemalloc.start()
-    write_export_package(store, document, datetime.now(UTC))
+    write_export_package(store, store, document, datetime.now(UTC))
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     return seconds, peak

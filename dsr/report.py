@@ -2,8 +2,9 @@
 
 An export gets its pages (``index.html`` and paged image views), COCO files and ``manifest.json``,
 and on request one zip with a time-limited read-only link; a delete gets its erasure certificate
-(``receipt.json`` and ``receipt.html``). All of it is built from the status document: the files the
-units returned and the records in them, never by listing the container.
+(``receipt.json`` and ``receipt.html``), in the records container next to the sealed receipts it is
+rendered from. All of it is built from the status document: the files the units returned and the
+records in them, never by listing a container.
 """
 
 from __future__ import annotations
@@ -11,35 +12,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dsr.config import Settings
 from dsr.package.delivery import Delivery, read_only_link
 from dsr.package.export_package import write_export_package
 from dsr.package.receipt import write_certificate
-from dsr.storage import ExportStore, FileRef
+from dsr.runtime import Runtime
+from dsr.storage import FileRef
 
 
 def _ref(ref: FileRef) -> dict[str, Any]:
     return {"path": ref.path, "bytes": ref.size, "sha256": ref.sha256}
 
 
-def write_reports(
-    store: ExportStore, settings: Settings, document: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """Write the request's pages and return the status fields that point to them."""
+def write_reports(runtime: Runtime, document: dict[str, Any], now: datetime) -> None:
+    """Write the request's pages and point ``document`` at them. Call after the receipts are sealed.
+
+    The status-writing step runs again after a callback: pages the first run wrote are kept as they are.
+    """
+    if document.get("index") or document.get("receipt"):
+        return
     if document["operation"] == "export":
         if not any(entry.get("files") for entry in document["categories"].values()):
-            return {}  # nothing was exported (e.g. failed before any unit ran): nothing to browse
-        package = write_export_package(store, document, now, zip=bool(document["request"].get("zip")))
-        fields: dict[str, Any] = {"manifest": _ref(package.manifest), "index": _ref(package.index)}
+            return  # nothing was exported (e.g. failed before any unit ran): nothing to browse
+        package = write_export_package(
+            runtime.store, runtime.records, document, now, zip=bool(document["request"].get("zip"))
+        )
+        document["manifest"] = _ref(package.manifest)
+        document["index"] = _ref(package.index)
         if package.zip is not None:
-            url, expires = read_only_link(settings, package.zip.path, now)
-            fields["delivery"] = Delivery(package.zip, url, expires).to_json()
-        return fields
-    certificate = write_certificate(store, document, now)
-    return {
-        "receipt": {
-            "json": _ref(certificate.json),
-            "html": _ref(certificate.html),
-            "preview": certificate.preview,
-        }
+            url, expires = read_only_link(runtime.settings, package.zip.path, now)
+            document["delivery"] = Delivery(package.zip, url, expires).to_json()
+        return
+    certificate = write_certificate(runtime.records, runtime.store, document, now)
+    document["receipt"] = {
+        "json": _ref(certificate.json),
+        "html": _ref(certificate.html),
+        "preview": certificate.preview,
     }

@@ -55,11 +55,13 @@ def _doc(store: ExportStore, root: str, name: str, default: Any) -> Any:
     return default if found is None else found
 
 
-def _subject(store: ExportStore, document: dict[str, Any]) -> dict[str, Any] | None:
+def _subject(
+    record_store: ExportStore, store: ExportStore, document: dict[str, Any]
+) -> dict[str, Any] | None:
     subject = document["request"]["subject"]
     if subject is None:
         return None
-    metadata = subject_of(store, document["requestId"])
+    metadata = subject_of(record_store, store, document["requestId"])
     return {
         "metadata": sorted(metadata.items()),
         "keys": subject["metadataKeys"],
@@ -135,13 +137,18 @@ def _facts(project: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def write_export_package(
-    store: ExportStore, document: dict[str, Any], generated: datetime, *, zip: bool = False
+    store: ExportStore,
+    record_store: ExportStore,
+    document: dict[str, Any],
+    generated: datetime,
+    *,
+    zip: bool = False,
 ) -> ExportPackage:
     """Write the paged views, COCO files, ``index.html`` and ``manifest.json`` of an export, and
     with ``zip`` the whole package as one zip."""
     root = export_root(document["requestId"])
     with Manifest(root) as manifest:
-        index = _write_pages(store, document, generated, manifest)
+        index = _write_pages(store, record_store, document, generated, manifest)
         manifest_ref = manifest.write(store, document["requestId"], generated)
         archive = None
         if zip:
@@ -151,7 +158,11 @@ def write_export_package(
 
 
 def _write_pages(
-    store: ExportStore, document: dict[str, Any], generated: datetime, manifest: Manifest
+    store: ExportStore,
+    record_store: ExportStore,
+    document: dict[str, Any],
+    generated: datetime,
+    manifest: Manifest,
 ) -> FileRef:
     request_id = document["requestId"]
     root = export_root(request_id)
@@ -166,7 +177,7 @@ def _write_pages(
     listing = _doc(store, root, "iterations.json", {})
     performance = _doc(store, root, "iteration-performance.json", [])
     models = _doc(store, root, "exported-models.json", [])
-    subject = _subject(store, document)
+    subject = _subject(record_store, store, document)
     subject_note = (
         "Only images whose metadata identifies the data subject of this request are shown."
         if subject

@@ -19,9 +19,10 @@ def optional_json(store: ExportStore, path: str) -> Any:
         return None
 
 
-def subject_of(store: ExportStore, request_id: str) -> dict[str, str]:
-    """The metadata a subject-scoped request named, from the payload intake kept out of history."""
-    record = optional_json(store, record_path(request_id))
+def subject_of(records: ExportStore, store: ExportStore, request_id: str) -> dict[str, str]:
+    """The metadata a subject-scoped request named: its request record (in ``records``) names the
+    body's fingerprint, under which intake kept the payload out of history (in ``store``)."""
+    record = optional_json(records, record_path(request_id))
     found = (
         None
         if record is None

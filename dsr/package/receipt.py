@@ -68,13 +68,16 @@ def _unit(store: ExportStore, ref: dict[str, Any], names: dict[str, str]) -> dic
     }
 
 
-def certificate_document(store: ExportStore, document: dict[str, Any], generated: datetime) -> dict[str, Any]:
-    """The facts of the certificate, from the status document and the unit receipts it references."""
+def certificate_document(
+    records: ExportStore, store: ExportStore, document: dict[str, Any], generated: datetime
+) -> dict[str, Any]:
+    """The facts of the certificate, from the status document and the sealed receipts it references
+    (in ``records``; ``store`` holds the subject payload)."""
     request = document["request"]
     names = {p["id"]: p.get("name", "") for p in document.get("projects") or []}
     subject = None
     if request["subject"] is not None:
-        metadata = subject_of(store, document["requestId"])
+        metadata = subject_of(records, store, document["requestId"])
         subject = {
             "metadataKeys": request["subject"]["metadataKeys"],
             "fingerprint": _fingerprint(metadata),
@@ -84,7 +87,7 @@ def certificate_document(store: ExportStore, document: dict[str, Any], generated
     files: list[dict[str, Any]] = []
     manual = []
     for name, entry in document["categories"].items():
-        units = [_unit(store, ref, names) for ref in unit_files(document, name)]
+        units = [_unit(records, ref, names) for ref in unit_files(document, name)]
         files += [u["file"] for u in units]
         if entry["state"] == "manual_action_required":
             manual.append({"category": name, "action": entry.get("note")})
@@ -126,11 +129,13 @@ def certificate_document(store: ExportStore, document: dict[str, Any], generated
     }
 
 
-def write_certificate(store: ExportStore, document: dict[str, Any], generated: datetime) -> Certificate:
-    """Write ``<requestId>/receipts/receipt.json`` and the ``receipt.html`` that renders it."""
-    facts = certificate_document(store, document, generated)
+def write_certificate(
+    records: ExportStore, store: ExportStore, document: dict[str, Any], generated: datetime
+) -> Certificate:
+    """Write ``<requestId>/receipts/receipt.json`` and the ``receipt.html`` that renders it to ``records``."""
+    facts = certificate_document(records, store, document, generated)
     folder = receipt_folder(document["requestId"])
-    json_ref = put_json(store, f"{folder}/{RECEIPT_JSON}", facts)
+    json_ref = put_json(records, f"{folder}/{RECEIPT_JSON}", facts)
     html_path = f"{folder}/{RECEIPT_HTML}"
     for category in facts["categories"]:
         for unit in category["units"]:
@@ -140,5 +145,5 @@ def write_certificate(store: ExportStore, document: dict[str, Any], generated: d
         facts=facts,
         receipt_json={"href": RECEIPT_JSON, "sha256": json_ref.sha256, "bytes": json_ref.size},
     )
-    html_ref = store.put_bytes(html_path, html, "text/html")
+    html_ref = records.put_bytes(html_path, html, "text/html")
     return Certificate(json=json_ref, html=html_ref, preview=facts["preview"])

@@ -48,7 +48,7 @@ def test_dry_run_points_to_its_erasure_preview(stack, host):
     assert finished.status_code == 200, document
     jsonschema.validate(document, SCHEMA)
     assert document["receipt"]["preview"] is True
-    folder = stack.folder(body["requestId"])
+    folder = stack.records(body["requestId"])  # the certificate sits beside the sealed receipts
     facts = folder.read(document["receipt"]["json"]["path"])
     assert hashlib.sha256(facts).hexdigest() == document["receipt"]["json"]["sha256"]
     page = folder.read(document["receipt"]["html"]["path"]).decode()

@@ -57,7 +57,7 @@ def _document(store: MemoryStore, images: int) -> dict:
 def test_values_are_escaped_and_images_are_paged():
     store = MemoryStore()
     images = 2 * IMAGES_PER_PAGE + 1
-    package = write_export_package(store, _document(store, images), NOW)
+    package = write_export_package(store, store, _document(store, images), NOW)
     index = store.get_bytes(package.index.path).decode()
     assert "<script" not in index
     assert "&lt;script&gt;" in index
@@ -77,7 +77,7 @@ def test_values_are_escaped_and_images_are_paged():
 
 def test_manifest_lists_units_records_and_pages():
     store = MemoryStore()
-    package = write_export_package(store, _document(store, 3), NOW)
+    package = write_export_package(store, store, _document(store, 3), NOW)
     manifest = json.loads(store.get_bytes(package.manifest.path))
     paths = {entry["path"] for entry in manifest["files"]}
     assert f"images/{PID}/img-00000.png" in paths  # from the record, not from a listing
@@ -120,7 +120,7 @@ def test_certificate_and_preview():
     store = MemoryStore()
     for dry_run in (False, True):
         document = _delete_document(store, dry_run)
-        certificate = write_certificate(store, document, NOW)
+        certificate = write_certificate(store, store, document, NOW)
         page = store.get_bytes(certificate.html.path).decode()
         assert certificate.preview is dry_run
         assert ("Erasure preview (dry run)" in page) is dry_run

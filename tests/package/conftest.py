@@ -55,6 +55,10 @@ class Scenario:
     def container(self) -> str:
         return self.runtime.settings.export_container
 
+    @property
+    def records_container(self) -> str:
+        return self.runtime.settings.records_container
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

@@ -12,6 +12,7 @@ from typing import Any
 
 from dsr.accounts import resolve_account
 from dsr.categories import DELETE_PHASES, Category, ordered
+from dsr.chain import seal_request_receipts
 from dsr.config import Settings
 from dsr.contract import parse_request
 from dsr.erasure import run_delete_unit
@@ -31,6 +32,7 @@ def runtime_for(settings: Settings, server: EmulatorServer, key: str, container:
     scoped = replace(
         settings,
         export_container=container,
+        records_container=f"{container}-records",
         allowed_endpoint_origins=(server.base_url,),
         rate_limit_per_second=100_000.0,
     )
@@ -75,7 +77,7 @@ def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> dict[str, Any
     }
     received = datetime.now(UTC).replace(microsecond=0)
     request = parse_request(body)
-    claim(runtime.store, request, received)  # as intake does: the record, then the payloads
+    claim(runtime.records, request, received)  # as intake does: the record, then the payloads
     request = stash_payloads(runtime.store, request)
     document = initial_document(request, received, "running")
     resolution = resolve_account(request, runtime)
@@ -93,5 +95,6 @@ def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> dict[str, Any
             for category in categories:
                 document["categories"][category] = dict(entry)
     finished = completed(document, datetime.now(UTC))
-    finished.update(write_reports(runtime.store, runtime.settings, finished, datetime.now(UTC)))
+    seal_request_receipts(finished, runtime.records, runtime.store)  # as write_status does, in its order
+    write_reports(runtime, finished, datetime.now(UTC))
     return finished
