@@ -92,12 +92,16 @@ def main() -> int:
         time.sleep(min(float(status.headers.get("Retry-After", "2")), 2.0))
     print(json.dumps(document, indent=2))
 
-    container = ContainerClient.from_connection_string(env["DSR_STORAGE_CONNECTION"], "dsr-exports")
     target = ROOT / ".local" / "exports" / body["requestId"]
-    for blob in container.list_blobs(name_starts_with=body["requestId"] + "/"):
-        path = target / blob.name.removeprefix(body["requestId"] + "/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(container.download_blob(blob.name).readall())
+    # The export's working copies, then the records (status, sealed receipts, erasure certificate).
+    for name in ("dsr-exports", "dsr-records"):  # dsr/config.py's defaults, which run.sh uses
+        container = ContainerClient.from_connection_string(env["DSR_STORAGE_CONNECTION"], name)
+        if not container.exists():
+            continue
+        for blob in container.list_blobs(name_starts_with=body["requestId"] + "/"):
+            path = target / blob.name.removeprefix(body["requestId"] + "/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(container.download_blob(blob.name).readall())
     print(f"\nFiles copied from Blob Storage to {target}")
     index = target / "export" / "index.html"
     if index.exists():
