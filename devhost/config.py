@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,25 +20,73 @@ DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_MAX_DEQUEUE_COUNT = 5
 DEFAULT_QUEUE_BATCH_SIZE = 16
 DEFAULT_QUEUE_VISIBILITY = timedelta(0)
+DEFAULT_MAX_POLLING_INTERVAL = timedelta(minutes=1)
+QUEUE_ENCODINGS = ("base64", "none")
+DEFAULT_QUEUE_ENCODING = "base64"
+# Azure's functionTimeout default and ceiling on Flex Consumption (the plan infra/ deploys).
+DEFAULT_FUNCTION_TIMEOUT = timedelta(minutes=30)
+SYSTEM_KEY_NAME = "durabletask_extension"
 # Azure's default is 10 x processor count for both limits.
 DEFAULT_CONCURRENCY_PER_CORE = 10
 
-_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$")
+_TIMESPAN = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$")
 
 
 def parse_timespan(text: str) -> timedelta:
     """Parse a .NET TimeSpan string such as ``00:00:30`` or ``1.02:03:04.5``."""
+    if text.strip() == "-1":
+        return timedelta(-1)
     m = _TIMESPAN.match(text.strip())
     if m is None:
         raise ValueError(f"not a TimeSpan: {text!r}")
-    days, hours, minutes, seconds, frac = m.groups()
-    return timedelta(
+    sign, days, hours, minutes, seconds, frac = m.groups()
+    return (-1 if sign else 1) * timedelta(
         days=int(days or 0),
         hours=int(hours),
         minutes=int(minutes),
         seconds=int(seconds),
         microseconds=int((frac or "0")[:6].ljust(6, "0")),
     )
+
+
+@dataclass(frozen=True)
+class HostKeys:
+    """The host's keys, kept apart as in Azure: function keys open function-level routes, the
+    ``durabletask_extension`` system key opens the Durable webhooks, the master key opens everything.
+
+    All empty means keys are off (Core Tools behaviour); with any key given, the missing ones are
+    random, so no key works where Azure's would not.
+    """
+
+    function: frozenset[str] = frozenset()
+    system: str = ""
+    master: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests are checked at all."""
+        return bool(self.function or self.system or self.master)
+
+    @classmethod
+    def build(cls, function: str | None, system: str | None, master: str | None) -> HostKeys:
+        """Keys from options, else DEVHOST_FUNCTION_KEY / DEVHOST_SYSTEM_KEY / DEVHOST_MASTER_KEY."""
+        function = function or os.environ.get("DEVHOST_FUNCTION_KEY") or ""
+        system = system or os.environ.get("DEVHOST_SYSTEM_KEY") or ""
+        master = master or os.environ.get("DEVHOST_MASTER_KEY") or ""
+        if not (function or system or master):
+            return cls()
+        return cls(
+            function=frozenset([function or secrets.token_urlsafe(32)]),
+            system=system or secrets.token_urlsafe(32),
+            master=master or secrets.token_urlsafe(32),
+        )
+
+
+def _positive_int(section: dict[str, Any], name: str, default: int) -> int:
+    value = section.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"host.json: {name} must be a positive integer, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -56,8 +105,13 @@ class HostSettings:
     queue_max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT
     queue_visibility_timeout: timedelta = DEFAULT_QUEUE_VISIBILITY
     queue_batch_size: int = DEFAULT_QUEUE_BATCH_SIZE
-    function_keys: frozenset[str] = field(default_factory=frozenset)
+    queue_new_batch_threshold: int = DEFAULT_QUEUE_BATCH_SIZE // 2
+    queue_max_polling_interval: timedelta = DEFAULT_MAX_POLLING_INTERVAL
+    queue_message_encoding: str = DEFAULT_QUEUE_ENCODING
+    function_timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
+    keys: HostKeys = field(default_factory=lambda: HostKeys())
     fast_timers: bool = False
+    reuse_port: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -80,7 +134,10 @@ def load_settings(
     rpc_port: int = 17071,
     state_dir: Path | None = None,
     function_key: str | None = None,
+    system_key: str | None = None,
+    master_key: str | None = None,
     fast_timers: bool | None = None,
+    reuse_port: bool = False,
 ) -> HostSettings:
     """Build settings from ``app_dir/host.json`` and the environment (call after load_local_settings)."""
     app_dir = app_dir.resolve()
@@ -91,10 +148,21 @@ def load_settings(
     durable = _section(extensions, "durableTask")
     queues = _section(extensions, "queues")
     defaults = HostSettings(app_dir=app_dir)
-    key = function_key or os.environ.get("DEVHOST_FUNCTION_KEY") or ""
     if fast_timers is None:
         fast_timers = os.environ.get("DEVHOST_FAST_TIMERS", "").lower() in ("1", "true", "yes")
     visibility = queues.get("visibilityTimeout")
+    polling = queues.get("maxPollingInterval")
+    batch_size = _positive_int(queues, "batchSize", DEFAULT_QUEUE_BATCH_SIZE)
+    encoding = str(queues.get("messageEncoding", DEFAULT_QUEUE_ENCODING)).lower()
+    if encoding not in QUEUE_ENCODINGS:
+        raise ValueError(f"host.json: messageEncoding must be one of {QUEUE_ENCODINGS}, got {encoding!r}")
+    timeout_text = doc.get("functionTimeout")
+    function_timeout: timedelta | None = (
+        parse_timespan(timeout_text) if timeout_text else DEFAULT_FUNCTION_TIMEOUT
+    )
+    # "-1" (or a negative TimeSpan) means unbounded where the plan allows it.
+    if function_timeout is not None and function_timeout <= timedelta(0):
+        function_timeout = None
     return HostSettings(
         app_dir=app_dir,
         host=host,
@@ -111,9 +179,14 @@ def load_settings(
         ),
         queue_max_dequeue_count=int(queues.get("maxDequeueCount", DEFAULT_MAX_DEQUEUE_COUNT)),
         queue_visibility_timeout=parse_timespan(visibility) if visibility else DEFAULT_QUEUE_VISIBILITY,
-        queue_batch_size=int(queues.get("batchSize", DEFAULT_QUEUE_BATCH_SIZE)),
-        function_keys=frozenset([key]) if key else frozenset(),
+        queue_batch_size=batch_size,
+        queue_new_batch_threshold=int(queues.get("newBatchThreshold", batch_size // 2)),
+        queue_max_polling_interval=parse_timespan(polling) if polling else DEFAULT_MAX_POLLING_INTERVAL,
+        queue_message_encoding=encoding,
+        function_timeout=function_timeout,
+        keys=HostKeys.build(function_key, system_key, master_key),
         fast_timers=fast_timers,
+        reuse_port=reuse_port,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from devhost.host import BackgroundHost, Host
-from tests.devhost.devhost_client import APPS, FUNCTION_KEY, Client
+from tests.devhost.devhost_client import APPS, FUNCTION_KEY, MASTER_KEY, SYSTEM_KEY, Client
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +18,8 @@ def core_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         rpc_port=0,
         state_dir=tmp_path_factory.mktemp("core-state"),
         function_key=FUNCTION_KEY,
+        system_key=SYSTEM_KEY,
+        master_key=MASTER_KEY,
         fast_timers=False,
     )
     with BackgroundHost(host):
