@@ -57,7 +57,8 @@ def sanitize(text: str) -> str:
     return text
 
 
-def _timespan(value: timedelta) -> str:
+def timespan_text(value: timedelta) -> str:
+    """A .NET TimeSpan's default text, e.g. ``00:10:00``."""
     total = int(value.total_seconds())
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
@@ -107,7 +108,7 @@ def activity_failure(name: str, ex: BaseException) -> tuple[str, str]:
 
 def timeout_message(name: str, timeout: timedelta) -> str:
     """The WebJobs SDK's FunctionTimeoutException message."""
-    return f"Timeout value of {_timespan(timeout)} was exceeded by function: Functions.{name}"
+    return f"Timeout value of {timespan_text(timeout)} was exceeded by function: Functions.{name}"
 
 
 def activity_timeout(name: str, timeout: timedelta) -> tuple[str, str]:

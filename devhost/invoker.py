@@ -26,7 +26,7 @@ from azure.functions import meta
 from azure.functions._durable_functions import OrchestrationContext
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-from devhost.failures import activity_failure, activity_timeout, timeout_message
+from devhost.failures import activity_failure, activity_timeout, timeout_message, timespan_text
 from devhost.loader import FunctionInfo
 
 log = logging.getLogger("devhost.functions")
@@ -117,12 +117,12 @@ class Invoker:
             return call.result()
         call.cancel()  # stops async code; a sync function's thread is abandoned with the old pool
         call.add_done_callback(lambda task: task.cancelled() or task.exception())
-        if restart in done:
+        if restart.done():  # another call's timeout restarted the worker first
             raise WorkerRestartedError("The language worker process restarted while the function was running")
         assert self._timeout is not None, "only a timeout ends the wait otherwise"
         log.error(
             "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
-            self._timeout,
+            timespan_text(self._timeout),
             info.name,
             invocation_id,
         )
