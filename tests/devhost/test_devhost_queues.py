@@ -7,6 +7,7 @@ is, no encode policy) and base64-encoded as host.json's ``messageEncoding: base6
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -73,10 +74,8 @@ def queue_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     # The host creates no trigger queue (Azure does not either): the senders' side makes them.
     for name in (OK_QUEUE, FAIL_QUEUE, FAIL_QUEUE + "-poison", OK_QUEUE + "-poison", SLOW_QUEUE):
         _fresh_queue(name)
-    try:
+    with contextlib.suppress(ResourceNotFoundError):
         _queue(MISSING_QUEUE).delete_queue()
-    except ResourceNotFoundError:
-        pass
     host = Host(APPS / "queues", port=0, rpc_port=0, state_dir=Path(tmp_path_factory.mktemp("queue-state")))
     with BackgroundHost(host):
         yield host
