@@ -16,7 +16,8 @@ UPPER_QUEUE = "DEVHOST-TEST-SLOW"
 # Nobody creates this one: the listener must not either.
 MISSING_QUEUE = "devhost-test-missing"
 _FAILED_ATTEMPTS: list[dict[str, object]] = []
-_SLOW = {"running": 0, "peak": 0, "done": 0, "dequeue_counts": []}
+_SLOW: dict[str, int] = {"running": 0, "peak": 0, "done": 0}
+_DEQUEUE_COUNTS: list[int] = []
 
 
 @app.queue_trigger(arg_name="msg", queue_name=OK_QUEUE, connection="AzureWebJobsStorage")
@@ -36,7 +37,7 @@ def always_fails(msg: func.QueueMessage) -> None:
 async def slow_consumer(msg: func.QueueMessage) -> None:
     _SLOW["running"] += 1
     _SLOW["peak"] = max(_SLOW["peak"], _SLOW["running"])
-    _SLOW["dequeue_counts"].append(msg.dequeue_count)
+    _DEQUEUE_COUNTS.append(msg.dequeue_count or 0)
     try:
         await asyncio.sleep(json.loads(msg.get_body())["seconds"])
     finally:
@@ -51,7 +52,9 @@ def never_runs(msg: func.QueueMessage) -> None:
 
 @app.route(route="slow", methods=["GET"])
 def slow_stats(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(_SLOW), mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps({**_SLOW, "dequeue_counts": _DEQUEUE_COUNTS}), mimetype="application/json"
+    )
 
 
 @app.route(route="attempts", methods=["GET"])
