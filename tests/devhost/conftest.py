@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from devhost.host import BackgroundHost, Host
 from tests.devhost.devhost_client import APPS, FUNCTION_KEY, MASTER_KEY, SYSTEM_KEY, Client
+
+HOST_KEY_VARIABLES = ("DEVHOST_FUNCTION_KEY", "DEVHOST_SYSTEM_KEY", "DEVHOST_MASTER_KEY")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _keys_only_where_a_test_sets_them() -> Iterator[None]:
+    # scripts/test.sh exports the local stack's host keys; these tests choose keys per host.
+    saved = {name: os.environ.pop(name) for name in HOST_KEY_VARIABLES if name in os.environ}
+    yield
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

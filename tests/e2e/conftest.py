@@ -12,6 +12,7 @@ import pytest
 from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
 from azure.storage.blob import ContainerClient
+from azure.storage.queue import QueueClient
 
 from dsr.config import load_settings
 from emulator.seed import SeedSpec, account_name, build_state
@@ -103,6 +104,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         for index, scenario in enumerate(SCENARIOS):
             vault.set_secret(stack.secret_name(scenario), keys[account_name(index)])
+        # The Functions host does not create a trigger's queue: whoever deploys the app does.
+        with QueueClient.from_connection_string(settings.storage_connection, stack.queue_name) as queue:
+            queue.create_queue()
         root = tmp_path_factory.mktemp("host")
         host = HostProcess(
             env=stack.host_env(),
