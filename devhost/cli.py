@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -77,9 +78,12 @@ def _instance_args(args: argparse.Namespace, port: int, rpc_port: int, state_dir
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    # Scale-out instances tag their lines, so one log shows which instance ran what.
+    instance = os.environ.get("DEVHOST_INSTANCE") if args.reuse_port else None
+    tag = f"[instance {instance}] " if instance is not None else ""
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="[%(asctime)s] %(message)s",
+        format=f"[%(asctime)s] {tag}%(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
     # The Azure SDKs log every HTTP request at INFO; the Functions host filters them out by category too.
