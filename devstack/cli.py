@@ -54,11 +54,12 @@ def run(argv: list[str] | None = None) -> int:
             print(f"demo endpoint:    {demo.endpoint}")
             print(f"training key:     Key Vault secret {demo.secret_name!r} ({state})")
             print(f"secret version:   {demo.secret_version}")
-            created = create_request_queue(layout)
-            print(
-                f"request queue:    {local_environment(layout)['DSR_REQUEST_QUEUE']}"
-                f" ({'created' if created else 'exists'})"
-            )
+            queue = local_environment(layout)["DSR_REQUEST_QUEUE"]
+            try:
+                state = "created" if create_request_queue(layout) else "exists"
+            except DevstackError as exc:  # the key is stored; the queue waits for Azurite
+                state = f"not created: {exc}"
+            print(f"request queue:    {queue} ({state})")
     except DevstackError as exc:
         print(str(exc), file=sys.stderr)
         return 1
