@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -82,6 +83,43 @@ class HostKeys:
         )
 
 
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+
+
+def _setting_value(text: str) -> Any:
+    if text.isdigit():
+        return int(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def apply_host_overrides(doc: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Apply ``AzureFunctionsJobHost__a__b=value`` settings to host.json, as the Functions host does.
+
+    Keys match case-insensitively (configuration keys do); returns the overridden paths (names only,
+    the values are never logged).
+    """
+    applied = []
+    for name, value in sorted(environ.items()):
+        if not name.lower().startswith(HOST_OVERRIDE_PREFIX.lower()):
+            continue
+        path = [part for part in name[len(HOST_OVERRIDE_PREFIX) :].split("__") if part]
+        node = doc
+        for part in path[:-1]:
+            key = next((k for k in node if k.lower() == part.lower()), part)
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        last = next((k for k in node if k.lower() == path[-1].lower()), path[-1]) if path else None
+        if last is not None:
+            node[last] = _setting_value(value)
+            applied.append(":".join(path))
+    if applied:
+        log.info("host.json settings overridden from the environment: %s", ", ".join(applied))
+    return applied
+
+
 def _positive_int(section: dict[str, Any], name: str, default: int) -> int:
     value = section.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -143,6 +181,7 @@ def load_settings(
     app_dir = app_dir.resolve()
     host_json_path = app_dir / "host.json"
     doc: dict[str, Any] = json.loads(host_json_path.read_text()) if host_json_path.exists() else {}
+    apply_host_overrides(doc, os.environ)
     extensions = _section(doc, "extensions")
     http = _section(extensions, "http")
     durable = _section(extensions, "durableTask")

@@ -83,6 +83,9 @@ class Stack:
                 "DSR_REQUEST_QUEUE": self.queue_name,
                 "DSR_DELETE_VERIFY_TIMEOUT_SECONDS": "30",
                 "DSR_CV_RATE_LIMIT_PER_SECOND": "200",
+                # An app setting overriding host.json, as in Azure: idle queue polling backs off to
+                # 1 s instead of the default minute, so queue tests do not wait out the backoff.
+                "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:01",
                 **extra,
             }
         )
