@@ -116,6 +116,7 @@ class Invoker:
         if call in done:
             return call.result()
         call.cancel()  # stops async code; a sync function's thread is abandoned with the old pool
+        # Its late outcome is discarded; fetching it keeps asyncio from reporting it as never retrieved.
         call.add_done_callback(lambda task: task.cancelled() or task.exception())
         if restart.done():  # another call's timeout restarted the worker first
             raise WorkerRestartedError("The language worker process restarted while the function was running")
