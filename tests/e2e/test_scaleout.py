@@ -47,30 +47,42 @@ def _wait(host: HostProcess, request_id: str, timeout: float = 180) -> requests.
         time.sleep(0.3)
 
 
-def _activities_by_instance(host: HostProcess) -> Counter[str]:
+def _unit_lines(host: HostProcess, what: str) -> Counter[str]:
+    """Per instance, how many run_unit log lines match ``what`` ("Executing" or "Executed")."""
+    pattern = re.compile(rf"\[instance (\d+)\] {what} 'Functions\.run_unit'")
     lines = host.log_path.read_text(errors="replace").splitlines()
-    return Counter(
-        m.group(1)
-        for line in lines
-        if (m := re.search(r"\[instance (\d+)\] Executed 'Functions\.run_unit' \(Succeeded", line))
-    )
+    return Counter(m.group(1) for line in lines if (m := pattern.search(line)))
+
+
+def _busy_instance(host: HostProcess) -> int | None:
+    started, finished = _unit_lines(host, "Executing"), _unit_lines(host, "Executed")
+    busy = [int(k) for k in started if started[k] > finished[k]]
+    return busy[0] if busy else None
 
 
 def test_requests_finish_when_an_instance_dies_mid_flight(stack, scaled_host):
     assert scaled_host.ready_instances() == INSTANCES
-    bodies = [stack.body("export", operation="export") for _ in range(3)]
-    for body in bodies:
-        assert scaled_host.submit(body).status_code == 202
-    deadline = time.monotonic() + 60
-    while not _activities_by_instance(scaled_host):
-        assert time.monotonic() < deadline, "no unit ran"
-        time.sleep(0.1)
-    killed = scaled_host.kill_instance(0)  # like a lost Azure instance: what it held runs again elsewhere
-    documents = [_wait(scaled_host, body["requestId"]) for body in bodies]
+    controls = stack.account("export").controls
+    controls.knobs.latency_seconds = 0.05  # units last long enough to be caught running
+    try:
+        bodies = [stack.body("export", operation="export") for _ in range(3)]
+        for body in bodies:
+            assert scaled_host.submit(body).status_code == 202
+        deadline = time.monotonic() + 60
+        while (victim := _busy_instance(scaled_host)) is None:
+            assert time.monotonic() < deadline, "no unit ran"
+            time.sleep(0.05)
+        # Like a lost Azure instance: the unit it was running runs again on another instance.
+        killed = scaled_host.kill_instance(victim)
+        documents = [_wait(scaled_host, body["requestId"]) for body in bodies]
+    finally:
+        controls.knobs.latency_seconds = 0.0
     assert [d.status_code for d in documents] == [200, 200, 200]
     assert all(d.json()["state"] == "succeeded" for d in documents)
     # The same export three times: identical counts, however the units were spread and re-run.
     counts = [{c: e.get("counts") for c, e in d.json()["categories"].items()} for d in documents]
     assert counts[0] == counts[1] == counts[2]
-    assert len(_activities_by_instance(scaled_host)) >= 2  # work ran on more than one instance
+    started, finished = _unit_lines(scaled_host, "Executing"), _unit_lines(scaled_host, "Executed")
+    assert started[str(victim)] > finished[str(victim)]  # it died with a unit in flight: a redelivery
+    assert len(finished) >= 2  # work ran on more than one instance
     assert killed not in scaled_host.instance_pids()  # the supervisor replaced the lost instance
