@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         master_key=args.master_key,
         fast_timers=args.fast_timers,
         reuse_port=args.reuse_port,
+        run_timers=instance in (None, "0"),
     )
     asyncio.run(_serve(host))
     return 0

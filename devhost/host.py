@@ -28,6 +28,7 @@ from devhost.invoker import Invoker
 from devhost.loader import FunctionIndex, load_app
 from devhost.queues import QueueListener, connection_string
 from devhost.store import Store
+from devhost.timers import timer_listeners
 
 log = logging.getLogger("devhost")
 
@@ -68,6 +69,7 @@ class Host:
         master_key: str | None = None,
         fast_timers: bool | None = None,
         reuse_port: bool = False,
+        run_timers: bool = True,
     ) -> None:
         self._app_dir = Path(app_dir).resolve()
         self._options = {
@@ -81,6 +83,8 @@ class Host:
             "fast_timers": fast_timers,
             "reuse_port": reuse_port,
         }
+        # Azure runs a timer function as a singleton across instances: in scale-out, one instance does.
+        self._run_timers = run_timers
         self._runners: list[web.AppRunner] = []
         self._listeners: list[QueueListener] = []
         self._listener_tasks: list[asyncio.Task[None]] = []
@@ -140,6 +144,13 @@ class Host:
             orchestrator_workers=max(1, min(settings.max_concurrent_orchestrations, os.cpu_count() or 1)),
             function_timeout=settings.function_timeout,
         )
+        # Timer schedules are checked before any port is bound: a schedule devhost cannot honour stops it.
+        try:
+            timers = timer_listeners(index.timers, invoker, lambda: self.durable_urls().binding_json())
+        except Exception:
+            invoker.shutdown()
+            store.close()
+            raise
         self.dispatcher = dispatcher = Dispatcher(
             store,
             index,
@@ -175,6 +186,8 @@ class Host:
         )
         await dispatcher.start()
         self._start_queue_listeners(settings, index, invoker)
+        if self._run_timers:
+            self._listener_tasks += [asyncio.create_task(timer.run()) for timer in timers]
         names = ", ".join(f.name for f in index.all())
         log.info("Host started on %s (rpc %s); functions: %s", self.url, self.rpc_url, names)
 
