@@ -26,6 +26,8 @@ MAX_METADATA_PAIRS = 10  # the 3.4-preview per-image metadata limit; v3.3 allows
 MAX_METADATA_VALUE_LENGTH = 256
 MAX_PROJECT_IDS = 100  # S0 project limit
 MAX_APPLICATION_LENGTH = 256
+MAX_EXTENSION_MONTHS = 2  # GDPR Art. 12(3): "extended by two further months where necessary"
+MAX_EXTENSION_REASON_LENGTH = 500
 INSTANCE_ID_PREFIX = "dsr-"
 
 Operation = Literal["export", "delete"]
@@ -39,6 +41,13 @@ class SubjectScope(TypedDict):
     metadataKeys: list[str]
     metadataFile: str | None
     predictions: dict[str, str | None] | None
+
+
+class DeadlineExtension(TypedDict):
+    """A GDPR Art. 12(3) extension of the one-month deadline, with the reason given to the subject."""
+
+    months: int
+    reason: str
 
 
 class AccountRef(TypedDict):
@@ -57,6 +66,7 @@ class DsrRequest(TypedDict):
     subject: SubjectScope | None
     dryRun: bool
     callbackUrl: str | None
+    extension: DeadlineExtension | None
     fingerprint: str
 
 
@@ -119,6 +129,11 @@ class _Subject(_Strict):
         return value
 
 
+class _Extension(_Strict):
+    months: int = Field(ge=1, le=MAX_EXTENSION_MONTHS)
+    reason: str = Field(min_length=1, max_length=MAX_EXTENSION_REASON_LENGTH)
+
+
 class _Request(_Strict):
     requestId: str | None = None
     operation: Operation
@@ -128,6 +143,7 @@ class _Request(_Strict):
     subject: _Subject | None = None
     dryRun: bool = False
     callbackUrl: str | None = Field(default=None, max_length=2048)
+    extension: _Extension | None = None
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
@@ -219,17 +235,23 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
     }
     project_ids = None if model.projectIds is None else sorted({str(p) for p in model.projectIds})
     category_names = [c.value for c in categories]
-    fingerprint = _fingerprint(
-        {
-            "operation": model.operation,
-            "account": dict(account),
-            "categories": category_names,
-            "projectIds": project_ids,
-            "subject": subject,
-            "dryRun": model.dryRun,
-            "callbackUrl": model.callbackUrl,
-        }
+    extension: DeadlineExtension | None = (
+        None
+        if model.extension is None
+        else {"months": model.extension.months, "reason": model.extension.reason}
     )
+    fingerprinted: dict[str, Any] = {
+        "operation": model.operation,
+        "account": dict(account),
+        "categories": category_names,
+        "projectIds": project_ids,
+        "subject": subject,
+        "dryRun": model.dryRun,
+        "callbackUrl": model.callbackUrl,
+    }
+    if extension is not None:  # only when set, so requests without one keep their fingerprint
+        fingerprinted["extension"] = extension
+    fingerprint = _fingerprint(fingerprinted)
     return DsrRequest(
         requestId=model.requestId or new_id or str(uuid.uuid4()),
         operation=model.operation,
@@ -239,6 +261,7 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         subject=subject,
         dryRun=model.dryRun,
         callbackUrl=model.callbackUrl,
+        extension=extension,
         fingerprint=fingerprint,
     )
 

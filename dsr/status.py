@@ -35,11 +35,39 @@ def format_time(moment: datetime) -> str:
     return moment.strftime(TIME_FORMAT)
 
 
-def due_date(received: datetime) -> datetime:
-    """GDPR Art. 12(3): one month from receipt (same day next month, clamped to the month's end)."""
-    year, month = (received.year + 1, 1) if received.month == 12 else (received.year, received.month + 1)
+def due_date(received: datetime, months: int = 1) -> datetime:
+    """GDPR Art. 12(3): one month from receipt (same day ``months`` later, clamped to the month's end).
+
+    An extension (by up to two further months) passes ``months`` = 1 + the extension.
+    """
+    index = received.month - 1 + months
+    year, month = received.year + index // 12, index % 12 + 1
     day = min(received.day, calendar.monthrange(year, month)[1])
     return received.replace(year=year, month=month, day=day)
+
+
+def _deadline(request: DsrRequest, received: datetime) -> tuple[str, dict[str, Any] | None]:
+    """``dueAt`` and the recorded extension (None when the request set none)."""
+    base = format_time(due_date(received))
+    # .get: requests started before extensions existed carry no such key in their Durable input.
+    extension = request.get("extension")
+    if extension is None:
+        return base, None
+    due = format_time(due_date(received, 1 + extension["months"]))
+    return due, {"months": extension["months"], "reason": extension["reason"], "originalDueAt": base}
+
+
+def manual_actions(categories: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """What the customer must still do themselves: one entry per category the API could not finish.
+
+    A delete whose only remaining categories are these still ends ``succeeded`` (everything the API
+    can delete is gone), so this list is what says it is not all over.
+    """
+    return [
+        {"category": name, "action": entry["note"] or "see the category's receipt"}
+        for name, entry in categories.items()
+        if entry["state"] == "manual_action_required"
+    ]
 
 
 def request_echo(request: DsrRequest) -> dict[str, Any]:
@@ -73,13 +101,15 @@ def initial_document(
     request: DsrRequest, received: datetime, state: RequestState = "pending"
 ) -> dict[str, Any]:
     """The document as it stands before any category ran."""
+    due, extension = _deadline(request, received)
     return {
         "schemaVersion": SCHEMA_VERSION,
         "requestId": request["requestId"],
         "operation": request["operation"],
         "state": state,
         "receivedAt": format_time(received),
-        "dueAt": format_time(due_date(received)),
+        "dueAt": due,
+        "extension": extension,
         "completedAt": None,
         "request": request_echo(request),
         "categories": {category: new_category_entry() for category in request["categories"]},
@@ -88,6 +118,9 @@ def initial_document(
         "approval": None,
         "callback": None,
         "projectsNotFound": [],
+        "manualActions": [],
+        "attempts": [],
+        "cancellation": None,
         "error": None,
     }
 
@@ -142,6 +175,7 @@ def progress(document: dict[str, Any]) -> dict[str, Any]:
             for name, entry in document["categories"].items()
         },
         "approval": document["approval"],
+        "attempts": document["attempts"],
     }
 
 
@@ -149,4 +183,5 @@ def completed(document: dict[str, Any], now: datetime, state: RequestState | Non
     finished = dict(document)
     finished["state"] = state or overall_state(document["categories"])
     finished["completedAt"] = format_time(now)
+    finished["manualActions"] = manual_actions(document["categories"])
     return finished
