@@ -30,6 +30,9 @@ SCENARIOS = (
     "approval",
     "faults",
     "projects-only",
+    "cancel",
+    "retry",
+    "cli",
 )
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),
