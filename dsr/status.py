@@ -23,6 +23,8 @@ CategoryState = Literal[
     "pending", "running", "succeeded", "failed", "not_attributable", "manual_action_required", "skipped"
 ]
 TERMINAL_STATES = frozenset({"succeeded", "partially_succeeded", "failed", "canceled"})
+PROGRESS_ERROR_LENGTH = 200
+"""Errors are cut to this in Durable custom status, which must stay under 16 KB."""
 _OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action_required", "skipped"})
 
 
@@ -171,11 +173,18 @@ def progress(document: dict[str, Any]) -> dict[str, Any]:
         "requestId": document["requestId"],
         "state": document["state"],
         "categories": {
-            name: {"state": entry["state"], "counts": entry["counts"], "verified": entry["verified"]}
+            name: {
+                "state": entry["state"],
+                "counts": entry["counts"],
+                "verified": entry["verified"],
+                "error": None if entry["error"] is None else entry["error"][:PROGRESS_ERROR_LENGTH],
+            }
             for name, entry in document["categories"].items()
         },
         "approval": document["approval"],
         "attempts": document["attempts"],
+        # Why a request is stuck or about to fail (e.g. Key Vault unreachable), before it has finished.
+        "error": document["error"],
     }
 
 

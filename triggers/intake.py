@@ -122,6 +122,7 @@ async def read_status(
         document["state"] = progress["state"]
         document["approval"] = progress.get("approval")
         document["attempts"] = progress.get("attempts", [])
+        document["error"] = progress.get("error")
         for name, entry in progress["categories"].items():
             document["categories"].setdefault(name, {}).update(entry)
     if runtime_status in RUNNING_STATUSES:
