@@ -14,7 +14,8 @@ Errors carry ids (request, project, operation) and never personal data or secret
     │   ├── EndpointNotAllowedError    an account endpoint outside the allow-list
     │   ├── SecretNotFoundError        the named Key Vault secret does not exist
     │   ├── RequestNotFoundError       no request with that id (-> HTTP 404)
-    │   └── RequestConflictError       a request id reused for another request, or a bad state (-> 409)
+    │   ├── RequestConflictError       a request id reused for another request, or a bad state (-> 409)
+    │   └── RequestPayloadError        a payload stored for a request (subject, callback) is unusable
     └── customvision.errors.CustomVisionError   (Training API errors; see that module)
 """
 
@@ -81,3 +82,13 @@ class RequestConflictError(PermanentError):
         super().__init__(f"request {request_id!r}: {reason}")
         self.request_id = request_id
         self.reason = reason
+
+
+class RequestPayloadError(PermanentError):
+    """A payload kept out of Durable history for a request (subject metadata, callback URL) is missing
+    or malformed in storage."""
+
+    def __init__(self, request_id: str, payload: str) -> None:
+        super().__init__(f"request {request_id!r}: stored {payload} payload is unusable")
+        self.request_id = request_id
+        self.payload = payload

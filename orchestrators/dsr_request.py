@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -25,6 +25,7 @@ from dsr.status import (
     initial_document,
     merge_units,
     new_category_entry,
+    parse_time,
     progress,
 )
 from dsr.units import ITERATIONS_UNIT, Job, UnitResult, make_job, plan_units, unit_category
@@ -67,7 +68,8 @@ def _phases(operation: str, categories: list[str]) -> list[list[str]]:
 def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     payload = context.get_input()
     request = payload["request"]
-    received = datetime.strptime(payload["receivedAt"], "%Y-%m-%dT%H:%M:%SZ")
+    callback = request["callbackFile"]
+    received = parse_time(payload["receivedAt"])
     document = initial_document(request, received, "running")
     retry = payload.get("retry")
     if retry:  # a retry runs only the failed categories; the others are carried from the last attempt
@@ -84,7 +86,9 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     if "error" in resolution:
         document["error"] = resolution["error"]
         _skip_all(document, to_run)
-        return (yield from _finish(context, completed(document, context.current_utc_datetime, "failed")))
+        return (
+            yield from _finish(context, completed(document, context.current_utc_datetime, "failed"), callback)
+        )
 
     document["projectsNotFound"] = resolution["missingProjectIds"]
     job = make_job(request, resolution["account"], [p["id"] for p in resolution["projects"]])
@@ -93,11 +97,11 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     if request["operation"] == "delete" and not request["dryRun"] and approval.get("required"):
         decision = yield from _await_approval(context, document, float(approval["timeoutHours"]))
         if decision is not None:
-            return (yield from _finish(context, decision))
+            return (yield from _finish(context, decision, callback))
 
     for phase in _phases(request["operation"], to_run):
         yield from _run_phase(context, document, job, phase)
-    return (yield from _finish(context, completed(document, context.current_utc_datetime)))
+    return (yield from _finish(context, completed(document, context.current_utc_datetime), callback))
 
 
 def _await_approval(
@@ -172,16 +176,17 @@ def _run_phase(
         context.set_custom_status(progress(document))
 
 
-def _finish(context: df.DurableOrchestrationContext, document: dict[str, Any]) -> Generator[Any, Any, Any]:
+def _finish(
+    context: df.DurableOrchestrationContext, document: dict[str, Any], callback_file: str | None
+) -> Generator[Any, Any, Any]:
     """Write the status document, then tell the caller's callback URL (if any) and record how that went."""
     context.set_custom_status(progress(document))
     written = yield context.call_activity_with_retry(names.WRITE_STATUS, ACTIVITY_RETRY, document)
-    url = document["request"]["callbackUrl"]
-    if not url:
+    if not callback_file:
         return written
     try:
         outcome = yield context.call_activity_with_retry(
-            names.NOTIFY_CALLBACK, ACTIVITY_RETRY, {"url": url, "document": written}
+            names.NOTIFY_CALLBACK, ACTIVITY_RETRY, {"callbackFile": callback_file, "document": written}
         )
     except Exception as exc:
         outcome = {"delivered": False, "status": None, "error": _error_text(exc)}

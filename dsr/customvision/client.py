@@ -98,7 +98,7 @@ class _Secret:
 
 
 def _check_uuid(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise InvalidRequestError(field, "must be a UUID")
     return value
 
@@ -131,7 +131,7 @@ def _error_code(response: requests.Response) -> str:
         code = body.get("code")
         if not isinstance(code, str) and isinstance(body.get("error"), dict):
             code = body["error"].get("code")
-    if isinstance(code, str) and _SAFE_CODE.match(code):
+    if isinstance(code, str) and _SAFE_CODE.fullmatch(code):
         return code
     return f"Http{response.status_code}"
 
