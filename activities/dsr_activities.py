@@ -20,6 +20,7 @@ from dsr.errors import PermanentError
 from dsr.export import run_export_unit
 from dsr.records import read_callback
 from dsr.report import write_index_and_manifest
+from dsr.request_index import mark
 from dsr.runtime import get_runtime
 from dsr.status import status_path
 from dsr.storage import put_json
@@ -74,6 +75,8 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
         document["manifest"] = {"path": manifest.path, "bytes": manifest.size, "sha256": manifest.sha256}
     document["statusFile"] = {"path": status_path(request_id)}
     put_json(runtime.store, status_path(request_id), document)
+    # After the document: a listed outcome always has its status document to show.
+    mark(runtime.store, request_id, document["operation"], document["state"], document["receivedAt"])
     log.info("request %s: %s", request_id, document["state"])
     return document
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dsr.contract import DsrRequest
 from dsr.units import UnitResult
@@ -19,6 +19,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 RequestState = Literal[
     "pending", "awaiting_approval", "running", "succeeded", "partially_succeeded", "failed", "canceled"
 ]
+REQUEST_STATES: tuple[str, ...] = get_args(RequestState)
 CategoryState = Literal[
     "pending", "running", "succeeded", "failed", "not_attributable", "manual_action_required", "skipped"
 ]

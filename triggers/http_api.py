@@ -13,10 +13,13 @@ import azure.functions as func
 from dsr.cancellation import MAX_CANCEL_REASON_LENGTH, MAX_CANCELED_BY_LENGTH
 from dsr.config import get_settings
 from dsr.errors import InvalidRequestError
+from dsr.request_index import MAX_PAGE_SIZE
 from dsr.runtime import get_runtime
+from dsr.status import REQUEST_STATES
 from dsr.untrusted_json import parse_untrusted
 from triggers.intake import admit, approve, read_status, submit
 from triggers.request_control import cancel, retry
+from triggers.request_list import list_requests
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
 
 bp = df.Blueprint()
@@ -25,6 +28,8 @@ log = logging.getLogger("dsr.http")
 RETRY_AFTER_SECONDS = 10
 MAX_APPROVER_LENGTH = 128
 MAX_COMMENT_LENGTH = 1000
+DEFAULT_PAGE_SIZE = 50
+MAX_TOKEN_LENGTH = 2048
 
 
 def _json_body(req: func.HttpRequest) -> Any:
@@ -172,3 +177,45 @@ async def retry_request(req: func.HttpRequest, client: df.DurableOrchestrationCl
         request_id,
         {"requestId": request_id, "attempt": attempt["attempt"], "categories": attempt["categories"]},
     )
+
+
+def _list_query(req: func.HttpRequest) -> dict[str, Any]:
+    unknown = sorted(set(req.params) - {"state", "operation", "pageSize", "continuationToken", "code"})
+    if unknown:
+        raise InvalidRequestError(unknown[0], "unknown query parameter")
+    state = req.params.get("state") or None
+    if state is not None and state not in REQUEST_STATES:
+        raise InvalidRequestError("state", f"must be one of {', '.join(REQUEST_STATES)}")
+    operation = req.params.get("operation") or None
+    if operation is not None and operation not in ("export", "delete"):
+        raise InvalidRequestError("operation", "must be 'export' or 'delete'")
+    size = req.params.get("pageSize") or str(DEFAULT_PAGE_SIZE)
+    if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
+        raise InvalidRequestError("pageSize", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    token = req.params.get("continuationToken") or None
+    if token is not None and (len(token) > MAX_TOKEN_LENGTH or not token.isprintable()):
+        raise InvalidRequestError("continuationToken", "is not a token this API gave out")
+    return {"state": state, "operation": operation, "page_size": int(size), "token": token}
+
+
+def _next_link(req: func.HttpRequest, token: str | None) -> str | None:
+    if token is None:
+        return None
+    parts = urlsplit(req.url)
+    query = {k: v for k, v in req.params.items() if k != "continuationToken"}
+    return f"{parts.scheme}://{parts.netloc}/api/requests?{urlencode({**query, 'continuationToken': token})}"
+
+
+@bp.route(route="requests", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def list_request_page(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """``GET /api/requests?state=&operation=&pageSize=``: one page of requests and ``nextLink``."""
+    try:
+        rows, token = await list_requests(client, get_runtime().store, **_list_query(req))
+    except Exception as exc:
+        return error_response(exc)
+    for row in rows:
+        row["statusQueryUrl"] = _status_url(req, row["requestId"])
+    return json_response({"requests": rows, "nextLink": _next_link(req, token)}, 200)

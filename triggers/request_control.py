@@ -13,6 +13,7 @@ from dsr.attempts import retry_input
 from dsr.cancellation import termination_reason
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError, RequestNotFoundError
+from dsr.request_index import IN_PROGRESS, mark
 from dsr.status import format_time, status_path
 from dsr.storage import ExportStore, put_json
 from orchestrators import names
@@ -70,6 +71,8 @@ async def cancel(
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
     # Written so the document outlives the Durable history, like a finished request's.
     put_json(store, status_path(request_id), view.document)
+    document = view.document
+    mark(store, request_id, document["operation"], document["state"], document["receivedAt"])
     return view
 
 
@@ -86,6 +89,8 @@ async def retry(client: df.DurableOrchestrationClient, request_id: str, store: E
     if not status or status.runtime_status is None:
         raise RequestNotFoundError(request_id)
     attempt = retry_input(_stored_input(status), view.document, format_time(datetime.now(UTC)))
+    document = view.document
+    mark(store, request_id, document["operation"], IN_PROGRESS, document["receivedAt"])
     # Durable replaces a finished instance that is started again under the same id.
     try:
         await client.start_new(names.DSR_REQUEST, instance_id, attempt)

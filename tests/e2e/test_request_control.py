@@ -118,3 +118,58 @@ def test_retry_runs_only_the_failed_categories_under_the_same_id(stack, host):
     ]
     assert controls.counters["GetProjects"] - projects_calls <= 1  # only account resolution, no export
     assert host.call("POST", f"requests/{request_id}/retry").status_code == 409  # nothing failed now
+
+
+def list_all(host, **params) -> list[dict]:
+    rows, answer = [], host.call("GET", "requests", params=params)
+    while True:
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        rows.extend(page["requests"])
+        if page["nextLink"] is None:
+            return rows
+        answer = requests.get(page["nextLink"], headers=host.headers, timeout=30)
+        check_response(answer)
+
+
+def test_list_pages_through_the_records_and_filters_by_state_and_operation(stack, host):
+    export = stack.body("projects-only", operation="export", categories=["projects"])
+    dry_run = stack.body("dry-run", operation="delete", categories=["tags"], dryRun=True)
+    for body in (export, dry_run):
+        assert host.submit(body).status_code == 202
+    for body in (export, dry_run):
+        assert host.wait(body["requestId"]).status_code == 200
+
+    everything = list_all(host, pageSize="2")
+    ids = [row["requestId"] for row in everything]
+    assert len(ids) == len(set(ids)) >= 2  # paged without repeats
+    assert ids == sorted(ids)
+    assert {export["requestId"], dry_run["requestId"]} <= set(ids)
+
+    deletes = list_all(host, operation="delete", state="succeeded", pageSize="50")
+    assert dry_run["requestId"] in {row["requestId"] for row in deletes}
+    assert all(row["operation"] == "delete" and row["state"] == "succeeded" for row in deletes)
+    assert export["requestId"] not in {row["requestId"] for row in deletes}
+    row = next(r for r in deletes if r["requestId"] == dry_run["requestId"])
+    assert row["receivedAt"] == host.status(dry_run["requestId"]).json()["receivedAt"]
+
+    for params, field in (
+        ({"state": "done"}, "state"),
+        ({"pageSize": "0"}, "pageSize"),
+        ({"continuationToken": "not*base64"}, "continuationToken"),
+    ):
+        refused = host.call("GET", "requests", params=params)
+        assert refused.status_code == 400, params
+        assert refused.json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("host_settings", [{"DSR_APPROVAL_REQUIRED": "true"}])
+def test_list_shows_requests_in_progress_with_their_live_state(stack, fresh_host):
+    body = stack.body("approval", operation="delete", categories=["tags"])
+    assert fresh_host.submit(body).status_code == 202
+    wait_until(fresh_host, body["requestId"], lambda d: d["state"] == "awaiting_approval")
+    waiting = list_all(fresh_host, state="awaiting_approval")
+    assert body["requestId"] in {row["requestId"] for row in waiting}
+    canceled = fresh_host.call("POST", f"requests/{body['requestId']}/cancel", json={"by": "ops"})
+    assert canceled.status_code == 200
+    assert body["requestId"] in {row["requestId"] for row in list_all(fresh_host, state="canceled")}
