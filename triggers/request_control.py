@@ -12,7 +12,7 @@ import azure.durable_functions as df
 from dsr.attempts import retry_input
 from dsr.cancellation import termination_reason
 from dsr.contract import instance_id_for
-from dsr.errors import RequestConflictError, RequestNotFoundError
+from dsr.errors import RequestConflictError
 from dsr.request_index import IN_PROGRESS, mark
 from dsr.status import format_time, status_path
 from dsr.storage import ExportStore, put_json
@@ -86,8 +86,10 @@ async def retry(client: df.DurableOrchestrationClient, request_id: str, store: E
         raise RequestConflictError(request_id, "the request is still running")
     instance_id = instance_id_for(request_id)
     status = await client.get_status(instance_id, show_input=True)
-    if not status or status.runtime_status is None:
-        raise RequestNotFoundError(request_id)
+    if not status or status.runtime_status is None:  # only the status document is left
+        raise RequestConflictError(
+            request_id, "its run history was purged; submit a new request for the failed categories"
+        )
     attempt = retry_input(_stored_input(status), view.document, format_time(datetime.now(UTC)))
     document = view.document
     mark(store, request_id, document["operation"], IN_PROGRESS, document["receivedAt"])
