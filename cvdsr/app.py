@@ -292,7 +292,7 @@ def list_command(
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List requests, newest first."""
+    """List requests (by request id), following the pages."""
     rows: list[dict[str, Any]] = []
     try:
         for row in _context(ctx).client().requests(state, operation, page_size=min(limit, 100)):

@@ -1,5 +1,5 @@
 """``GET /api/openapi.json``: the API's OpenAPI 2.0 description, for Logic Apps / Power Automate
-custom connectors. Anonymous, so a connector can be created from the URL; it holds no secrets."""
+custom connectors. Behind the function key like every route (import from ``...?code=<key>``)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def api_document() -> dict[str, Any]:
     return document
 
 
-@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="openapi.json", methods=["GET"])
 def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
     """The description with ``host`` and ``schemes`` of the app that serves it, ready to import."""
     parts = urlsplit(req.url)
