@@ -8,6 +8,9 @@ Errors carry ids (request, project, operation) and never personal data or secret
 
     DsrError
     ├── TransientError
+    │   ├── storage.StorageUnavailableError        Blob Storage could not be reached or refused a write
+    │   ├── secrets.SecretStoreUnavailableError    Key Vault unreachable, throttling or 5xx
+    │   └── callbacks.CallbackFailedError          the callback URL answered 5xx/429 or not at all
     ├── PermanentError
     │   ├── InvalidRequestError        bad caller input; names the field (-> HTTP 400)
     │   ├── ConfigurationError         the app's own settings are wrong
@@ -15,8 +18,13 @@ Errors carry ids (request, project, operation) and never personal data or secret
     │   ├── SecretNotFoundError        the named Key Vault secret does not exist
     │   ├── RequestNotFoundError       no request with that id (-> HTTP 404)
     │   ├── RequestConflictError       a request id reused for another request, or a bad state (-> 409)
-    │   └── RequestPayloadError        a payload stored for a request (subject, callback) is unusable
-    └── customvision.errors.CustomVisionError   (Training API errors; see that module)
+    │   ├── RequestPayloadError        a payload stored for a request (subject, callback) is unusable
+    │   ├── storage.StoredFileNotFoundError     a file expected in the export container is missing
+    │   ├── storage.StoredFileExistsError       a create-if-absent write lost to an earlier writer
+    │   ├── secrets.SecretAccessDeniedError     the app's identity may not read the secret
+    │   └── secrets.SecretStoreRequestError     Key Vault refused the request as malformed
+    └── customvision.errors.CustomVisionError   (Training API errors; see that module: each is also
+                                                 a TransientError or a PermanentError)
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@
                  in dependency order) → write the status document.
 ``dsr_category`` the units of one category (per project where the category is big); a failure is
                  caught here, so one category never stops the others.
-``dsr_paged_unit`` calls a paging unit (image export) until its cursor runs out, keeping every
-                 history short however many images a project holds.
+``dsr_paged_unit`` calls a paging unit (image export, and delete units that stop at their time
+                 budget) until its cursor runs out, keeping every history short however big a
+                 project is and every activity call well inside the host's functionTimeout.
 """
 
 from __future__ import annotations
@@ -202,7 +203,10 @@ def dsr_category(context: df.DurableOrchestrationContext) -> Orchestration:
     units = plan_units(category, job)
     tasks = []
     for unit in units:
-        if job["operation"] == "export" and category == Category.IMAGES:
+        # Units that hand back a cursor (image export pages; delete units, which stop at their time
+        # budget) run in a sub-orchestration that calls them until they are done.
+        paged = category == Category.IMAGES if job["operation"] == "export" else unit["projectId"] is not None
+        if paged:
             child = f"{context.instance_id}:{unit['projectId']}"
             tasks.append(
                 context.call_sub_orchestrator(names.DSR_PAGED_UNIT, {"job": job, "unit": unit}, child)
@@ -243,6 +247,9 @@ def dsr_paged_unit(context: df.DurableOrchestrationContext) -> Orchestration:
             for name, value in result["counts"].items():
                 combined["counts"][name] = combined["counts"].get(name, 0) + value
             combined["files"].extend(result["files"])
+            if result["verified"] is not None:  # a delete unit verifies in its last call
+                combined["verified"] = result["verified"]
+            combined["note"] = result["note"] or combined["note"]
             if result["state"] == "failed":
                 combined["state"], combined["note"] = "failed", result["note"]
         if result["state"] == "failed" or result["next"] is None:

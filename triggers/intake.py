@@ -29,10 +29,6 @@ RUNNING_STATUSES = frozenset(
 )
 
 
-START_GRACE_SECONDS = 60.0
-"""How long an identical resubmission leaves the start of a claimed request to the claim's winner."""
-
-
 @dataclass(frozen=True)
 class Submission:
     request_id: str
@@ -80,19 +76,16 @@ async def submit(
 ) -> Submission:
     """Claim the request id for this body and start its orchestration; never run a request twice.
 
-    The claim (:func:`dsr.records.claim`) decides which body owns the id. The winner starts the
-    orchestration. An identical resubmission starts it only when the winner evidently crashed between
-    its claim and the start (the record is older than :data:`START_GRACE_SECONDS` and nothing runs or
-    ran), so two submissions racing each other do not both start it.
+    The claim (:func:`dsr.records.claim`) decides which body owns the id; only that body's submissions
+    get further. Whichever of them finds no instance and no final status document starts the
+    orchestration, so a winner that crashed (or failed to reach Durable) between its claim and the
+    start is recovered by the caller's retry. Two identical submissions racing to start it are
+    resolved by Durable: starting an id that is pending or running fails, and that failure is fine.
     """
-    now = datetime.now(UTC)
-    claimed = claim(store, request, now)
+    claimed = claim(store, request, datetime.now(UTC))
     request_id = request["requestId"]
     if await _instance_exists(client, request_id) or _finished(store, request_id):
         return Submission(request_id, created=claimed.created)
-    received = parse_time(claimed.record["receivedAt"])
-    if not claimed.created and (now - received).total_seconds() < START_GRACE_SECONDS:
-        return Submission(request_id, created=False)
     orchestration_input = {
         "request": stash_payloads(store, request),
         "receivedAt": claimed.record["receivedAt"],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -30,3 +33,28 @@ class CallOutcome:
     @property
     def accepted_async(self) -> bool:
         return self.status == 202
+
+
+_observers = threading.local()
+
+
+@contextmanager
+def observe_calls() -> Iterator[list[CallRecord]]:
+    """Collect every call that clients complete on this thread inside the block (opt-in, per thread).
+
+    A delete unit uses this to list the real API calls it made in its receipt; a client shared by
+    concurrent activities on other threads does not mix their calls in.
+    """
+    collected: list[CallRecord] = []
+    stack: list[list[CallRecord]] = _observers.__dict__.setdefault("stack", [])
+    stack.append(collected)
+    try:
+        yield collected
+    finally:
+        stack.remove(collected)
+
+
+def report_call(record: CallRecord) -> None:
+    """Hand a finished call to the observers of the current thread, if any."""
+    for collected in getattr(_observers, "stack", ()):
+        collected.append(record)

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from dsr.customvision.calls import CallOutcome, CallRecord
+from dsr.customvision.calls import CallOutcome, CallRecord, report_call
 from dsr.customvision.endpoints import EndpointAllowList
 from dsr.customvision.errors import (
     ITERATION_IS_PUBLISHED,
@@ -226,6 +226,7 @@ class TrainingClient:
         record = CallRecord(
             operation, method, status, attempts, round((time.monotonic() - started) * 1000, 3)
         )
+        report_call(record)
         with self._calls_lock:
             self._calls.append(record)
 
