@@ -45,7 +45,7 @@ def test_a_failed_resolution_still_being_written_shows_its_error():
     document["categories"]["projects"]["state"] = "skipped"
     document["error"] = "SecretStoreUnavailableError: Key Vault unavailable while reading secret 'cv-key'"
     client = StuckClient({"request": request, "receivedAt": format_time(received)}, progress(document))
-    view = asyncio.run(read_status(client, "r1", MemoryStore()))  # type: ignore[arg-type]
+    view = asyncio.run(read_status(client, "r1", MemoryStore()))
     assert view.running
     assert view.document["state"] == "running"  # the status file is still being written
     assert view.document["error"] == document["error"]
