@@ -36,7 +36,7 @@ Local stack is up: the app answers on $DEVSTACK_FUNCTIONS_URL (host log: $DSR_LO
 Try it:
   eval "\$(.venv/bin/python -m devstack env)"     # URL, function key and the demo account, for cvdsr
   .venv/bin/cvdsr submit export --demo --watch    # export the demo account, with progress
-  .venv/bin/cvdsr download <requestId>            # copy it to .local/exports/<requestId>/ (open export/index.html)
+  .venv/bin/cvdsr download <requestId> --to .local/exports   # then open .local/exports/<requestId>/export/index.html
   .venv/bin/cvdsr submit delete --demo --dry-run --watch   # what a delete would remove (then without --dry-run)
 Stop everything with: ./scripts/run.sh stop
 
