@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-from azure.core.exceptions import AzureError
-from azure.storage.blob import ContainerClient
+from typing import TYPE_CHECKING
 
 from cvdsr.client import CliError
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 SHA256_METADATA_KEY = "sha256"
 CHUNK_BYTES = 1024 * 1024
@@ -34,6 +35,9 @@ class Downloaded:
 
 def container_client(storage: str, container: str) -> ContainerClient:
     """``storage`` is a connection string or an ``https://<account>.blob.core.windows.net`` URL."""
+    # Imported here: the Azure SDKs take seconds to import, and only download needs them.
+    from azure.storage.blob import ContainerClient
+
     if storage.startswith("https://"):
         from azure.identity import DefaultAzureCredential
 
@@ -53,6 +57,8 @@ def _safe_relative(name: str, prefix: str) -> PurePosixPath:
 
 def download(container: ContainerClient, request_id: str, target: Path) -> Downloaded:
     """Copy every blob under ``<request_id>/`` into ``target``, verifying sha256 where stored."""
+    from azure.core.exceptions import AzureError
+
     prefix = f"{request_id}/"
     files = size = verified = 0
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,29 @@ def test_bulk_submit_from_csv_and_list_errors(stack, host, tmp_path):
     assert wrong_key.returncode == 1
     assert "401" in wrong_key.stderr
     assert "wrong" not in wrong_key.stderr  # the key is never echoed
+
+
+def test_file_submission_list_and_refused_control(stack, host, tmp_path):
+    body = stack.body("projects-only", operation="export", categories=["projects"])
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body))
+    run = cvdsr(stack, host, "submit", "export", "--file", str(path), "--watch", "--poll", "0.2")
+    assert run.returncode == 0, run.stdout + run.stderr
+    mismatch = cvdsr(stack, host, "submit", "delete", "--file", str(path))
+    assert mismatch.returncode == 1
+    assert "is a export request, not delete" in mismatch.stderr
+
+    listed = cvdsr(
+        stack, host, "list", "--operation", "export", "--state", "succeeded", "--json", "--limit", "500"
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert body["requestId"] in {row["requestId"] for row in rows}
+    assert {row["operation"] for row in rows} == {"export"}
+
+    late = cvdsr(stack, host, "cancel", body["requestId"])
+    assert late.returncode == 1
+    assert "409 RequestConflict" in late.stderr
+    nothing = cvdsr(stack, host, "retry", body["requestId"])
+    assert nothing.returncode == 1
+    assert "nothing to retry" in nothing.stderr
