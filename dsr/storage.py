@@ -21,9 +21,9 @@ from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, Co
 from dsr.errors import PermanentError, TransientError
 
 BLOCK_SIZE = 4 * 1024 * 1024
-HTTP_BAD_REQUEST = 400
 """Bytes buffered before a block is staged: the most memory one streamed upload holds."""
 SHA256_METADATA_KEY = "sha256"
+HTTP_BAD_REQUEST = 400
 
 
 class FileRefJson(TypedDict):

@@ -19,7 +19,7 @@ from dsr.status import REQUEST_STATES
 from dsr.untrusted_json import parse_untrusted
 from triggers.intake import admit, approve, read_status, submit
 from triggers.request_control import cancel, retry
-from triggers.request_list import list_requests
+from triggers.request_list import NOT_OURS, list_requests
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
 
 bp = df.Blueprint()
@@ -194,7 +194,7 @@ def _list_query(req: func.HttpRequest) -> dict[str, Any]:
         raise InvalidRequestError("pageSize", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
     token = req.params.get("continuationToken") or None
     if token is not None and (len(token) > MAX_TOKEN_LENGTH or not token.isprintable()):
-        raise InvalidRequestError("continuationToken", "is not a token this API gave out")
+        raise InvalidRequestError("continuationToken", NOT_OURS)
     return {"state": state, "operation": operation, "page_size": int(size), "token": token}
 
 
