@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,22 @@ def run_sh(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
         timeout=240,
         check=False,
     )
+
+
+def local_settings(env: dict[str, str]) -> dict[str, str]:
+    """What ``devstack env`` prints for this stack (the app's URL, its function key if it has one)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "devstack", "env"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        name: shlex.split(value)[0] if value else ""
+        for name, _, value in (line.removeprefix("export ").partition("=") for line in out.splitlines())
+    }
 
 
 def processes_of(local_dir: Path) -> list[str]:
@@ -58,8 +76,10 @@ def test_run_starts_everything_says_when_it_already_runs_and_stop_leaves_nothing
         assert layout.log_file("functions").exists()  # the host logs under logs/, like every service
         # Host state where docs/local-stack.md says, not in the repository's .local/devhost.
         assert (layout.data_dir("functions") / "devhost.sqlite3").exists()
-        description = requests.get(f"{layout.functions_url}/api/openapi.json", timeout=10)
-        assert description.status_code == 200
+        key = local_settings(stack_env).get("DEVHOST_FUNCTION_KEY")
+        headers = {"x-functions-key": key} if key else {}
+        description = requests.get(f"{layout.functions_url}/api/openapi.json", headers=headers, timeout=10)
+        assert description.status_code == 200  # the app answers
 
         second = run_sh(stack_env)
         assert second.returncode == 0, second.stderr
