@@ -4,7 +4,7 @@
 # Extra arguments go to pytest, e.g. `./scripts/test.sh tests/app -k contract`.
 #
 # The tests use a stack of their own, never the developer's: state under .local/test (DSR_LOCAL_DIR) and
-# the test port set below. DSR_LOCAL_DIR and the DSR_* port variables, when set, are honoured.
+# the test port set in scripts/test-stack.sh. DSR_LOCAL_DIR and the DSR_* port variables, when set, are honoured.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -12,15 +12,7 @@ cd "$root"
 ./scripts/setup.sh
 py=.venv/bin/python
 
-export DSR_LOCAL_DIR="${DSR_LOCAL_DIR:-$root/.local/test}"
-export DSR_AZURITE_BLOB_PORT="${DSR_AZURITE_BLOB_PORT:-20000}"
-export DSR_AZURITE_QUEUE_PORT="${DSR_AZURITE_QUEUE_PORT:-20001}"
-export DSR_AZURITE_TABLE_PORT="${DSR_AZURITE_TABLE_PORT:-20002}"
-export DSR_KEYVAULT_PORT="${DSR_KEYVAULT_PORT:-20443}"
-export DSR_KEYVAULT_TOKEN_PORT="${DSR_KEYVAULT_TOKEN_PORT:-20080}"
-export DSR_CV_EMULATOR_PORT="${DSR_CV_EMULATOR_PORT:-20070}"
-export DSR_FUNCTIONS_PORT="${DSR_FUNCTIONS_PORT:-20071}"
-export DSR_FUNCTIONS_RPC_PORT="${DSR_FUNCTIONS_RPC_PORT:-20072}"
+source scripts/test-stack.sh
 
 echo "== format"; .venv/bin/ruff format --check --quiet .
 echo "== lint";   .venv/bin/ruff check --quiet .
