@@ -27,6 +27,7 @@ from cvdsr.summary import print_requests, print_summary
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 DEFAULT_CONTAINER = "dsr-exports"
+DEFAULT_RECORDS_CONTAINER = "dsr-records"
 EXIT_ERROR = 1
 EXIT_NOT_SUCCEEDED = 3
 CATEGORIES = (
@@ -59,6 +60,8 @@ class Context:
     key: str | None
     storage: str | None
     container: str
+    records_storage: str | None
+    records_container: str
 
     def client(self) -> DsrClient:
         return DsrClient(self.url, self.key)
@@ -86,9 +89,20 @@ def connect(
     container: Annotated[
         str, typer.Option(envvar=["CVDSR_CONTAINER", "DSR_EXPORT_CONTAINER"], help="Export container.")
     ] = DEFAULT_CONTAINER,
+    records_storage: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["CVDSR_RECORDS_STORAGE", "DSR_RECORDS_CONNECTION"],
+            help="download: the records account (status documents, sealed receipts); default --storage.",
+        ),
+    ] = None,
+    records_container: Annotated[
+        str,
+        typer.Option(envvar=["CVDSR_RECORDS_CONTAINER", "DSR_RECORDS_CONTAINER"], help="Records container."),
+    ] = DEFAULT_RECORDS_CONTAINER,
 ) -> None:
     """Connection options (flags or environment)."""
-    ctx.obj = Context(url, key, storage, container)
+    ctx.obj = Context(url, key, storage, container, records_storage, records_container)
 
 
 def _context(ctx: typer.Context) -> Context:
@@ -108,7 +122,7 @@ def _print_json(value: Any) -> None:
 def _watch_and_summarize(context: Context, request_ids: list[str], poll: float, timeout: float) -> int:
     documents = watch(context.client(), request_ids, console, poll_seconds=poll, timeout=timeout)
     for request_id in request_ids:
-        print_summary(documents[request_id], console, context.container)
+        print_summary(documents[request_id], console, context.container, context.records_container)
     ok = all(d["state"] == "succeeded" for d in documents.values())
     return 0 if ok else EXIT_NOT_SUCCEEDED
 
@@ -225,7 +239,7 @@ def status(
     if as_json:
         _print_json(answer.body)
     else:
-        print_summary(answer.body, console, context.container)
+        print_summary(answer.body, console, context.container, context.records_container)
 
 
 ByOption = Annotated[str, typer.Option(help="Who decides (recorded in the status document).")]
@@ -265,7 +279,7 @@ def cancel(
         document = context.client().cancel(request_id, by, reason)
     except CliError as exc:
         raise _fail(exc) from None
-    print_summary(document, console, context.container)
+    print_summary(document, console, context.container, context.records_container)
 
 
 @app.command()
@@ -318,12 +332,15 @@ def download_command(
         "dsr-downloads"
     ),
 ) -> None:
-    """Copy a request's export (or receipts) and status document to a local folder."""
+    """Copy a request's export, receipts and status document to a local folder."""
     context = _context(ctx)
     try:
         if not context.storage:
             raise CliError("download reads the export container: give --storage or set CVDSR_STORAGE")
-        copied = download(container_client(context.storage, context.container), request_id, to / request_id)
+        records = container_client(context.records_storage or context.storage, context.records_container)
+        exports = container_client(context.storage, context.container)
+        # Records last: its sealed receipts replace the working copies the export container holds.
+        copied = download([exports, records], request_id, to / request_id)
     except CliError as exc:
         raise _fail(exc) from None
     console.print(

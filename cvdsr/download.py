@@ -1,4 +1,5 @@
-"""``download``: copy a request's files (export, receipts, status) from the export container to a folder.
+"""``download``: copy a request's files to a folder: its export from the export container, its status
+document and sealed receipts from the records container.
 
 Reads Blob Storage directly with the operator's own access: a connection string (local Azurite), or the
 account's blob URL with ``DefaultAzureCredential`` (a deployed app; needs Storage Blob Data Reader).
@@ -55,30 +56,38 @@ def _safe_relative(name: str, prefix: str) -> PurePosixPath:
     return relative
 
 
-def download(container: ContainerClient, request_id: str, target: Path) -> Downloaded:
-    """Copy every blob under ``<request_id>/`` into ``target``, verifying sha256 where stored."""
-    from azure.core.exceptions import AzureError
+def download(containers: list[ContainerClient], request_id: str, target: Path) -> Downloaded:
+    """Copy every blob under ``<request_id>/`` of each container into ``target``, in order (a later
+    container's file replaces an earlier one's), verifying sha256 where stored."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
 
     prefix = f"{request_id}/"
-    files = size = verified = 0
-    try:
-        for blob in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
-            path = target / _safe_relative(blob.name, prefix)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            digest = hashlib.sha256()
-            with path.open("wb") as handle:
-                for chunk in container.download_blob(blob.name).chunks():
-                    digest.update(chunk)
-                    handle.write(chunk)
-            expected = (blob.metadata or {}).get(SHA256_METADATA_KEY)
-            if expected:
-                if digest.hexdigest() != expected:
-                    raise CliError(f"{blob.name}: sha256 does not match the stored one (download again)")
-                verified += 1
-            files += 1
-            size += int(blob.size)
-    except AzureError as exc:
-        raise CliError(f"cannot read the export container: {type(exc).__name__}") from exc
-    if files == 0:
-        raise CliError(f"no files for request {request_id!r} in container {container.container_name!r}")
-    return Downloaded(target, files, size, verified)
+    copied: dict[Path, int] = {}
+    verified: set[Path] = set()
+    for container in containers:
+        try:
+            for blob in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+                path = target / _safe_relative(blob.name, prefix)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256()
+                with path.open("wb") as handle:
+                    for chunk in container.download_blob(blob.name).chunks():
+                        digest.update(chunk)
+                        handle.write(chunk)
+                expected = (blob.metadata or {}).get(SHA256_METADATA_KEY)
+                verified.discard(path)
+                if expected:
+                    if digest.hexdigest() != expected:
+                        raise CliError(f"{blob.name}: sha256 does not match the stored one (download again)")
+                    verified.add(path)
+                copied[path] = int(blob.size)
+        except ResourceNotFoundError:
+            continue  # that container does not exist (yet): nothing of this request in it
+        except AzureError as exc:
+            raise CliError(
+                f"cannot read container {container.container_name!r}: {type(exc).__name__}"
+            ) from exc
+    if not copied:
+        names = ", ".join(repr(c.container_name) for c in containers)
+        raise CliError(f"no files for request {request_id!r} in {names}")
+    return Downloaded(target, len(copied), sum(copied.values()), len(verified))

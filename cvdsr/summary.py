@@ -40,7 +40,12 @@ def where_results_are(document: dict[str, Any]) -> list[str]:
     return sorted(set(receipts))
 
 
-def print_summary(document: dict[str, Any], console: Console, container: str | None = None) -> None:
+def print_summary(
+    document: dict[str, Any],
+    console: Console,
+    container: str | None = None,
+    records_container: str | None = None,
+) -> None:
     """State, deadline, one line per category, what is left to do by hand, where the results are."""
     console.print(
         f"[bold]{document['requestId']}[/bold] {document['operation']}: {_styled(document['state'])}"
@@ -79,8 +84,10 @@ def print_summary(document: dict[str, Any], console: Console, container: str | N
             console.print(f"  - {action['category']}: {action['action']}")
     paths = where_results_are(document)
     if paths:
-        label = "export index" if document["operation"] == "export" else "receipts"
-        where = f" in container {container}" if container else ""
+        export = document["operation"] == "export"
+        label = "export index" if export else "receipts"
+        name = container if export else records_container
+        where = f" in container {name}" if name else ""
         console.print(f"{label}{where}:")
         for path in paths:
             console.print(f"  {path}")

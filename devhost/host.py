@@ -26,6 +26,7 @@ from devhost.invoker import Invoker
 from devhost.loader import FunctionIndex, load_app
 from devhost.queues import QueueListener, connection_string
 from devhost.store import Store
+from devhost.timers import timer_listeners
 
 log = logging.getLogger("devhost")
 
@@ -118,6 +119,13 @@ class Host:
             sync_workers=settings.max_concurrent_activities + 8,
             orchestrator_workers=max(1, min(settings.max_concurrent_orchestrations, os.cpu_count() or 1)),
         )
+        # Timer schedules are checked before any port is bound: a schedule devhost cannot honour stops it.
+        try:
+            timers = timer_listeners(index.timers, invoker, lambda: self.durable_urls().binding_json())
+        except Exception:
+            invoker.shutdown()
+            store.close()
+            raise
         self.dispatcher = dispatcher = Dispatcher(
             store,
             index,
@@ -153,6 +161,7 @@ class Host:
         )
         await dispatcher.start()
         self._start_queue_listeners(settings, index, invoker)
+        self._listener_tasks += [asyncio.create_task(timer.run()) for timer in timers]
         names = ", ".join(f.name for f in index.all())
         log.info("Host started on %s (rpc %s); functions: %s", self.url, self.rpc_url, names)
 

@@ -67,6 +67,8 @@ def local_environment(layout: StackLayout) -> dict[str, str]:
         "DSR_KEY_VAULT_CA_BUNDLE": str(layout.ca_bundle),
         "DSR_ALLOWED_ENDPOINT_ORIGINS": layout.cv_endpoint,
         "DSR_REQUEST_QUEUE": "dsr-requests",
+        # The retention timer (triggers/retention_timer.py) binds to this setting; every 5 minutes locally.
+        "DSR_RETENTION_SCHEDULE": "0 */5 * * * *",
         "IDENTITY_ENDPOINT": layout.identity_endpoint,
         "IDENTITY_HEADER": load_or_create_identity_header(layout.identity_header_file),
         # Only managed identity: a developer's Azure CLI login must never be tried (or sent) locally.

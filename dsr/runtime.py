@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from dsr.config import Settings, get_settings
 from dsr.customvision import ClientOptions, EndpointAllowList, TrainingClient
+from dsr.record_store import RecordStore
 from dsr.secrets import SecretStore, build_secret_store
 from dsr.storage import BlobExportStore, ExportStore
 from dsr.units import ResolvedAccount
@@ -32,6 +33,11 @@ class Runtime:
     store: ExportStore
     _clients: dict[tuple[str, str, str], TrainingClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def records(self) -> RecordStore:
+        """The records container (receipts, status documents), built on first use."""
+        return RecordStore.from_connection(self.settings.records_connection, self.settings.records_container)
 
     @property
     def allow_list(self) -> EndpointAllowList:

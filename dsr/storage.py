@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, Self, TypedDict
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
@@ -138,7 +138,7 @@ class BlobExportStore:
         self._ensured = False
 
     @classmethod
-    def from_connection(cls, connection: str, container_name: str) -> BlobExportStore:
+    def from_connection(cls, connection: str, container_name: str) -> Self:
         """``connection`` is a connection string, or an https account URL used with managed identity."""
         if connection.startswith("https://"):
             from azure.identity import DefaultAzureCredential

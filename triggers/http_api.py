@@ -78,7 +78,8 @@ async def submit_request(req: func.HttpRequest, client: df.DurableOrchestrationC
     try:
         settings = get_settings()
         request = admit(_json_body(req), settings)
-        submission = await submit(client, request, settings, get_runtime().store)
+        runtime = get_runtime()
+        submission = await submit(client, request, settings, runtime.store, runtime.records)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s %s", submission.request_id, "accepted" if submission.created else "resubmitted")
@@ -99,7 +100,7 @@ async def get_request(req: func.HttpRequest, client: df.DurableOrchestrationClie
     """``GET /api/requests/{id}``: 202 while running, 200 when succeeded, non-2xx when it did not."""
     request_id = req.route_params.get("requestId", "")
     try:
-        view = await read_status(client, request_id, get_runtime().store)
+        view = await read_status(client, request_id, get_runtime().records)
     except Exception as exc:
         return error_response(exc)
     if view.running:
@@ -135,7 +136,7 @@ async def approve_request(req: func.HttpRequest, client: df.DurableOrchestration
             # Set by App Service authentication when it fronts the app: the authenticated caller.
             "principal": req.headers.get("x-ms-client-principal-name"),
         }
-        await approve(client, request_id, event, get_runtime().store)
+        await approve(client, request_id, event, get_runtime().records)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s: approval decision delivered", request_id)
@@ -151,7 +152,8 @@ async def cancel_request(req: func.HttpRequest, client: df.DurableOrchestrationC
         body = _json_object(req, {"by", "reason"}, optional=True)
         by = _optional_text(body, "by", MAX_CANCELED_BY_LENGTH)
         reason = _optional_text(body, "reason", MAX_CANCEL_REASON_LENGTH)
-        view = await cancel(client, request_id, by, reason, get_runtime().store)
+        runtime = get_runtime()
+        view = await cancel(client, request_id, by, reason, runtime.store, runtime.records)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s: canceled", request_id)
@@ -168,7 +170,7 @@ async def retry_request(req: func.HttpRequest, client: df.DurableOrchestrationCl
     """``POST /api/requests/{id}/retry``: run the failed categories again; 202 + Location."""
     request_id = req.route_params.get("requestId", "")
     try:
-        attempt = await retry(client, request_id, get_runtime().store)
+        attempt = await retry(client, request_id, get_runtime().records)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s: attempt %d started", request_id, attempt["attempt"])
@@ -213,7 +215,7 @@ async def list_request_page(
 ) -> func.HttpResponse:
     """``GET /api/requests?state=&operation=&pageSize=``: one page of requests and ``nextLink``."""
     try:
-        rows, token = await list_requests(client, get_runtime().store, **_list_query(req))
+        rows, token = await list_requests(client, get_runtime().records, **_list_query(req))
     except Exception as exc:
         return error_response(exc)
     for row in rows:

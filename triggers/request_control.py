@@ -10,9 +10,11 @@ from typing import Any
 import azure.durable_functions as df
 
 from dsr.attempts import retry_input
-from dsr.cancellation import termination_reason
+from dsr.cancellation import canceled_document, receipts_prefix, termination_reason
+from dsr.chain import seal_request_receipts
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError
+from dsr.record_store import RecordStore
 from dsr.request_index import IN_PROGRESS, mark
 from dsr.status import format_time, status_path
 from dsr.storage import ExportStore, put_json
@@ -48,14 +50,16 @@ async def cancel(
     by: str | None,
     reason: str | None,
     store: ExportStore,
+    records: RecordStore,
 ) -> StatusView:
-    """Terminate a running request and keep its canceled status document beside its files.
+    """Terminate a running request and keep its canceled status document with its sealed receipts.
 
     Answers the document once the orchestration has stopped (``running`` stays True if it has not
     within :data:`CANCEL_WAIT_SECONDS`; it then stops shortly after). A request that finished before
-    the termination reached it is a conflict: it was not canceled.
+    the termination reached it is a conflict: it was not canceled. The receipts its delete units wrote
+    to ``store`` so far are sealed into ``records``, as a finished delete's are.
     """
-    view = await read_status(client, request_id, store)
+    view = await read_status(client, request_id, records)
     if not view.running:
         raise RequestConflictError(request_id, f"the request has already ended ({view.document['state']})")
     instance_id = instance_id_for(request_id)
@@ -64,24 +68,29 @@ async def cancel(
     await _terminate_children(client, instance_id, why)
     status = await _stopped(client, instance_id)
     if status.runtime_status in RUNNING_STATUSES:
-        return await read_status(client, request_id, store)
-    view = await read_status(client, request_id, store)
+        return await read_status(client, request_id, records)
+    view = await read_status(client, request_id, records)
     if status.runtime_status != df.OrchestrationRuntimeStatus.Terminated:
         ended = view.document["state"]
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
+    receipts = store.list_files(receipts_prefix(request_id))
+    document = canceled_document(view.document, view.document["cancellation"], receipts)
+    seal_request_receipts(document, records, store)
+    document["statusFile"] = {"path": status_path(request_id)}
     # Written so the document outlives the Durable history, like a finished request's.
-    put_json(store, status_path(request_id), view.document)
-    document = view.document
-    mark(store, request_id, document["operation"], document["state"], document["receivedAt"])
-    return view
+    put_json(records, status_path(request_id), document)
+    mark(records, request_id, document["operation"], document["state"], document["receivedAt"])
+    return StatusView(document, running=False)
 
 
-async def retry(client: df.DurableOrchestrationClient, request_id: str, store: ExportStore) -> dict[str, Any]:
+async def retry(
+    client: df.DurableOrchestrationClient, request_id: str, records: RecordStore
+) -> dict[str, Any]:
     """Start the next attempt of a finished request: its failed categories only, same request id.
 
     Returns the new attempt's ``retry`` block (attempt number, categories).
     """
-    view = await read_status(client, request_id, store)
+    view = await read_status(client, request_id, records)
     if view.running:
         raise RequestConflictError(request_id, "the request is still running")
     instance_id = instance_id_for(request_id)
@@ -92,7 +101,7 @@ async def retry(client: df.DurableOrchestrationClient, request_id: str, store: E
         )
     attempt = retry_input(_stored_input(status), view.document, format_time(datetime.now(UTC)))
     document = view.document
-    mark(store, request_id, document["operation"], IN_PROGRESS, document["receivedAt"])
+    mark(records, request_id, document["operation"], IN_PROGRESS, document["receivedAt"])
     # Durable replaces a finished instance that is started again under the same id.
     try:
         await client.start_new(names.DSR_REQUEST, instance_id, attempt)

@@ -56,6 +56,7 @@ class Stack:
         self.keys = keys
         self.run_id = run_id
         self.container_name = f"e2e-{run_id}"
+        self.records_container_name = f"e2e-{run_id}-records"
         self.queue_name = f"e2e-{run_id}"  # not dsr-requests: a developer's running app may poll that
         self.host: HostProcess | None = None
 
@@ -77,11 +78,20 @@ class Stack:
         container = ContainerClient.from_connection_string(settings.storage_connection, self.container_name)
         return ExportFolder(container, request_id)
 
+    def records(self, request_id: str) -> ExportFolder:
+        """The request's receipts and status document (the records container)."""
+        settings = load_settings()
+        container = ContainerClient.from_connection_string(
+            settings.storage_connection, self.records_container_name
+        )
+        return ExportFolder(container, request_id)
+
     def host_env(self, **extra: str) -> dict[str, str]:
         return environment(
             {
                 "DSR_ALLOWED_ENDPOINT_ORIGINS": self.emulator.base_url,
                 "DSR_EXPORT_CONTAINER": self.container_name,
+                "DSR_RECORDS_CONTAINER": self.records_container_name,
                 "DSR_REQUEST_QUEUE": self.queue_name,
                 "DSR_DELETE_VERIFY_TIMEOUT_SECONDS": "30",
                 "DSR_CV_RATE_LIMIT_PER_SECOND": "200",

@@ -24,6 +24,7 @@ def cvdsr(stack, host, *args: str, extra_env: dict[str, str] | None = None) -> s
         "CVDSR_KEY": host.function_key,
         "CVDSR_STORAGE": load_settings().storage_connection,
         "CVDSR_CONTAINER": stack.container_name,
+        "CVDSR_RECORDS_CONTAINER": stack.records_container_name,
         "COLUMNS": "200",
         **(extra_env or {}),
     }
@@ -61,7 +62,7 @@ def test_export_then_delete_with_progress_summary_and_download(stack, host, tmp_
     fetched = cvdsr(stack, host, "download", "cli-x1", "--to", str(tmp_path))
     assert fetched.returncode == 0, fetched.stderr
     assert (tmp_path / "cli-x1" / "export" / "index.html").is_file()
-    assert (tmp_path / "cli-x1" / "status.json").is_file()
+    assert (tmp_path / "cli-x1" / "status.json").is_file()  # from the records container
     assert "checked against their sha256" in fetched.stdout
 
     status = cvdsr(stack, host, "status", "cli-x1", "--json")

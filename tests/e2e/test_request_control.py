@@ -75,8 +75,11 @@ def test_cancel_stops_a_delete_and_keeps_the_receipts_of_what_it_deleted(stack, 
     polled = host.status(request_id)
     assert polled.status_code == 409
     assert polled.json()["cancellation"] == document["cancellation"]
-    stored = stack.folder(request_id).json(f"{request_id}/status.json")
+    kept = stack.records(request_id)
+    stored = kept.json(f"{request_id}/status.json")
     assert stored["state"] == "canceled"  # outlives the Durable history
+    sealed = kept.json(images["receipt"]["files"][0]["path"])
+    assert sealed["chain"]["sequence"] >= 1  # sealed into the receipt chain like a finished delete's
     again = host.call("POST", f"requests/{request_id}/cancel")
     assert again.status_code == 409
 
