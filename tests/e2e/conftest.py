@@ -12,6 +12,7 @@ import pytest
 from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
 from azure.storage.blob import ContainerClient
+from azure.storage.queue import QueueClient
 
 from dsr.config import load_settings
 from emulator.seed import SeedSpec, account_name, build_state
@@ -95,6 +96,9 @@ class Stack:
                 "DSR_REQUEST_QUEUE": self.queue_name,
                 "DSR_DELETE_VERIFY_TIMEOUT_SECONDS": "30",
                 "DSR_CV_RATE_LIMIT_PER_SECOND": "200",
+                # An app setting overriding host.json, as in Azure: idle queue polling backs off to
+                # 1 s instead of the default minute, so queue tests do not wait out the backoff.
+                "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:01",
                 **extra,
             }
         )
@@ -116,6 +120,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         for index, scenario in enumerate(SCENARIOS):
             vault.set_secret(stack.secret_name(scenario), keys[account_name(index)])
+        # The Functions host does not create a trigger's queue: whoever deploys the app does.
+        with QueueClient.from_connection_string(settings.storage_connection, stack.queue_name) as queue:
+            queue.create_queue()
         root = tmp_path_factory.mktemp("host")
         host = HostProcess(
             env=stack.host_env(),
