@@ -28,6 +28,12 @@ def _files(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return list(entry.get("files") or []) + list(receipt.get("files") or [])
 
 
+def _remark(entry: dict[str, Any]) -> str:
+    if entry["state"] == "manual_action_required":
+        return "left to the customer (see below)"
+    return str(entry.get("error") or entry.get("note") or "")
+
+
 def where_results_are(document: dict[str, Any]) -> list[str]:
     """The blob paths an operator opens first: the export's index, or the deletion receipts."""
     request_id = document["requestId"]
@@ -65,7 +71,7 @@ def print_summary(
             counts,
             str(len(_files(entry)) or ""),
             verified,
-            entry.get("error") or entry.get("note") or "",
+            _remark(entry),
         )
     console.print(table)
     if document.get("error"):
