@@ -63,6 +63,7 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
             "operation": "export",
             "account": {"endpoint": server.base_url, "trainingKeySecret": "bench", "secretVersion": "0" * 32},
             "projectIds": [project.id],
+            "categories": ["images"],
             "subject": None,
             "dryRun": False,
         }

@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,6 +26,7 @@ MAX_METADATA_PAIRS = 10  # the 3.4-preview per-image metadata limit; v3.3 allows
 MAX_METADATA_VALUE_LENGTH = 256
 MAX_PROJECT_IDS = 100  # S0 project limit
 MAX_APPLICATION_LENGTH = 256
+MAX_CALLS_PER_SECOND = 1000.0  # far above any Custom Vision tier; guards against typos
 INSTANCE_ID_PREFIX = "dsr-"
 
 Operation = Literal["export", "delete"]
@@ -44,6 +45,8 @@ class SubjectScope(TypedDict):
 class AccountRef(TypedDict):
     endpoint: str
     trainingKeySecret: str
+    callsPerSecond: NotRequired[float]
+    """The account's Training API budget for this request; absent: the app's default (10)."""
 
 
 class DsrRequest(TypedDict):
@@ -67,6 +70,7 @@ class _Strict(BaseModel):
 class _Account(_Strict):
     endpoint: str = Field(min_length=8, max_length=256)
     trainingKeySecret: str
+    callsPerSecond: float | None = Field(default=None, gt=0, le=MAX_CALLS_PER_SECOND)
 
     @field_validator("endpoint")
     @classmethod
@@ -217,6 +221,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         "endpoint": model.account.endpoint,
         "trainingKeySecret": model.account.trainingKeySecret,
     }
+    if model.account.callsPerSecond is not None:
+        account["callsPerSecond"] = float(model.account.callsPerSecond)
     project_ids = None if model.projectIds is None else sorted({str(p) for p in model.projectIds})
     category_names = [c.value for c in categories]
     fingerprint = _fingerprint(

@@ -9,26 +9,24 @@ a fingerprint of it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from datetime import datetime
-from functools import cache, partial
-from typing import Any
+from typing import Any, TypeVar
 
 from dsr.categories import Category
-from dsr.customvision import TrainingClient
+from dsr.customvision import Image, ImagePerformance, Project, StoredImagePrediction, TrainingClient
 from dsr.customvision.client import PAGE_SIZE
 from dsr.customvision.errors import NotFoundError
 from dsr.runtime import Runtime
-from dsr.storage import ExportStore, FileRef, put_json, put_ndjson
+from dsr.storage import ExportStore, FileRef, get_json, put_json, put_ndjson
 from dsr.subjects import subject_metadata
 from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
 """Image pages (of 256) one activity call exports before handing back a cursor."""
-DOWNLOAD_WORKERS = 4
-"""Concurrent image downloads per activity; blob URIs are not subject to the Training API rate limit."""
 KEY_FINGERPRINT_HEX = 16
+T = TypeVar("T")
 
 _IMAGE_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", ".png", "image/png"),
@@ -75,50 +73,12 @@ def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: str |
     return result
 
 
-def _export_account_info(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    key = runtime.secrets.get_secret(job["account"]["trainingKeySecret"], job["account"]["secretVersion"])
-    projects = client.get_projects()
-    document = {
-        "endpoint": job["account"]["endpoint"],
-        "trainingKeySecret": job["account"]["trainingKeySecret"],
-        "trainingKeySecretVersion": job["account"]["secretVersion"],
-        "trainingKeyFingerprint": "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:KEY_FINGERPRINT_HEX],
-        "apiVersion": "3.3",
-        "projectCount": len(projects),
-        "note": (
-            "Training API v3.x has no GetAccountInfo; this lists what the API makes knowable. "
-            "Keys are never exported: manage them in the Azure portal."
-        ),
-    }
-    return _result(
-        unit,
-        {"projects": len(projects)},
-        [put_json(runtime.store, _path(job, "account-info.json"), document)],
-    )
+# -- the account listing, made once per request -----------------------------------------------------
 
 
-def _export_projects(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    documents = []
-    for pid in job["projectIds"]:
-        project = client.get_project(pid)
-        counts = client.get_project_export_counts(pid)
-        documents.append({"project": project.raw, "counts": counts.raw})
-    ref = put_json(runtime.store, _path(job, "projects.json"), documents)
-    return _result(unit, {"projects": len(documents)}, [ref])
-
-
-def _export_iteration_list(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    listing = {pid: [it.raw for it in client.get_iterations(pid)] for pid in job["projectIds"]}
-    ref = put_json(runtime.store, _path(job, "iterations.json"), listing)
-    return _result(unit, {"iterations": sum(len(v) for v in listing.values())}, [ref])
-
-
-def _export_iteration_details(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    details: dict[str, list[dict[str, Any]]] = {}
-    for pid in job["projectIds"]:
-        details[pid] = [client.get_iteration(pid, it.id).raw for it in client.get_iterations(pid)]
-    ref = put_json(runtime.store, _path(job, "iteration-details.json"), details)
-    return _result(unit, {"iterations": sum(len(v) for v in details.values())}, [ref])
+def work_path(request_id: str) -> str:
+    """The request's own listing of projects and iterations (not part of the export itself)."""
+    return f"{request_id}/work/account.json"
 
 
 def trained(status: str | None) -> bool:
@@ -126,32 +86,78 @@ def trained(status: str | None) -> bool:
     return (status or "").lower() == "completed"
 
 
-def _export_iteration_performance(
-    job: Job, unit: Unit, runtime: Runtime, client: TrainingClient
-) -> UnitResult:
-    summaries: list[dict[str, Any]] = []
-    image_count = 0
+def record_account_listing(
+    request_id: str, store: ExportStore, client: TrainingClient, projects: list[Project], in_scope: list[str]
+) -> None:
+    """List each in-scope project's iterations once and keep them, with the project listing, for every
+    unit of the request: no unit lists projects or iterations again."""
+    wanted = set(in_scope)
+    document = {
+        "projectCount": len(projects),
+        "projects": [p.raw for p in projects if p.id in wanted],
+        "iterations": {pid: [it.raw for it in client.get_iterations(pid)] for pid in in_scope},
+    }
+    put_json(store, work_path(request_id), document)
 
-    def image_records() -> Iterator[dict[str, Any]]:
-        nonlocal image_count
-        for pid in job["projectIds"]:
-            for iteration in client.get_iterations(pid):
-                if not trained(iteration.status):
-                    continue
-                performance = client.get_iteration_performance(pid, iteration.id)
-                summaries.append(
-                    {"projectId": pid, "iterationId": iteration.id, "performance": performance.raw}
-                )
-                for page in client.iter_image_performances(pid, iteration.id):
-                    for item in page:
-                        image_count += 1
-                        yield {"projectId": pid, "iterationId": iteration.id, "imagePerformance": item.raw}
 
-    images_ref = put_ndjson(runtime.store, _path(job, "iteration-performance-images.ndjson"), image_records())
-    summary_ref = put_json(runtime.store, _path(job, "iteration-performance.json"), summaries)
+def _listing(job: Job, runtime: Runtime) -> dict[str, Any]:
+    listing: dict[str, Any] = get_json(runtime.store, work_path(job["requestId"]))
+    return listing
+
+
+def _trained_ids(listing: dict[str, Any], pid: str) -> list[str]:
+    return sorted(str(it["id"]) for it in listing["iterations"].get(pid, []) if trained(it.get("status")))
+
+
+# -- small categories -----------------------------------------------------------------------------
+
+
+def _export_account_info(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    key = runtime.secrets.get_secret(job["account"]["trainingKeySecret"], job["account"]["secretVersion"])
+    project_count = int(_listing(job, runtime)["projectCount"])
+    document = {
+        "endpoint": job["account"]["endpoint"],
+        "trainingKeySecret": job["account"]["trainingKeySecret"],
+        "trainingKeySecretVersion": job["account"]["secretVersion"],
+        "trainingKeyFingerprint": "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:KEY_FINGERPRINT_HEX],
+        "apiVersion": "3.3",
+        "projectCount": project_count,
+        "note": (
+            "Training API v3.x has no GetAccountInfo; this lists what the API makes knowable. "
+            "Keys are never exported: manage them in the Azure portal."
+        ),
+    }
     return _result(
-        unit, {"iterations": len(summaries), "imagePerformances": image_count}, [summary_ref, images_ref]
+        unit,
+        {"projects": project_count},
+        [put_json(runtime.store, _path(job, "account-info.json"), document)],
     )
+
+
+def _export_projects(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    listed = {str(p["id"]): p for p in _listing(job, runtime)["projects"]}
+    documents = []
+    for pid in job["projectIds"]:
+        counts = client.get_project_export_counts(pid)
+        documents.append({"project": listed[pid], "counts": counts.raw})
+    ref = put_json(runtime.store, _path(job, "projects.json"), documents)
+    return _result(unit, {"projects": len(documents)}, [ref])
+
+
+def _iterations_file(job: Job, unit: Unit, runtime: Runtime, name: str) -> UnitResult:
+    # GetIterations returns the same objects as GetIteration: the list is the details.
+    iterations = _listing(job, runtime)["iterations"]
+    listing = {pid: iterations.get(pid, []) for pid in job["projectIds"]}
+    ref = put_json(runtime.store, _path(job, name), listing)
+    return _result(unit, {"iterations": sum(len(v) for v in listing.values())}, [ref])
+
+
+def _export_iteration_list(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    return _iterations_file(job, unit, runtime, "iterations.json")
+
+
+def _export_iteration_details(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    return _iterations_file(job, unit, runtime, "iteration-details.json")
 
 
 def _export_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
@@ -161,58 +167,278 @@ def _export_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient)
 
 
 def _export_models(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    listing = _listing(job, runtime)
     exports: list[dict[str, Any]] = []
     for pid in job["projectIds"]:
-        for iteration in client.get_iterations(pid):
-            for export in client.get_exports(pid, iteration.id):
-                exports.append({"projectId": pid, "iterationId": iteration.id, "export": export.raw})
+        # Only a trained iteration can be exported.
+        for iteration_id in _trained_ids(listing, pid):
+            for export in client.get_exports(pid, iteration_id):
+                exports.append({"projectId": pid, "iterationId": iteration_id, "export": export.raw})
     ref = put_json(runtime.store, _path(job, "exported-models.json"), exports)
     return _result(unit, {"exports": len(exports)}, [ref])
 
 
-def _copy_originals(
-    client: TrainingClient, store: ExportStore, items: list[tuple[str, str | None]], folder: str
-) -> dict[str, FileRef]:
-    """Copy ``(id, original URI)`` pairs concurrently; returns the file written for each id."""
+# -- iteration performance --------------------------------------------------------------------------
 
-    def copy(item: tuple[str, str | None]) -> tuple[str, FileRef | None]:
-        item_id, uri = item
-        if not uri:
-            return item_id, None
+
+def performance_shared_with_images(job: Job) -> bool:
+    """Whether the image units also write iteration performance, from the one listing of each trained
+    iteration that both need. A subject-scoped image export lists only the subject's images, and
+    iteration performance is never subject-scoped, so then each lists for itself."""
+    return (
+        job["subject"] is None
+        and Category.IMAGES in job["categories"]
+        and Category.ITERATION_PERFORMANCE in job["categories"]
+    )
+
+
+def _performance_folder(job: Job, pid: str) -> str:
+    return _path(job, f"iteration-performance/{pid}")
+
+
+def _performance_summary(job: Job, runtime: Runtime, client: TrainingClient, pid: str, iid: str) -> FileRef:
+    performance = client.get_iteration_performance(pid, iid)
+    document = {"projectId": pid, "iterationId": iid, "performance": performance.raw}
+    return put_json(runtime.store, f"{_performance_folder(job, pid)}/{iid}.json", document)
+
+
+def _performance_part(
+    job: Job, runtime: Runtime, pid: str, iid: str, start: int, items: list[ImagePerformance]
+) -> FileRef:
+    records = ({"projectId": pid, "iterationId": iid, "imagePerformance": item.raw} for item in items)
+    return put_ndjson(
+        runtime.store, f"{_performance_folder(job, pid)}/{iid}-images-{start:07d}.ndjson", records
+    )
+
+
+def _export_iteration_performance(
+    job: Job, unit: Unit, runtime: Runtime, client: TrainingClient
+) -> UnitResult:
+    """Every trained iteration's performance and per-image results (when no image unit does it)."""
+    listing = _listing(job, runtime)
+    files: list[FileRef] = []
+    iterations = images = 0
+    for pid in job["projectIds"]:
+        for iid in _trained_ids(listing, pid):
+            files.append(_performance_summary(job, runtime, client, pid, iid))
+            iterations += 1
+            items = [item for page in client.iter_image_performances(pid, iid) for item in page]
+            files.append(_performance_part(job, runtime, pid, iid, 0, items))
+            images += len(items)
+    return _result(unit, {"iterations": iterations, "imagePerformances": images}, files)
+
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+class _Copies:
+    """Original bytes copied on the process's download threads while the caller lists the next page."""
+
+    def __init__(self, client: TrainingClient, runtime: Runtime, folder: str) -> None:
+        self._client = client
+        self._runtime = runtime
+        self._folder = folder
+        self._pending: dict[str, Future[FileRef | None]] = {}
+
+    def _copy(self, item_id: str, uri: str) -> FileRef | None:
         try:
-            return item_id, copy_download(client, store, uri, f"{folder}/{item_id}")
+            return copy_download(self._client, self._runtime.store, uri, f"{self._folder}/{item_id}")
         except NotFoundError:
             # Deleted between listing and download: its record stays, with no file.
-            return item_id, None
+            return None
 
-    with ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
-        return {item_id: ref for item_id, ref in pool.map(copy, items) if ref is not None}
+    def add(self, items: Iterable[tuple[str, str | None]]) -> None:
+        pool = self._runtime.downloads
+        for item_id, uri in items:
+            if uri and item_id not in self._pending:
+                self._pending[item_id] = pool.submit(self._copy, item_id, uri)
+
+    def finish(self) -> dict[str, FileRef]:
+        """Wait for every copy; the file written for each id (ids whose blob had gone are absent)."""
+        done = {item_id: future.result() for item_id, future in self._pending.items()}
+        return {item_id: ref for item_id, ref in done.items() if ref is not None}
 
 
-def _image_cursor(cursor: str | None) -> tuple[str | None, int]:
-    """``(iteration id, or None for the workspace; skip)`` from ``w:<skip>`` / ``i:<iteration>:<skip>``."""
+WORKSPACE, ITERATION, UNTAGGED = "w", "i", "u"
+"""Image cursor kinds: the workspace; a trained iteration's images (its tagged ones, via image
+performances, when shared with iteration performance); that iteration's untagged ones (shared only)."""
+
+
+def _image_cursor(cursor: str | None) -> tuple[str, str | None, int]:
+    """``(kind, iteration id or None, skip)`` from ``w:<skip>``, ``i:<iteration>:<skip>``, ``u:...``."""
     if not cursor:
-        return None, 0
+        return WORKSPACE, None, 0
     kind, _, rest = cursor.partition(":")
-    if kind == "w":
-        return None, int(rest)
+    if kind == WORKSPACE:
+        return WORKSPACE, None, int(rest)
     iteration_id, _, skip = rest.rpartition(":")
-    return iteration_id, int(skip)
-
-
-def _trained_iteration_ids(client: TrainingClient, pid: str) -> list[str]:
-    return sorted(it.id for it in client.get_iterations(pid) if trained(it.status))
+    return kind, iteration_id, int(skip)
 
 
 def _next_image_cursor(
-    trained_ids: Callable[[], list[str]], iteration_id: str | None, skip: int | None
+    trained_ids: list[str], kind: str, iteration_id: str | None, skip: int | None, *, shared: bool
 ) -> str | None:
-    """Where the next call starts: further into this listing (``skip``), else the next trained
-    iteration (in id order, so a restarted call finds its place), else ``None``: done."""
+    """Where the next call starts: further into this listing (``skip``), else the next listing (the
+    untagged half of a shared iteration pass, then the next trained iteration in id order, so a
+    restarted call finds its place), else ``None``: done."""
     if skip is not None:
-        return f"w:{skip}" if iteration_id is None else f"i:{iteration_id}:{skip}"
-    following = [i for i in trained_ids() if iteration_id is None or i > iteration_id]
-    return f"i:{following[0]}:0" if following else None
+        return f"w:{skip}" if iteration_id is None else f"{kind}:{iteration_id}:{skip}"
+    if shared and kind == ITERATION:
+        return f"{UNTAGGED}:{iteration_id}:0"
+    following = [i for i in trained_ids if iteration_id is None or i > iteration_id]
+    return f"{ITERATION}:{following[0]}:0" if following else None
+
+
+def _ids_folder(job: Job, pid: str) -> str:
+    return f"{job['requestId']}/work/{pid}"
+
+
+def _put_ids(runtime: Runtime, path: str, ids: Iterable[str]) -> None:
+    runtime.store.put_bytes(path, "".join(f"{i}\n" for i in ids).encode(), "text/plain")
+
+
+def _read_ids(runtime: Runtime, paths: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for path in paths:
+        found.update(runtime.store.get_bytes(path).decode().split())
+    return found
+
+
+def _exported_ids(job: Job, runtime: Runtime, pid: str, own_part: str) -> set[str]:
+    """Ids already exported for this project: the workspace's, and those earlier iteration calls found.
+    ``own_part`` is left out, so a retried call exports its images again rather than skipping them."""
+    folder = _ids_folder(job, pid)
+    parts = [
+        f.path
+        for kind in (ITERATION, UNTAGGED)
+        for f in runtime.store.list_files(f"{folder}/ids-{kind}-")
+        if f.path != own_part
+    ]
+    return _read_ids(runtime, [f"{folder}/workspace-ids.txt", *parts])
+
+
+def _take_pages(pages: Iterator[list[T]], on_page: Callable[[list[T]], None]) -> tuple[list[T], bool]:
+    """Up to PAGES_PER_UNIT pages; ``on_page`` sees each as it arrives. Returns (items, exhausted)."""
+    items: list[T] = []
+    for page in pages:
+        items.extend(page)
+        on_page(page)
+        if len(items) >= PAGES_PER_UNIT * PAGE_SIZE:
+            return items, len(page) < PAGE_SIZE
+    return items, True
+
+
+def _image_records(
+    images: Iterable[Image], copies: dict[str, FileRef], iid: str | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            **image.raw,
+            "exportedFile": copies[image.id].path if image.id in copies else None,
+            "onlyInIteration": iid,
+        }
+        for image in images
+    ]
+
+
+def _export_workspace_page(
+    job: Job, unit: Unit, runtime: Runtime, client: TrainingClient, start: int, trained_ids: list[str]
+) -> UnitResult:
+    pid = unit["projectId"]
+    assert pid is not None
+    metadata = subject_metadata(job, runtime.store)
+    folder = _path(job, f"images/{pid}")
+    copies = _Copies(client, runtime, folder)
+    images, exhausted = _take_pages(
+        client.iter_images(pid, metadata=metadata, skip=start),
+        lambda page: copies.add((i.id, i.original_image_uri) for i in page),
+    )
+    copied = copies.finish()
+    files = [
+        put_ndjson(runtime.store, f"{folder}/images-{start:07d}.ndjson", _image_records(images, copied, None))
+    ]
+    ids_folder = _ids_folder(job, pid)
+    _put_ids(runtime, f"{ids_folder}/ids-w-{start:07d}.txt", (i.id for i in images))
+    if exhausted and trained_ids:
+        # One file of every workspace id for the iteration pass, which finds the images only
+        # iterations still hold by set difference (no per-id calls).
+        parts = [f.path for f in runtime.store.list_files(f"{ids_folder}/ids-w-")]
+        _put_ids(runtime, f"{ids_folder}/workspace-ids.txt", sorted(_read_ids(runtime, parts)))
+    counts = {
+        "images": len(images),
+        "imagesWithoutFile": len(images) - len(copied),
+        "bytesCopied": sum(ref.size for ref in copied.values()),
+    }
+    nxt = _next_image_cursor(
+        trained_ids, WORKSPACE, None, None if exhausted else start + len(images), shared=False
+    )
+    return _result(unit, counts, files, nxt)
+
+
+def _export_iteration_page(
+    job: Job,
+    unit: Unit,
+    runtime: Runtime,
+    client: TrainingClient,
+    cursor: tuple[str, str, int],
+    trained_ids: list[str],
+) -> UnitResult:
+    """One stretch of a trained iteration's images: its image performances (when shared) and the images
+    no longer in the workspace, each exported once however many iterations hold it."""
+    pid = unit["projectId"]
+    assert pid is not None
+    kind, iid, start = cursor
+    shared = performance_shared_with_images(job)
+    files: list[FileRef] = []
+    counts: dict[str, int] = {}
+    held: list[str]
+    listed_images: dict[str, Image] = {}
+    if shared and kind == ITERATION:
+        if start == 0:
+            files.append(_performance_summary(job, runtime, client, pid, iid))
+            counts["iterations"] = 1
+        items, exhausted = _take_pages(client.iter_image_performances(pid, iid, skip=start), _ignore)
+        files.append(_performance_part(job, runtime, pid, iid, start, items))
+        counts["imagePerformances"] = len(items)
+        held = [item.id for item in items]
+    else:
+        if shared:  # the untagged images, which have no image performance
+            pages = client.iter_untagged_images(pid, iteration_id=iid, skip=start)
+        else:
+            metadata = subject_metadata(job, runtime.store)
+            pages = client.iter_images(pid, metadata=metadata, iteration_id=iid, skip=start)
+        images, exhausted = _take_pages(pages, _ignore)
+        listed_images = {image.id: image for image in images}
+        held = list(listed_images)
+    own_part = f"{_ids_folder(job, pid)}/ids-{kind}-{iid}-{start:07d}.txt"
+    known = _exported_ids(job, runtime, pid, own_part)
+    absent = list(dict.fromkeys(i for i in held if i not in known))
+    if absent and not listed_images:
+        # Image performances carry no metadata or original URI: fetch the records of the few absent.
+        listed_images = {i.id: i for i in client.get_images_by_ids(pid, absent, iteration_id=iid)}
+    orphans = [listed_images[i] for i in absent if i in listed_images]
+    folder = _path(job, f"images/{pid}")
+    copies = _Copies(client, runtime, folder)
+    copies.add((i.id, i.original_image_uri) for i in orphans)
+    copied = copies.finish()
+    if orphans:
+        records = _image_records(orphans, copied, iid)
+        name = f"{folder}/iteration-{iid}-{kind}-images-{start:07d}.ndjson"
+        files.append(put_ndjson(runtime.store, name, records))
+        _put_ids(runtime, own_part, (i.id for i in orphans))
+    counts.update(
+        {
+            "images": len(orphans),
+            "imagesWithoutFile": len(orphans) - len(copied),
+            "bytesCopied": sum(ref.size for ref in copied.values()),
+        }
+    )
+    nxt = _next_image_cursor(trained_ids, kind, iid, None if exhausted else start + len(held), shared=shared)
+    return _result(unit, counts, files, nxt)
+
+
+def _ignore(page: list[Any]) -> None:
+    """For pages whose items are only needed once the stretch is complete."""
 
 
 def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
@@ -223,46 +449,11 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     """
     pid = unit["projectId"]
     assert pid is not None  # planned per project
-    iteration_id, start = _image_cursor(unit["cursor"])
-    metadata = subject_metadata(job, runtime.store)
-    images: list[Any] = []
-    exhausted = True
-    for page in client.iter_images(pid, metadata=metadata, iteration_id=iteration_id, skip=start):
-        images.extend(page)
-        if len(images) >= PAGES_PER_UNIT * PAGE_SIZE:
-            exhausted = len(page) < PAGE_SIZE
-            break
-    listed = len(images)
-    trained_ids = cache(partial(_trained_iteration_ids, client, pid))  # at most one GetIterations per call
-    if iteration_id is not None and images:
-        # Keep only images the workspace lost, and each of them once: skip those an earlier iteration
-        # (in id order) also holds, since that iteration's call exports them.
-        elsewhere: list[str | None] = [None]
-        elsewhere += [i for i in trained_ids() if i < iteration_id]
-        for other in elsewhere:
-            held = {i.id for i in client.get_images_by_ids(pid, [i.id for i in images], iteration_id=other)}
-            images = [i for i in images if i.id not in held]
-    folder = _path(job, f"images/{pid}")
-    copies = _copy_originals(client, runtime.store, [(i.id, i.original_image_uri) for i in images], folder)
-    records = [
-        {
-            **image.raw,
-            "exportedFile": copies[image.id].path if image.id in copies else None,
-            "onlyInIteration": iteration_id,
-        }
-        for image in images
-    ]
-    files: list[FileRef] = []
-    if records or (iteration_id is None and start == 0):
-        name = "images" if iteration_id is None else f"iteration-{iteration_id}-images"
-        files.append(put_ndjson(runtime.store, f"{folder}/{name}-{start:07d}.ndjson", records))
-    counts = {
-        "images": len(records),
-        "imagesWithoutFile": len(records) - len(copies),
-        "bytesCopied": sum(ref.size for ref in copies.values()),
-    }
-    nxt = _next_image_cursor(trained_ids, iteration_id, None if exhausted else start + listed)
-    return _result(unit, counts, files, nxt)
+    kind, iteration_id, start = _image_cursor(unit["cursor"])
+    trained_ids = _trained_ids(_listing(job, runtime), pid)
+    if iteration_id is None:
+        return _export_workspace_page(job, unit, runtime, client, start, trained_ids)
+    return _export_iteration_page(job, unit, runtime, client, (kind, iteration_id, start), trained_ids)
 
 
 def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime | None] | None:
@@ -293,14 +484,16 @@ def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
         return empty_result(unit, "not_attributable", NOT_ATTRIBUTABLE_NOTE)
     application, start, end = window
     folder = _path(job, f"predictions/{pid}")
-    records: list[dict[str, Any]] = []
-    copied = 0
+    copies = _Copies(client, runtime, folder)
+    predictions: list[StoredImagePrediction] = []
     for page in client.iter_predictions(pid, application=application, start_time=start, end_time=end):
-        copies = _copy_originals(client, runtime.store, [(p.id, p.original_image_uri) for p in page], folder)
-        copied += sum(ref.size for ref in copies.values())
-        records.extend({**p.raw, "exportedFile": copies[p.id].path if p.id in copies else None} for p in page)
+        copies.add((p.id, p.original_image_uri) for p in page)
+        predictions.extend(page)
+    copied = copies.finish()
+    records = [{**p.raw, "exportedFile": copied[p.id].path if p.id in copied else None} for p in predictions]
     ref = put_ndjson(runtime.store, f"{folder}/predictions.ndjson", records)
-    return _result(unit, {"predictions": len(records), "bytesCopied": copied}, [ref])
+    size = sum(r.size for r in copied.values())
+    return _result(unit, {"predictions": len(records), "bytesCopied": size}, [ref])
 
 
 UnitHandler = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
@@ -313,14 +506,20 @@ def run_with_handlers(
     runtime: Runtime,
     project_gone: Callable[[], UnitResult],
 ) -> UnitResult:
-    """Run the unit's handler; a per-project unit whose project has vanished gets ``project_gone()``."""
-    client = runtime.client_for(job["account"])
-    try:
-        return handlers[unit["category"]](job, unit, runtime, client)
-    except NotFoundError:
-        if unit["projectId"] is None or project_exists(client, unit["projectId"]):
-            raise
-        return project_gone()
+    """Run the unit's handler; a per-project unit whose project has vanished gets ``project_gone()``.
+
+    The unit counts against the account's rate budget while it runs; its result counts the Training
+    API calls it made (``apiCalls``) and the throttled (429) answers it got (``throttled``).
+    """
+    with runtime.unit_client(job["account"]) as (client, tally):
+        try:
+            result = handlers[unit["category"]](job, unit, runtime, client)
+        except NotFoundError:
+            if unit["projectId"] is None or project_exists(client, unit["projectId"]):
+                raise
+            result = project_gone()
+    result["counts"] = {**result["counts"], "apiCalls": tally.api_calls, "throttled": tally.throttled}
+    return result
 
 
 EXPORTERS: dict[str, UnitHandler] = {

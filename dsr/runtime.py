@@ -1,21 +1,32 @@
-"""The process-wide wiring: settings, Key Vault, Blob Storage and one Custom Vision client per account.
+"""The process-wide wiring: settings, Key Vault, Blob Storage, and per account one Custom Vision client
+and one share of the account's rate budget.
 
 Built once per worker process (activities share it) and injectable in tests. Clients are cached per
-(endpoint, secret name, secret version): a rotated key has a new version, so it gets a new client,
-and the per-account rate limit is shared by every activity running in this process.
+(endpoint, secret name, secret version): a rotated key has a new version, so it gets a new client.
+Every client of one endpoint waits on the same :class:`~dsr.ratebudget.AccountBudget` bucket, whose
+rate is this process's share of the account's calls/s (see :mod:`dsr.ratebudget`).
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from dsr.config import Settings, get_settings
-from dsr.customvision import ClientOptions, EndpointAllowList, TrainingClient
+from dsr.customvision import CallTally, ClientOptions, EndpointAllowList, TrainingClient
+from dsr.ratebudget import AccountBudget, BlobBoard, ClaimBoard, account_key
 from dsr.secrets import SecretStore, build_secret_store
-from dsr.storage import BlobExportStore, ExportStore
+from dsr.storage import BlobExportStore, ExportStore, container_client
 from dsr.units import ResolvedAccount
+
+DOWNLOAD_CONCURRENCY = 32
+"""Image and model downloads in flight per process, over all units (blob fetches are not rate-limited,
+and at ~50-100 ms per blob this many keep copying at the pace of listing)."""
 
 
 def endpoint_allow_list(settings: Settings) -> EndpointAllowList:
@@ -30,16 +41,40 @@ class Runtime:
     settings: Settings
     secrets: SecretStore
     store: ExportStore
+    board: ClaimBoard | None = None
+    """Where this process meets the others working for the same accounts; None: it is alone."""
+    member: str = field(default_factory=lambda: uuid.uuid4().hex)
     _clients: dict[tuple[str, str, str], TrainingClient] = field(default_factory=dict)
+    _budgets: dict[str, AccountBudget] = field(default_factory=dict)
+    _downloads: ThreadPoolExecutor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def allow_list(self) -> EndpointAllowList:
         return endpoint_allow_list(self.settings)
 
+    @property
+    def downloads(self) -> ThreadPoolExecutor:
+        """The process's download threads, shared by every unit so concurrency stays bounded."""
+        with self._lock:
+            if self._downloads is None:
+                self._downloads = ThreadPoolExecutor(DOWNLOAD_CONCURRENCY, thread_name_prefix="dsr-download")
+            return self._downloads
+
+    def budget_for(self, account: ResolvedAccount) -> AccountBudget:
+        """This process's side of the account's rate budget (one per endpoint)."""
+        name = account_key(account["endpoint"])
+        with self._lock:
+            budget = self._budgets.get(name)
+            if budget is None:
+                budget = AccountBudget(name, self.member, self.settings.rate_limit_per_second, self.board)
+                self._budgets[name] = budget
+            return budget
+
     def client_for(self, account: ResolvedAccount) -> TrainingClient:
         """The shared client for an account; the key is read from Key Vault on first use only."""
         cache_key = (account["endpoint"], account["trainingKeySecret"], account["secretVersion"])
+        budget = self.budget_for(account)
         with self._lock:
             client = self._clients.get(cache_key)
             if client is None:
@@ -48,13 +83,24 @@ class Runtime:
                     account["endpoint"],
                     key,
                     options=ClientOptions(
-                        rate_limit_per_second=self.settings.rate_limit_per_second,
                         max_retry_seconds=self.settings.max_retry_seconds,
+                        download_concurrency=DOWNLOAD_CONCURRENCY,
                     ),
                     allow_list=self.allow_list,
+                    limiter=budget.bucket,
                 )
                 self._clients[cache_key] = client
             return client
+
+    @contextmanager
+    def unit_client(self, account: ResolvedAccount) -> Iterator[tuple[TrainingClient, CallTally]]:
+        """A client for one unit of work, counted as running against the account's budget meanwhile;
+        the tally counts that unit's calls and throttled answers."""
+        calls_per_second = account.get("callsPerSecond") or self.settings.rate_limit_per_second
+        tally = CallTally()
+        client = self.client_for(account)
+        with self.budget_for(account).running(calls_per_second):
+            yield client.view((tally,)), tally
 
 
 @lru_cache(maxsize=1)
@@ -65,4 +111,5 @@ def get_runtime() -> Runtime:
         settings=settings,
         secrets=build_secret_store(settings),
         store=BlobExportStore.from_connection(settings.storage_connection, settings.export_container),
+        board=BlobBoard(container_client(settings.storage_connection, settings.export_container)),
     )

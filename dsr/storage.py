@@ -94,6 +94,17 @@ def get_json(store: ExportStore, path: str) -> Any:
     return json.loads(store.get_bytes(path))
 
 
+def container_client(connection: str, container_name: str) -> ContainerClient:
+    """A container client from a connection string, or an https account URL (managed identity)."""
+    if connection.startswith("https://"):
+        from azure.identity import DefaultAzureCredential
+
+        service = BlobServiceClient(account_url=connection, credential=DefaultAzureCredential())
+    else:
+        service = BlobServiceClient.from_connection_string(connection)
+    return service.get_container_client(container_name)
+
+
 class BlobExportStore:
     """:class:`ExportStore` on one private Blob Storage container (Azurite locally)."""
 
@@ -104,13 +115,7 @@ class BlobExportStore:
     @classmethod
     def from_connection(cls, connection: str, container_name: str) -> BlobExportStore:
         """``connection`` is a connection string, or an https account URL used with managed identity."""
-        if connection.startswith("https://"):
-            from azure.identity import DefaultAzureCredential
-
-            service = BlobServiceClient(account_url=connection, credential=DefaultAzureCredential())
-        else:
-            service = BlobServiceClient.from_connection_string(connection)
-        return cls(service.get_container_client(container_name))
+        return cls(container_client(connection, container_name))
 
     def _ensure_container(self) -> None:
         if self._ensured:

@@ -420,10 +420,13 @@ class TrainingClient:
         path = self._iteration_path(project_id, iteration_id) + "/performance"
         return IterationPerformance.from_json(self._get_json(op, path, params), op)
 
-    def iter_image_performances(self, project_id: str, iteration_id: str) -> Iterator[list[ImagePerformance]]:
+    def iter_image_performances(
+        self, project_id: str, iteration_id: str, skip: int = 0
+    ) -> Iterator[list[ImagePerformance]]:
+        """Pages of GetImagePerformances from offset ``skip``: every image the iteration was trained on."""
         op = "GetImagePerformances"
         path = self._iteration_path(project_id, iteration_id) + "/performance/images"
-        for page in self._pages(op, path, {}):
+        for page in self._pages(op, path, {}, start=skip):
             yield [ImagePerformance.from_json(item, op) for item in page]
 
     def get_exports(self, project_id: str, iteration_id: str) -> list[Export]:
@@ -500,10 +503,12 @@ class TrainingClient:
         for page in self._pages(op, self._project_path(project_id) + "/images/tagged", params):
             yield [Image.from_json(item, op) for item in page]
 
-    def iter_untagged_images(self, project_id: str, iteration_id: str | None = None) -> Iterator[list[Image]]:
+    def iter_untagged_images(
+        self, project_id: str, iteration_id: str | None = None, skip: int = 0
+    ) -> Iterator[list[Image]]:
         op = "GetUntaggedImages"
         params = self._image_params(None, None, iteration_id)
-        for page in self._pages(op, self._project_path(project_id) + "/images/untagged", params):
+        for page in self._pages(op, self._project_path(project_id) + "/images/untagged", params, start=skip):
             yield [Image.from_json(item, op) for item in page]
 
     def count_images(

@@ -11,22 +11,6 @@ from typing import Protocol
 class RateLimiter(Protocol):
     """What the client waits on before each API call."""
 
-    @property
-    def rate(self) -> float:
-        return self._rate
-
-    def set_rate(self, rate: float) -> None:
-        """Change the rate from now on (tokens already earned are kept, capped at the new burst)."""
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
-            self._updated = now
-            self._rate = rate
-            self._burst = max(1.0, rate)
-            self._tokens = min(self._tokens, self._burst)
-
     def acquire(self) -> float: ...
 
 
