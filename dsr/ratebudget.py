@@ -141,7 +141,9 @@ class AccountBudget:
     ) -> None:
         self.account = account
         self.member = member
-        self.bucket = TokenBucket(default_budget)
+        # No bursts: calls are paced evenly, so processes that have not yet seen each other's claims
+        # (the first second after one joins) stay within what the service's own bucket absorbs.
+        self.bucket = TokenBucket(default_budget, burst=1.0)
         self._board = board
         self._refresh_seconds = refresh_seconds
         self._clock = clock
@@ -167,6 +169,8 @@ class AccountBudget:
                 self._budgets.remove(budget)
                 idle = not self._budgets
             if idle:
+                # Withdraw at once, so the other processes take the whole budget at their next refresh.
+                self._withdraw()
                 self._wake.set()
             else:
                 self.refresh()
@@ -203,16 +207,14 @@ class AccountBudget:
             self._wake.wait(self._refresh_seconds)
             self._wake.clear()
             with self._lock:
-                idle = not self._budgets
-                if idle:
+                if not self._budgets:
                     self._thread = None
-            if idle:
-                self._withdraw()
-                return
+                    return
             self.refresh()
 
     def _withdraw(self) -> None:
-        assert self._board is not None
+        if self._board is None:
+            return
         try:
             self._board.withdraw(self.account, self.member)
         except AzureError:

@@ -30,6 +30,8 @@ class Knobs:
     """Service-side limit; excess calls get 429 + Retry-After. ``None``: unlimited."""
     latency_seconds: float = 0.0
     """Added to every API call."""
+    download_latency_seconds: float = 0.0
+    """Added to every blob download (image, prediction image, model), like a remote blob store's."""
     delete_delay_seconds: float = 0.0
     """How long 202-accepted image deletions stay visible before they complete."""
 

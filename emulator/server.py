@@ -185,6 +185,11 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) != 6:
             raise ApiError(404, "BlobNotFound", "blob not found")
         _, _, kind, project_id, item_id, variant = parts
+        with state.lock:
+            owner = state.find_project(project_id)
+            latency = owner[0].controls.knobs.download_latency_seconds if owner else 0.0
+        if latency:
+            time.sleep(latency)
         state.settle()
         with state.lock:
             found = blob_bytes(state, kind, project_id, item_id, variant)

@@ -4,6 +4,7 @@ exports and stored predictions. Tests inspect and change it directly; the server
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import secrets
 import threading
@@ -97,6 +98,8 @@ class ProjectRecord:
     iterations: dict[str, IterationRecord] = field(default_factory=dict)
     predictions: dict[str, PredictionRecord] = field(default_factory=dict)
     _views: dict[Any, list[ImageRecord]] = field(default_factory=dict, repr=False)
+    _due: list[tuple[float, str]] = field(default_factory=list, repr=False)
+    """Pending all-iterations deletions as a heap of (when, image id): settling looks at the head only."""
 
     def changed(self) -> None:
         """Drop cached image listings; call after any change to images or tags."""
@@ -109,13 +112,26 @@ class ProjectRecord:
             view = self._views[key] = build()
         return view
 
+    def schedule_deletion(self, image: ImageRecord, when: float) -> None:
+        """Accept an asynchronous deletion of ``image`` that completes at monotonic time ``when``."""
+        if image.delete_at is not None and image.delete_at <= when:
+            return
+        image.delete_at = when
+        heapq.heappush(self._due, (when, image.id))
+
     def complete_deletions(self, now: float) -> None:
-        """Finish accepted image deletions whose delay has passed."""
-        done = [img.id for img in self.images.values() if img.delete_at is not None and img.delete_at <= now]
-        for image_id in done:
+        """Finish accepted image deletions whose delay has passed: work in proportion to those due,
+        not to the project's size, so every request costs the same at any account size."""
+        done = False
+        while self._due and self._due[0][0] <= now:
+            when, image_id = heapq.heappop(self._due)
+            image = self.images.get(image_id)
+            if image is None or image.delete_at != when:
+                continue  # already gone, or rescheduled earlier
             del self.images[image_id]
             for iteration in self.iterations.values():
                 iteration.image_ids.discard(image_id)
+            done = True
         if done:
             self.changed()
 

@@ -32,6 +32,7 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self._rate = rate
+        self._fixed_burst = burst
         self._burst = max(1.0, burst if burst is not None else rate)
         self._clock = clock
         self._sleep = sleep
@@ -44,7 +45,8 @@ class TokenBucket:
         return self._rate
 
     def set_rate(self, rate: float) -> None:
-        """Change the rate from now on (tokens already earned are kept, capped at the new burst)."""
+        """Change the rate from now on (tokens already earned are kept, capped at the burst, which
+        follows the rate unless one was given)."""
         if rate <= 0:
             raise ValueError("rate must be positive")
         with self._lock:
@@ -52,7 +54,7 @@ class TokenBucket:
             self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
             self._updated = now
             self._rate = rate
-            self._burst = max(1.0, rate)
+            self._burst = max(1.0, self._fixed_burst if self._fixed_burst is not None else rate)
             self._tokens = min(self._tokens, self._burst)
 
     def acquire(self) -> float:
