@@ -114,7 +114,7 @@ def test_two_instances_of_one_account_stay_under_its_limit_together(storage_conn
                 with runtime.unit_client(account) as (client, _):  # type: ignore[arg-type]
                     for _ in range(15):
                         client.get_projects()
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         time.sleep(1.1)  # let the service's bucket fill, as after any idle second

@@ -252,7 +252,9 @@ def test_pending_deletions_complete_by_time_without_scanning_images(state):
     project.schedule_deletion(second, 20.0)
     project.schedule_deletion(second, 15.0)  # rescheduled earlier: the earlier time wins
     project.complete_deletions(5.0)
-    assert first.id in images and second.id in images
+    assert first.id in images
+    assert second.id in images
     project.complete_deletions(15.0)
-    assert first.id not in images and second.id not in images
+    assert first.id not in images
+    assert second.id not in images
     assert all(first.id not in it.image_ids for it in project.iterations.values())
