@@ -19,7 +19,7 @@ import tracemalloc
 import uuid
 
 from dsr.config import load_settings
-from dsr.export import run_export_unit
+from dsr.export import record_account_listing, run_export_unit
 from dsr.runtime import Runtime
 from dsr.storage import BlobExportStore
 from dsr.units import Job, Unit
@@ -68,6 +68,8 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
             "dryRun": False,
         }
         unit: Unit = {"category": "images", "projectId": project.id, "cursor": None}
+        with runtime.unit_client(job["account"]) as (client, _):
+            record_account_listing("bench", store, client, client.get_projects(), [project.id])
         if trace:
             tracemalloc.start()
         started = time.monotonic()

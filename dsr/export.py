@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -317,14 +318,28 @@ def _exported_ids(job: Job, runtime: Runtime, pid: str, own_part: str) -> set[st
     return _read_ids(runtime, [f"{folder}/workspace-ids.txt", *parts])
 
 
-def _take_pages(pages: Iterator[list[T]], on_page: Callable[[list[T]], None]) -> tuple[list[T], bool]:
-    """Up to PAGES_PER_UNIT pages; ``on_page`` sees each as it arrives. Returns (items, exhausted)."""
+@dataclass
+class _PageBudget:
+    """Listing calls one activity call may still make: it goes on to the next listing (the next trained
+    iteration, say) until they are spent, so a small project is one activity call, not one per listing."""
+
+    left: int = PAGES_PER_UNIT
+
+
+def _take_pages(
+    pages: Iterator[list[T]], on_page: Callable[[list[T]], None], budget: _PageBudget
+) -> tuple[list[T], bool]:
+    """Pages until the budget is spent; ``on_page`` sees each as it arrives. Returns (items, exhausted)."""
     items: list[T] = []
+    taken = 0
     for page in pages:
         items.extend(page)
         on_page(page)
-        if len(items) >= PAGES_PER_UNIT * PAGE_SIZE:
+        taken += 1
+        if taken >= budget.left:
+            budget.left = 0
             return items, len(page) < PAGE_SIZE
+    budget.left -= max(1, taken)  # an empty listing still took its one call
     return items, True
 
 
@@ -342,7 +357,13 @@ def _image_records(
 
 
 def _export_workspace_page(
-    job: Job, unit: Unit, runtime: Runtime, client: TrainingClient, start: int, trained_ids: list[str]
+    job: Job,
+    unit: Unit,
+    runtime: Runtime,
+    client: TrainingClient,
+    start: int,
+    trained_ids: list[str],
+    budget: _PageBudget,
 ) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
@@ -352,6 +373,7 @@ def _export_workspace_page(
     images, exhausted = _take_pages(
         client.iter_images(pid, metadata=metadata, skip=start),
         lambda page: copies.add((i.id, i.original_image_uri) for i in page),
+        budget,
     )
     copied = copies.finish()
     files = [
@@ -382,6 +404,7 @@ def _export_iteration_page(
     client: TrainingClient,
     cursor: tuple[str, str, int],
     trained_ids: list[str],
+    budget: _PageBudget,
 ) -> UnitResult:
     """One stretch of a trained iteration's images: its image performances (when shared) and the images
     no longer in the workspace, each exported once however many iterations hold it."""
@@ -397,7 +420,7 @@ def _export_iteration_page(
         if start == 0:
             files.append(_performance_summary(job, runtime, client, pid, iid))
             counts["iterations"] = 1
-        items, exhausted = _take_pages(client.iter_image_performances(pid, iid, skip=start), _ignore)
+        items, exhausted = _take_pages(client.iter_image_performances(pid, iid, skip=start), _ignore, budget)
         files.append(_performance_part(job, runtime, pid, iid, start, items))
         counts["imagePerformances"] = len(items)
         held = [item.id for item in items]
@@ -407,7 +430,7 @@ def _export_iteration_page(
         else:
             metadata = subject_metadata(job, runtime.store)
             pages = client.iter_images(pid, metadata=metadata, iteration_id=iid, skip=start)
-        images, exhausted = _take_pages(pages, _ignore)
+        images, exhausted = _take_pages(pages, _ignore, budget)
         listed_images = {image.id: image for image in images}
         held = list(listed_images)
     own_part = f"{_ids_folder(job, pid)}/ids-{kind}-{iid}-{start:07d}.txt"
@@ -442,18 +465,28 @@ def _ignore(page: list[Any]) -> None:
 
 
 def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    """Up to PAGES_PER_UNIT pages of images with their original bytes.
+    """Up to PAGES_PER_UNIT listing calls' worth of images with their original bytes.
 
     First the workspace; then, per trained iteration, the images that are no longer in the workspace
     but still held by that iteration (deleted without ``allIterations``): still the customer's data.
     """
     pid = unit["projectId"]
     assert pid is not None  # planned per project
-    kind, iteration_id, start = _image_cursor(unit["cursor"])
     trained_ids = _trained_ids(_listing(job, runtime), pid)
-    if iteration_id is None:
-        return _export_workspace_page(job, unit, runtime, client, start, trained_ids)
-    return _export_iteration_page(job, unit, runtime, client, (kind, iteration_id, start), trained_ids)
+    budget = _PageBudget()
+    combined = _result(unit, {}, [], unit["cursor"] or f"{WORKSPACE}:0")
+    while combined["next"] is not None and budget.left > 0:
+        kind, iteration_id, start = _image_cursor(combined["next"])
+        if iteration_id is None:
+            stretch = _export_workspace_page(job, unit, runtime, client, start, trained_ids, budget)
+        else:
+            cursor = (kind, iteration_id, start)
+            stretch = _export_iteration_page(job, unit, runtime, client, cursor, trained_ids, budget)
+        for name, value in stretch["counts"].items():
+            combined["counts"][name] = combined["counts"].get(name, 0) + value
+        combined["files"].extend(stretch["files"])
+        combined["next"] = stretch["next"]
+    return combined
 
 
 def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime | None] | None:
