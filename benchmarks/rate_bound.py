@@ -8,8 +8,9 @@ stand-in running: ``./scripts/run.sh`` or ``devstack start azurite keyvault`` fi
     eval "$(.venv/bin/python -m devstack env)"
     .venv/bin/python -m benchmarks.rate_bound --sizes 1000,10000 --bulk 20
 
-For each size it prints export and delete by this app (wall s, calls vs minimal, utilisation = the
-call bound (minimal calls / rate) over wall time, 429s, peak RSS of the host, largest history of any
+For each size it prints export and delete by this app (wall s; API span, the first to the last API
+call; calls vs minimal; utilisation, the call bound (minimal calls / rate) over the wall time, and
+call utilisation, the same over the API span; 429s; peak RSS of the host; largest history of any
 orchestration instance), the same export and delete by the baseline, and the speed-up; then the bulk
 run: ``--bulk`` accounts, each with its own limit, submitted through the queue at once.
 """
@@ -75,21 +76,29 @@ class Row:
     minimal: int
     rate: float
     throttled: int
+    api_span: float
+    """Seconds from the first to the last API call: the copying of bytes may trail it."""
     rss_mib: float | None = None
     history: int | None = None
 
     @property
     def utilisation(self) -> float:
+        """The call bound (minimal calls at the account's rate) over the wall time."""
         return (self.minimal / self.rate) / self.wall
 
+    @property
+    def call_utilisation(self) -> float:
+        """The call bound over the time the API was in use."""
+        return (self.minimal / self.rate) / max(self.api_span, 1e-9)
+
     def line(self) -> str:
-        extra = ""
-        if self.rss_mib is not None:
-            extra = f" | {self.rss_mib:.0f} | {self.history}"
+        rss = "-" if self.rss_mib is None else f"{self.rss_mib:.0f}"
+        history = "-" if self.history is None else str(self.history)
         ratio = self.calls / self.minimal
         return (
-            f"| {self.label} | {self.wall:.1f} | {self.calls} | {self.minimal} | {ratio:.2f} "
-            f"| {self.utilisation:.2f} | {self.throttled}{extra} |"
+            f"| {self.label} | {self.wall:.1f} | {self.api_span:.1f} | {self.calls} | {self.minimal} "
+            f"| {ratio:.2f} | {self.utilisation:.2f} | {self.call_utilisation:.2f} | {self.throttled} "
+            f"| {rss} | {history} |"
         )
 
 
@@ -138,10 +147,14 @@ class Emulator:
             },
         )
 
-    def calls(self, account: str) -> tuple[int, int]:
-        """(calls received, of which throttled) for ``account`` since the last reset."""
+    def calls(self, account: str) -> tuple[int, int, float]:
+        """(calls received, of which throttled, seconds from first to last) since the last reset."""
         snapshot = self.admin("GET", "state")["accounts"][account]
-        return sum(snapshot["counters"].values()), sum(snapshot["throttled"].values())
+        return (
+            sum(snapshot["counters"].values()),
+            sum(snapshot["throttled"].values()),
+            float(snapshot["apiSpanSeconds"]),
+        )
 
     def stop(self) -> None:
         assert self.process.stdin is not None
@@ -247,8 +260,8 @@ class Bench:
             assert host.process is not None
             rss = _peak_rss_mib(host.process.pid)
             history = _largest_history(host.state_dir)
-        calls, throttled = self.emulator.calls(account)
-        return Row(f"app {operation}", wall, calls, expected, self.args.rate, throttled, rss, history)
+        calls, throttled, span = self.emulator.calls(account)
+        return Row(f"app {operation}", wall, calls, expected, self.args.rate, throttled, span, rss, history)
 
     def baseline_run(self, account: str, operation: str) -> Row:
         minimal = export_calls if operation == "export" else delete_calls
@@ -263,8 +276,8 @@ class Bench:
         else:
             baseline_sdk.delete(self.emulator.base_url, key, self.args.rate)
         wall = time.monotonic() - started
-        calls, throttled = self.emulator.calls(account)
-        return Row(f"SDK baseline {operation}", wall, calls, expected, self.args.rate, throttled)
+        calls, throttled, span = self.emulator.calls(account)
+        return Row(f"SDK baseline {operation}", wall, calls, expected, self.args.rate, throttled, span)
 
     def bulk(self, names: list[str]) -> tuple[float, float, int]:
         """(total wall s, the largest single account's bound s, 429s) for all ``names`` at once."""
@@ -301,8 +314,8 @@ class Bench:
 
 
 HEADER = (
-    "| run | wall s | calls | minimal | calls/minimal | utilisation | 429s "
-    "| peak host RSS MiB | largest history |\n|---|---|---|---|---|---|---|---|---|"
+    "| run | wall s | API span s | calls | minimal | calls/minimal | utilisation | call utilisation "
+    "| 429s | peak host RSS MiB | largest history |\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
         operation, handler, ids = resolve(self.command, path)
         with state.lock:
             controls = account.controls
-            controls.counters[operation] += 1
+            controls.count(operation, time.monotonic())
             wait = controls.throttle()
             if wait is not None:
                 controls.throttled[operation] += 1

@@ -192,8 +192,7 @@ class EmulatorState:
     def reset_counters(self) -> None:
         with self.lock:
             for account in self.accounts.values():
-                account.controls.counters.clear()
-                account.controls.throttled.clear()
+                account.controls.reset()
             self.blob_counters.clear()
 
     def settle(self, now: float | None = None) -> None:
@@ -218,6 +217,7 @@ class EmulatorState:
                         "projects": {pid: _project_summary(p) for pid, p in account.projects.items()},
                         "counters": dict(account.controls.counters),
                         "throttled": dict(account.controls.throttled),
+                        "apiSpanSeconds": _span(account.controls),
                         "knobs": vars(account.controls.knobs).copy(),
                         "pendingFaults": sum(f.remaining for f in account.controls.faults),
                     }
@@ -225,6 +225,12 @@ class EmulatorState:
                 },
                 "blobDownloads": dict(self.blob_counters),
             }
+
+
+def _span(controls: Controls) -> float:
+    if controls.first_call_at is None or controls.last_call_at is None:
+        return 0.0
+    return round(controls.last_call_at - controls.first_call_at, 3)
 
 
 def _project_summary(project: ProjectRecord) -> dict[str, Any]:
