@@ -9,9 +9,10 @@ a fingerprint of it.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -356,73 +357,76 @@ def _image_records(
     ]
 
 
-def _export_workspace_page(
-    job: Job,
-    unit: Unit,
-    runtime: Runtime,
-    client: TrainingClient,
-    start: int,
-    trained_ids: list[str],
-    budget: _PageBudget,
-) -> UnitResult:
-    pid = unit["projectId"]
-    assert pid is not None
+@dataclass
+class _ImageCall:
+    """One activity call of an image unit: its listings go back to back while the originals copy on
+    the download threads; the image records are written once every copy of the call is done."""
+
+    job: Job
+    pid: str
+    runtime: Runtime
+    client: TrainingClient
+    trained_ids: list[str]
+    copies: _Copies
+    budget: _PageBudget = field(default_factory=_PageBudget)
+    files: list[FileRef] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    parts: list[tuple[str, list[Image], str | None]] = field(default_factory=list)
+    """(path, images, iteration id or None) of the NDJSON parts to write at the end."""
+
+    def add_part(self, path: str, images: list[Image], iteration_id: str | None) -> None:
+        self.parts.append((path, images, iteration_id))
+        self.copies.add((i.id, i.original_image_uri) for i in images)
+
+    def finish(self) -> None:
+        copied = self.copies.finish()
+        for path, images, iteration_id in self.parts:
+            self.files.append(
+                put_ndjson(self.runtime.store, path, _image_records(images, copied, iteration_id))
+            )
+            self.counts["images"] += len(images)
+            self.counts["imagesWithoutFile"] += sum(1 for i in images if i.id not in copied)
+        self.counts["bytesCopied"] += sum(ref.size for ref in copied.values())
+
+
+def _workspace_stretch(call: _ImageCall, start: int) -> str | None:
+    """Workspace images from offset ``start``; returns the next cursor."""
+    job, pid, runtime = call.job, call.pid, call.runtime
     metadata = subject_metadata(job, runtime.store)
     folder = _path(job, f"images/{pid}")
-    copies = _Copies(client, runtime, folder)
     images, exhausted = _take_pages(
-        client.iter_images(pid, metadata=metadata, skip=start),
-        lambda page: copies.add((i.id, i.original_image_uri) for i in page),
-        budget,
+        call.client.iter_images(pid, metadata=metadata, skip=start),
+        lambda page: call.copies.add((i.id, i.original_image_uri) for i in page),
+        call.budget,
     )
-    copied = copies.finish()
-    files = [
-        put_ndjson(runtime.store, f"{folder}/images-{start:07d}.ndjson", _image_records(images, copied, None))
-    ]
+    call.add_part(f"{folder}/images-{start:07d}.ndjson", images, None)
     ids_folder = _ids_folder(job, pid)
     _put_ids(runtime, f"{ids_folder}/ids-w-{start:07d}.txt", (i.id for i in images))
-    if exhausted and trained_ids:
+    if exhausted and call.trained_ids:
         # One file of every workspace id for the iteration pass, which finds the images only
         # iterations still hold by set difference (no per-id calls).
         parts = [f.path for f in runtime.store.list_files(f"{ids_folder}/ids-w-")]
         _put_ids(runtime, f"{ids_folder}/workspace-ids.txt", sorted(_read_ids(runtime, parts)))
-    counts = {
-        "images": len(images),
-        "imagesWithoutFile": len(images) - len(copied),
-        "bytesCopied": sum(ref.size for ref in copied.values()),
-    }
-    nxt = _next_image_cursor(
-        trained_ids, WORKSPACE, None, None if exhausted else start + len(images), shared=False
-    )
-    return _result(unit, counts, files, nxt)
+    skip = None if exhausted else start + len(images)
+    return _next_image_cursor(call.trained_ids, WORKSPACE, None, skip, shared=False)
 
 
-def _export_iteration_page(
-    job: Job,
-    unit: Unit,
-    runtime: Runtime,
-    client: TrainingClient,
-    cursor: tuple[str, str, int],
-    trained_ids: list[str],
-    budget: _PageBudget,
-) -> UnitResult:
-    """One stretch of a trained iteration's images: its image performances (when shared) and the images
-    no longer in the workspace, each exported once however many iterations hold it."""
-    pid = unit["projectId"]
-    assert pid is not None
-    kind, iid, start = cursor
+def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str | None:
+    """A trained iteration's images from ``start``: its image performances (when shared) and the
+    images no longer in the workspace, each exported once however many iterations hold it."""
+    job, pid, runtime, client = call.job, call.pid, call.runtime, call.client
     shared = performance_shared_with_images(job)
-    files: list[FileRef] = []
-    counts: dict[str, int] = {}
     held: list[str]
     listed_images: dict[str, Image] = {}
     if shared and kind == ITERATION:
         if start == 0:
-            files.append(_performance_summary(job, runtime, client, pid, iid))
-            counts["iterations"] = 1
-        items, exhausted = _take_pages(client.iter_image_performances(pid, iid, skip=start), _ignore, budget)
-        files.append(_performance_part(job, runtime, pid, iid, start, items))
-        counts["imagePerformances"] = len(items)
+            call.files.append(_performance_summary(job, runtime, client, pid, iid))
+            call.counts["iterations"] += 1
+        items, exhausted = _take_pages(
+            client.iter_image_performances(pid, iid, skip=start), _ignore, call.budget
+        )
+        call.files.append(_performance_part(job, runtime, pid, iid, start, items))
+        call.counts["imagePerformances"] += len(items)
         held = [item.id for item in items]
     else:
         if shared:  # the untagged images, which have no image performance
@@ -430,34 +434,23 @@ def _export_iteration_page(
         else:
             metadata = subject_metadata(job, runtime.store)
             pages = client.iter_images(pid, metadata=metadata, iteration_id=iid, skip=start)
-        images, exhausted = _take_pages(pages, _ignore, budget)
+        images, exhausted = _take_pages(pages, _ignore, call.budget)
         listed_images = {image.id: image for image in images}
         held = list(listed_images)
     own_part = f"{_ids_folder(job, pid)}/ids-{kind}-{iid}-{start:07d}.txt"
     known = _exported_ids(job, runtime, pid, own_part)
+    known.update(i.id for _, part, _ in call.parts for i in part)  # earlier stretches of this call
     absent = list(dict.fromkeys(i for i in held if i not in known))
     if absent and not listed_images:
         # Image performances carry no metadata or original URI: fetch the records of the few absent.
         listed_images = {i.id: i for i in client.get_images_by_ids(pid, absent, iteration_id=iid)}
     orphans = [listed_images[i] for i in absent if i in listed_images]
-    folder = _path(job, f"images/{pid}")
-    copies = _Copies(client, runtime, folder)
-    copies.add((i.id, i.original_image_uri) for i in orphans)
-    copied = copies.finish()
     if orphans:
-        records = _image_records(orphans, copied, iid)
-        name = f"{folder}/iteration-{iid}-{kind}-images-{start:07d}.ndjson"
-        files.append(put_ndjson(runtime.store, name, records))
+        folder = _path(job, f"images/{pid}")
+        call.add_part(f"{folder}/iteration-{iid}-{kind}-images-{start:07d}.ndjson", orphans, iid)
         _put_ids(runtime, own_part, (i.id for i in orphans))
-    counts.update(
-        {
-            "images": len(orphans),
-            "imagesWithoutFile": len(orphans) - len(copied),
-            "bytesCopied": sum(ref.size for ref in copied.values()),
-        }
-    )
-    nxt = _next_image_cursor(trained_ids, kind, iid, None if exhausted else start + len(held), shared=shared)
-    return _result(unit, counts, files, nxt)
+    skip = None if exhausted else start + len(held)
+    return _next_image_cursor(call.trained_ids, kind, iid, skip, shared=shared)
 
 
 def _ignore(page: list[Any]) -> None:
@@ -473,20 +466,17 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     pid = unit["projectId"]
     assert pid is not None  # planned per project
     trained_ids = _trained_ids(_listing(job, runtime), pid)
-    budget = _PageBudget()
-    combined = _result(unit, {}, [], unit["cursor"] or f"{WORKSPACE}:0")
-    while combined["next"] is not None and budget.left > 0:
-        kind, iteration_id, start = _image_cursor(combined["next"])
+    copies = _Copies(client, runtime, _path(job, f"images/{pid}"))
+    call = _ImageCall(job, pid, runtime, client, trained_ids, copies)
+    cursor: str | None = unit["cursor"] or f"{WORKSPACE}:0"
+    while cursor is not None and call.budget.left > 0:
+        kind, iteration_id, start = _image_cursor(cursor)
         if iteration_id is None:
-            stretch = _export_workspace_page(job, unit, runtime, client, start, trained_ids, budget)
+            cursor = _workspace_stretch(call, start)
         else:
-            cursor = (kind, iteration_id, start)
-            stretch = _export_iteration_page(job, unit, runtime, client, cursor, trained_ids, budget)
-        for name, value in stretch["counts"].items():
-            combined["counts"][name] = combined["counts"].get(name, 0) + value
-        combined["files"].extend(stretch["files"])
-        combined["next"] = stretch["next"]
-    return combined
+            cursor = _iteration_stretch(call, kind, iteration_id, start)
+    call.finish()
+    return _result(unit, dict(call.counts), call.files, cursor)
 
 
 def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime | None] | None:
