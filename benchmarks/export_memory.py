@@ -20,7 +20,7 @@ import uuid
 
 from dsr.config import load_settings
 from dsr.export import record_account_listing, run_export_unit
-from dsr.runtime import Runtime
+from dsr.runtime import STORE_POOL_SIZE, Runtime
 from dsr.storage import BlobExportStore
 from dsr.units import Job, Unit
 from emulator import EmulatorServer, SeedSpec, build_state
@@ -56,7 +56,9 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
         os.environ["DSR_ALLOWED_ENDPOINT_ORIGINS"] = server.base_url
         os.environ["DSR_CV_RATE_LIMIT_PER_SECOND"] = "1000"
         settings = load_settings()
-        store = BlobExportStore.from_connection(settings.storage_connection, f"bench-{uuid.uuid4().hex[:8]}")
+        store = BlobExportStore.from_connection(
+            settings.storage_connection, f"bench-{uuid.uuid4().hex[:8]}", pool_size=STORE_POOL_SIZE
+        )
         runtime = Runtime(settings=settings, secrets=_KeyOnly(key), store=store)
         job: Job = {
             "requestId": "bench",

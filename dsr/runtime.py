@@ -24,9 +24,13 @@ from dsr.secrets import SecretStore, build_secret_store
 from dsr.storage import BlobExportStore, ExportStore, container_client
 from dsr.units import ResolvedAccount
 
-DOWNLOAD_CONCURRENCY = 32
+DOWNLOAD_CONCURRENCY = 16
 """Image and model downloads in flight per process, over all units (blob fetches are not rate-limited,
 and at ~50-100 ms per blob this many keep copying at the pace of listing)."""
+
+
+STORE_POOL_SIZE = DOWNLOAD_CONCURRENCY + 16
+"""Blob Storage connections: every download thread writes what it copies, besides the units' own writes."""
 
 
 def endpoint_allow_list(settings: Settings) -> EndpointAllowList:
@@ -110,6 +114,8 @@ def get_runtime() -> Runtime:
     return Runtime(
         settings=settings,
         secrets=build_secret_store(settings),
-        store=BlobExportStore.from_connection(settings.storage_connection, settings.export_container),
+        store=BlobExportStore.from_connection(
+            settings.storage_connection, settings.export_container, pool_size=STORE_POOL_SIZE
+        ),
         board=BlobBoard(container_client(settings.storage_connection, settings.export_container)),
     )
