@@ -110,9 +110,10 @@ class BlobBoard:
         return found
 
 
-def account_key(endpoint: str) -> str:
-    """The board's name for an account: a hash of its endpoint (the endpoint itself is not needed)."""
-    return hashlib.sha256(endpoint.encode()).hexdigest()[:32]
+def account_key(endpoint: str, training_key: str) -> str:
+    """The board's name for a Custom Vision resource: a one-way hash of its endpoint and key (many
+    resources share a regional endpoint; the key tells them apart and never leaves the process)."""
+    return hashlib.sha256(f"dsr-ratebudget\n{endpoint}\n{training_key}".encode()).hexdigest()[:32]
 
 
 def share(mine: Claim, others: list[Claim]) -> float:

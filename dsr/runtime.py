@@ -3,8 +3,8 @@ and one share of the account's rate budget.
 
 Built once per worker process (activities share it) and injectable in tests. Clients are cached per
 (endpoint, secret name, secret version): a rotated key has a new version, so it gets a new client.
-Every client of one endpoint waits on the same :class:`~dsr.ratebudget.AccountBudget` bucket, whose
-rate is this process's share of the account's calls/s (see :mod:`dsr.ratebudget`).
+Every client of one Custom Vision resource waits on the same :class:`~dsr.ratebudget.AccountBudget`
+bucket, whose rate is this process's share of the account's calls/s (see :mod:`dsr.ratebudget`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Runtime:
     board: ClaimBoard | None = None
     """Where this process meets the others working for the same accounts; None: it is alone."""
     member: str = field(default_factory=lambda: uuid.uuid4().hex)
-    _clients: dict[tuple[str, str, str], TrainingClient] = field(default_factory=dict)
+    _clients: dict[tuple[str, str, str], tuple[TrainingClient, AccountBudget]] = field(default_factory=dict)
     _budgets: dict[str, AccountBudget] = field(default_factory=dict)
     _downloads: ThreadPoolExecutor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,24 +65,23 @@ class Runtime:
                 self._downloads = ThreadPoolExecutor(DOWNLOAD_CONCURRENCY, thread_name_prefix="dsr-download")
             return self._downloads
 
-    def budget_for(self, account: ResolvedAccount) -> AccountBudget:
-        """This process's side of the account's rate budget (one per endpoint)."""
-        name = account_key(account["endpoint"])
-        with self._lock:
-            budget = self._budgets.get(name)
-            if budget is None:
-                budget = AccountBudget(name, self.member, self.settings.rate_limit_per_second, self.board)
-                self._budgets[name] = budget
-            return budget
+    def _budget(self, endpoint: str, key: str) -> AccountBudget:
+        name = account_key(endpoint, key)
+        budget = self._budgets.get(name)
+        if budget is None:
+            budget = AccountBudget(name, self.member, self.settings.rate_limit_per_second, self.board)
+            self._budgets[name] = budget
+        return budget
 
-    def client_for(self, account: ResolvedAccount) -> TrainingClient:
-        """The shared client for an account; the key is read from Key Vault on first use only."""
+    def _entry(self, account: ResolvedAccount) -> tuple[TrainingClient, AccountBudget]:
         cache_key = (account["endpoint"], account["trainingKeySecret"], account["secretVersion"])
-        budget = self.budget_for(account)
         with self._lock:
-            client = self._clients.get(cache_key)
-            if client is None:
+            entry = self._clients.get(cache_key)
+            if entry is None:
                 key = self.secrets.get_secret(account["trainingKeySecret"], account["secretVersion"])
+                # One budget per Custom Vision resource: regional endpoints serve many resources, so the
+                # key, not the endpoint alone, tells them apart.
+                budget = self._budget(account["endpoint"], key)
                 client = TrainingClient(
                     account["endpoint"],
                     key,
@@ -93,8 +92,16 @@ class Runtime:
                     allow_list=self.allow_list,
                     limiter=budget.bucket,
                 )
-                self._clients[cache_key] = client
-            return client
+                entry = self._clients[cache_key] = (client, budget)
+            return entry
+
+    def client_for(self, account: ResolvedAccount) -> TrainingClient:
+        """The shared client for an account; the key is read from Key Vault on first use only."""
+        return self._entry(account)[0]
+
+    def budget_for(self, account: ResolvedAccount) -> AccountBudget:
+        """This process's side of the account's rate budget."""
+        return self._entry(account)[1]
 
     @contextmanager
     def unit_client(self, account: ResolvedAccount) -> Iterator[tuple[TrainingClient, CallTally]]:
@@ -102,8 +109,8 @@ class Runtime:
         the tally counts that unit's calls and throttled answers."""
         calls_per_second = account.get("callsPerSecond") or self.settings.rate_limit_per_second
         tally = CallTally()
-        client = self.client_for(account)
-        with self.budget_for(account).running(calls_per_second):
+        client, budget = self._entry(account)
+        with budget.running(calls_per_second):
             yield client.view((tally,)), tally
 
 

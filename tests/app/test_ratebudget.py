@@ -129,3 +129,28 @@ def test_two_instances_of_one_account_stay_under_its_limit_together(storage_conn
     assert controls.counters["GetProjects"] == 60
     assert sum(controls.throttled.values()) == 0
     assert elapsed >= (60 - 10) / 10 * 0.9  # held to ~10 calls/s together, not 10 each
+
+
+class _Keys:
+    def __init__(self, keys: dict[str, str]) -> None:
+        self._keys = keys
+
+    def resolve_version(self, name: str) -> str:
+        return "0" * 32
+
+    def get_secret(self, name: str, version: str) -> str:
+        return self._keys[name]
+
+
+def test_resources_behind_one_regional_endpoint_have_budgets_of_their_own(storage_connection, export_store):
+    settings = load_settings(
+        {"DSR_STORAGE_CONNECTION": storage_connection, "DSR_KEY_VAULT_URL": "https://unused.vault.azure.net"}
+    )
+    runtime = Runtime(settings, _Keys({"a": "k" * 32, "b": "j" * 32}), export_store)
+    endpoint = "https://westeurope.api.cognitive.microsoft.com"
+    first, second = (
+        runtime.budget_for({"endpoint": endpoint, "trainingKeySecret": name, "secretVersion": "0" * 32})
+        for name in ("a", "b")
+    )
+    assert first is not second
+    assert "k" * 32 not in first.account  # the board never sees a key
