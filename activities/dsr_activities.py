@@ -18,6 +18,7 @@ from dsr.callbacks import notify
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
+from dsr.records import read_callback
 from dsr.report import write_index_and_manifest
 from dsr.runtime import get_runtime
 from dsr.status import status_path
@@ -81,8 +82,10 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
 def notify_callback(payload: dict[str, Any]) -> dict[str, Any]:
     """POST the request's outcome to its callback URL (allow-listed hosts only)."""
     document = payload["document"]
+    runtime = get_runtime()
     try:
-        outcome = dict(notify(payload["url"], document, get_runtime().settings))
+        url = read_callback(runtime.store, document["requestId"], payload["callbackFile"])
+        outcome = dict(notify(url, document, runtime.settings))
     except PermanentError as exc:
         outcome = {"delivered": False, "status": None, "error": _describe(exc)}
     log.info("request %s: callback delivered=%s", document["requestId"], outcome["delivered"])

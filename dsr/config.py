@@ -21,6 +21,9 @@ DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both
 DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
 DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS = 300.0
+DEFAULT_UNIT_TIME_BUDGET_SECONDS = 240.0
+"""How long one delete activity call works before it hands back a cursor: far enough below host.json's
+``functionTimeout`` (10 min) that one last call (at most the client's retry budget) still fits."""
 
 
 def _flag(value: str | None, *, default: bool, name: str) -> bool:
@@ -76,6 +79,7 @@ class Settings:
     approval_required: bool = False
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
     delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
+    unit_time_budget_seconds: float = DEFAULT_UNIT_TIME_BUDGET_SECONDS
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +130,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env.get("DSR_DELETE_VERIFY_TIMEOUT_SECONDS"),
             default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS,
             name="DSR_DELETE_VERIFY_TIMEOUT_SECONDS",
+        ),
+        unit_time_budget_seconds=_number(
+            env.get("DSR_UNIT_TIME_BUDGET_SECONDS"),
+            default=DEFAULT_UNIT_TIME_BUDGET_SECONDS,
+            name="DSR_UNIT_TIME_BUDGET_SECONDS",
         ),
     )
 

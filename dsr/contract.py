@@ -13,20 +13,23 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, NotRequired, TypedDict
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dsr.categories import ALL_CATEGORIES, SUBJECT_SCOPED, Category, ordered
-from dsr.errors import InvalidRequestError
+from dsr.customvision.endpoints import canonical_origin
+from dsr.customvision.filters import metadata_problem
+from dsr.errors import EndpointNotAllowedError, InvalidRequestError
 
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SECRET_NAME_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,127}$")  # Key Vault secret name rules
-METADATA_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SECRET_NAME_PATTERN = re.compile(r"[0-9A-Za-z-]{1,127}")  # Key Vault secret name rules
 MAX_METADATA_PAIRS = 10  # the 3.4-preview per-image metadata limit; v3.3 allows 50
-MAX_METADATA_VALUE_LENGTH = 256
 MAX_PROJECT_IDS = 100  # S0 project limit
 MAX_APPLICATION_LENGTH = 256
 MAX_CALLS_PER_SECOND = 1000.0  # far above any Custom Vision tier; guards against typos
+RFC3339_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
+"""An RFC 3339 date-time with its offset (section 5.6): what ``subject.predictions.from``/``to`` take."""
 INSTANCE_ID_PREFIX = "dsr-"
 
 Operation = Literal["export", "delete"]
@@ -60,6 +63,11 @@ class DsrRequest(TypedDict):
     subject: SubjectScope | None
     dryRun: bool
     callbackUrl: str | None
+    """Set at intake only: moved to a blob (``callbackFile``) before the orchestration starts, since
+    a callback URL may carry a signature (SAS ``sig=``) that must not sit in Durable history."""
+    callbackFile: str | None
+    callbackHost: str | None
+    """The callback's host, the one part of it shown in status documents."""
     fingerprint: str
 
 
@@ -75,9 +83,13 @@ class _Account(_Strict):
     @field_validator("endpoint")
     @classmethod
     def _endpoint_shape(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an https:// URL")
-        return value.rstrip("/")
+        try:
+            return canonical_origin(value)
+        except EndpointNotAllowedError:
+            raise ValueError(
+                "must be a bare https:// origin (scheme, host, optional port; no path, query, "
+                "fragment or user info)"
+            ) from None
 
     @field_validator("trainingKeySecret")
     @classmethod
@@ -87,21 +99,45 @@ class _Account(_Strict):
         return value
 
 
+def _rfc3339(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    if not RFC3339_PATTERN.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-01-01T00:00:00Z")
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise ValueError(
+            "must be an RFC 3339 date-time with a time zone, e.g. 2026-01-01T00:00:00Z"
+        ) from None
+
+
 class _Predictions(_Strict):
     application: str | None = Field(default=None, min_length=1, max_length=MAX_APPLICATION_LENGTH)
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
 
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _moment(cls, value: str | None) -> str | None:
+        _rfc3339(value)
+        return value
+
+    @field_validator("application")
+    @classmethod
+    def _application(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("must be printable text")
+        return value
 
     @model_validator(mode="after")
     def _window(self) -> _Predictions:
-        for moment in (self.from_, self.to):
-            if moment is not None and moment.tzinfo is None:
-                raise ValueError("times must include a time zone (e.g. 2026-01-01T00:00:00Z)")
-        if self.from_ and self.to and self.from_ >= self.to:
+        start, end = _rfc3339(self.from_), _rfc3339(self.to)
+        if start and end and start >= end:
             raise ValueError("'from' must be before 'to'")
-        if self.application is None and self.from_ is None and self.to is None:
+        if self.application is None and start is None and end is None:
             raise ValueError("give at least one of application, from, to")
         return self
 
@@ -115,11 +151,9 @@ class _Subject(_Strict):
     def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
         if not 1 <= len(value) <= MAX_METADATA_PAIRS:
             raise ValueError(f"must hold 1 to {MAX_METADATA_PAIRS} key/value pairs")
-        for key, item in value.items():
-            if not METADATA_KEY_PATTERN.fullmatch(key):
-                raise ValueError("keys must be 1-128 letters, digits or _ . : -")
-            if not 1 <= len(item) <= MAX_METADATA_VALUE_LENGTH:
-                raise ValueError(f"values must be 1-{MAX_METADATA_VALUE_LENGTH} characters")
+        problem = metadata_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -129,11 +163,11 @@ class _Request(_Strict):
     account: _Account
     categories: list[Category] | None = Field(default=None, min_length=1)
     projectIds: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=MAX_PROJECT_IDS)
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     subject: _Subject | None = None
     dryRun: bool = False
     callbackUrl: str | None = Field(default=None, max_length=2048)
-
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
     @field_validator("requestId")
     @classmethod
@@ -142,11 +176,30 @@ class _Request(_Strict):
             raise ValueError("must be 1-64 letters, digits or . _ - and start with a letter or digit")
         return value
 
+    @field_validator("categories")
+    @classmethod
+    def _distinct_categories(cls, value: list[Category] | None) -> list[Category] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("must not name a category twice")
+        return value
+
+    @field_validator("projectIds")
+    @classmethod
+    def _distinct_projects(cls, value: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("must not name a project twice")
+        return value
+
     @field_validator("callbackUrl")
     @classmethod
     def _callback(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname or not value.isprintable():
             raise ValueError("must be an https:// URL")  # http only for allow-listed local origins
+        if parts.username is not None or parts.fragment or "#" in value:
+            raise ValueError("must not carry user info or a fragment")
         return value
 
 
@@ -179,7 +232,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
     if not isinstance(body, dict):
         raise InvalidRequestError("body", "must be a JSON object")
     try:
-        model = _Request.model_validate(body)
+        # JSON-mode strict validation: JSON booleans only for booleans, strings for ids and enums.
+        model = _Request.model_validate_json(json.dumps(body))
     except ValidationError as exc:
         raise _first_error(exc) from None
 
@@ -212,8 +266,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
             if narrowing is None
             else {
                 "application": narrowing.application,
-                "from": _iso(narrowing.from_),
-                "to": _iso(narrowing.to),
+                "from": _iso(_rfc3339(narrowing.from_)),
+                "to": _iso(_rfc3339(narrowing.to)),
             },
         }
 
@@ -245,6 +299,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         subject=subject,
         dryRun=model.dryRun,
         callbackUrl=model.callbackUrl,
+        callbackFile=None,
+        callbackHost=None if model.callbackUrl is None else urlsplit(model.callbackUrl).hostname,
         fingerprint=fingerprint,
     )
 

@@ -1,24 +1,29 @@
 """Deletion: remove exactly what a request names, prove it by re-listing, and write a receipt.
 
-Each delete unit (a category for one project) enumerates its targets first, deletes them in the
-largest batches the API accepts, then verifies by listing again. ``404`` means "already gone" and
-counts as deleted, so a retried activity, a queue redelivery or a restarted host never fails on work
-an earlier attempt finished. A dry run enumerates and writes the receipt without deleting anything.
+Each delete unit (a category for one project) plans first: it lists its targets and the steps that
+delete them (in the largest batches the API accepts, published iterations unpublished first). The plan
+and then each step go to the unit's journal (:mod:`dsr.journal`) before the step is sent, so a unit
+that is retried, resumed after a crash or called again after its time budget continues where it was,
+and its receipt counts every deletion exactly once. After the last step the unit verifies by listing
+again. ``404`` means "already gone" and counts as such. A dry run plans and writes the receipt
+without deleting anything.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from dsr.categories import Category
 from dsr.customvision import TrainingClient
-from dsr.customvision.errors import CustomVisionError, NotFoundError
+from dsr.customvision.calls import CallRecord, observe_calls
+from dsr.customvision.client import MAX_IMAGE_IDS_PER_CALL, MAX_PREDICTION_IDS_PER_CALL
+from dsr.customvision.errors import BadRequestError, NotFoundError
 from dsr.export import NOT_ATTRIBUTABLE_NOTE, UnitHandler, prediction_window, run_with_handlers, trained
+from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome, journal_root
 from dsr.runtime import Runtime
 from dsr.storage import put_json
 from dsr.subjects import subject_metadata
@@ -26,6 +31,9 @@ from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result
 
 VERIFY_POLL_SECONDS = 2.0
 """Pause between re-lists while an asynchronous (202) delete is still in progress."""
+RESUME_CURSOR = "resume"
+"""The ``next`` of a delete unit that stopped at its time budget: call again, the journal knows where."""
+NOT_PUBLISHED_CODE = "BadRequestIterationNotPublished"
 
 MANUAL_ACTIONS = {
     Category.ACCOUNT_INFO: (
@@ -39,71 +47,57 @@ MANUAL_ACTIONS = {
     ),
 }
 
-T = TypeVar("T")
-
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass
-class CallLog:
-    """The Training API calls one unit made, with their outcomes, for its receipt."""
-
-    entries: list[dict[str, Any]] = field(default_factory=list)
-
-    def run(self, operation: str, target: str, call: Callable[[], T]) -> T | None:
-        """Run ``call``; record its outcome. A 404 is recorded as ``alreadyGone`` and returns None."""
-        started = time.monotonic()
-        outcome = "ok"
-        try:
-            return call()
-        except NotFoundError:
-            outcome = "alreadyGone"
-            return None
-        except CustomVisionError as exc:
-            outcome = f"error:{exc.code or type(exc).__name__}"
-            raise
-        finally:
-            self.entries.append(
-                {
-                    "operation": operation,
-                    "target": target,
-                    "outcome": outcome,
-                    "durationMs": round((time.monotonic() - started) * 1000),
-                    "at": _now(),
-                }
-            )
+def _entries(records: list[CallRecord]) -> list[CallEntry]:
+    """Move the calls observed so far into receipt entries (emptying ``records``)."""
+    at = _now()
+    entries: list[CallEntry] = [
+        {
+            "operation": r.operation,
+            "status": r.status,
+            "attempts": r.attempts,
+            "durationMs": r.duration_ms,
+            "at": at,
+        }
+        for r in records
+    ]
+    records.clear()
+    return entries
 
 
-@dataclass
-class Receipt:
-    job: Job
-    unit: Unit
-    started_at: str = field(default_factory=_now)
-    targeted: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    already_gone: list[str] = field(default_factory=list)
-    calls: CallLog = field(default_factory=CallLog)
-    verification: dict[str, Any] | None = None
+@dataclass(frozen=True)
+class Planned:
+    targeted: list[str]
+    steps: list[Step]
     note: str | None = None
 
-    def document(self) -> dict[str, Any]:
-        return {
-            "requestId": self.job["requestId"],
-            "category": self.unit["category"],
-            "projectId": self.unit["projectId"],
-            "dryRun": self.job["dryRun"],
-            "subjectScoped": self.job["subject"] is not None,
-            "startedAt": self.started_at,
-            "completedAt": _now(),
-            "targeted": {"count": len(self.targeted), "ids": self.targeted},
-            "deleted": {"count": len(self.deleted), "ids": self.deleted},
-            "alreadyGone": {"count": len(self.already_gone), "ids": self.already_gone},
-            "calls": self.calls.entries,
-            "verification": self.verification,
-            "note": self.note,
-        }
+
+@dataclass(frozen=True)
+class DeleteSpec:
+    """What one kind of delete unit does; :func:`_run_journaled` does the rest."""
+
+    plan: Callable[[], Planned]
+    run_step: Callable[[Step], StepOutcome]
+    remaining: Callable[[], list[str]]
+    """Re-list: the targeted ids (or, for a scope, any ids) still there."""
+    method: str
+    poll: bool
+    """Whether deletes finish asynchronously (202), so verification polls until a deadline."""
+
+
+COUNTED: dict[str, tuple[str, str]] = {
+    Category.IMAGES: ("images", "DeleteImages"),
+    Category.PREDICTIONS: ("predictions", "DeletePrediction"),
+    Category.TAGS: ("tags", "DeleteTag"),
+    ITERATIONS_UNIT: ("iterations", "DeleteIteration"),
+    Category.PROJECTS: ("projects", "DeleteProject"),
+}
+"""Per delete unit: the name of its counts and the step operation whose ids count as deleted (other
+steps, like unpublishing, only prepare it)."""
 
 
 def receipt_path(job: Job, unit: Unit) -> str:
@@ -111,60 +105,146 @@ def receipt_path(job: Job, unit: Unit) -> str:
     return f"{job['requestId']}/receipts/{unit['category']}/{scope}.json"
 
 
-def _finish(receipt: Receipt, runtime: Runtime, counts_name: str) -> UnitResult:
-    ref = put_json(runtime.store, receipt_path(receipt.job, receipt.unit), receipt.document())
-    result = empty_result(receipt.unit, "succeeded", receipt.note)
+def _receipt(
+    job: Job, unit: Unit, state: JournalState, verification: dict[str, Any] | None
+) -> dict[str, Any]:
+    delete_operation = COUNTED[unit["category"]][1] if unit["category"] in COUNTED else None
+    deleted: list[str] = []
+    gone: list[str] = []
+    for record in state.steps:
+        if record.index >= len(state.plan["steps"]):
+            continue  # the closing entry
+        step = state.plan["steps"][record.index]
+        if step["operation"] == delete_operation:
+            (gone if record.outcome == "gone" else deleted).extend(step["ids"])
+    return {
+        "requestId": job["requestId"],
+        "category": unit["category"],
+        "projectId": unit["projectId"],
+        "dryRun": job["dryRun"],
+        "subjectScoped": job["subject"] is not None,
+        "startedAt": state.plan["startedAt"],
+        "completedAt": _now(),
+        "targeted": {"count": len(state.plan["targeted"]), "ids": state.plan["targeted"]},
+        "deleted": {"count": len(deleted), "ids": deleted},
+        "alreadyGone": {"count": len(gone), "ids": gone},
+        "calls": state.all_calls(),
+        "journal": {
+            "steps": len(state.plan["steps"]),
+            "resentSteps": sum(1 for record in state.steps if record.resent),
+        },
+        "verification": verification,
+        "note": state.plan["note"],
+    }
+
+
+def _finish(job: Job, unit: Unit, document: dict[str, Any], runtime: Runtime) -> UnitResult:
+    ref = put_json(runtime.store, receipt_path(job, unit), document)
+    result = empty_result(unit, "succeeded", document["note"])
+    counts_name = COUNTED[unit["category"]][0]
     result["counts"] = {
-        f"{counts_name}Targeted": len(receipt.targeted),
-        f"{counts_name}Deleted": len(receipt.deleted) + len(receipt.already_gone),
+        f"{counts_name}Targeted": document["targeted"]["count"],
+        f"{counts_name}Deleted": document["deleted"]["count"] + document["alreadyGone"]["count"],
     }
     result["files"] = [dict(ref.to_json())]
-    result["verified"] = None if receipt.verification is None else bool(receipt.verification["verified"])
+    verification = document["verification"]
+    result["verified"] = None if verification is None else bool(verification["verified"])
     return result
 
 
-def _dry_run(receipt: Receipt, runtime: Runtime, counts_name: str) -> UnitResult:
-    receipt.note = receipt.note or "dry run: nothing was deleted"
-    return _finish(receipt, runtime, counts_name)
+def _empty_plan(note: str) -> Plan:
+    return {"startedAt": _now(), "targeted": [], "steps": [], "calls": [], "note": note}
 
 
-def _delete_all(receipt: Receipt, operation: str, target: str, call: Callable[[], object]) -> None:
-    """One batched delete of every targeted id (the client splits it into API-sized calls)."""
-    if receipt.targeted:
-        outcome = receipt.calls.run(operation, target, call)
-        (receipt.deleted if outcome is not None else receipt.already_gone).extend(receipt.targeted)
+def _to_be_continued(unit: Unit) -> UnitResult:
+    result = empty_result(unit, "succeeded")
+    result["next"] = RESUME_CURSOR
+    return result
+
+
+def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> UnitResult:
+    """Plan, delete step by step and verify, journaling as it goes; stop at the time budget."""
+    scope = unit["projectId"] or "account"
+    journal = DeleteJournal(runtime.store, journal_root(job["requestId"], unit["category"], scope))
+    deadline = time.monotonic() + runtime.settings.unit_time_budget_seconds
+    with observe_calls() as observed:
+        state = journal.load()
+        if state is None:
+            planned = spec.plan()
+            plan: Plan = {
+                "startedAt": _now(),
+                "targeted": planned.targeted,
+                "steps": [] if job["dryRun"] else planned.steps,
+                "calls": _entries(observed),
+                "note": planned.note,
+            }
+            if job["dryRun"]:
+                plan["note"] = planned.note or "dry run: nothing was deleted"
+                return _finish(job, unit, _receipt(job, unit, JournalState(plan, []), None), runtime)
+            state = journal.write_plan(plan)
+        steps = state.plan["steps"]
+        sent = 0
+        while (index := state.next_index) < len(steps):
+            if sent and time.monotonic() >= deadline:  # at least one step per call: always progress
+                journal.begin_step(state, index, checkpoint=True)  # keeps the previous step's outcome
+                return _to_be_continued(unit)
+            entered = bool(state.steps) and state.steps[-1].index == index
+            resent = entered and not state.steps[-1].checkpoint
+            if not entered:
+                journal.begin_step(state, index)
+            outcome = spec.run_step(steps[index])
+            record = state.steps[-1]
+            # Our own unconfirmed step found done already: the earlier attempt of this unit did it.
+            record.outcome = "done" if resent and outcome == "gone" else outcome
+            record.resent = resent
+            record.calls = [*record.calls, *_entries(observed)]
+            sent += 1
+        if steps and state.steps[-1].index < len(steps):
+            journal.begin_step(state, len(steps))  # closing entry: keeps the last step's outcome
+        verification = _verify(journal, state, spec, runtime, observed, deadline)
+        if verification is None:
+            return _to_be_continued(unit)
+    return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
 
 
 def _verify(
-    receipt: Receipt, runtime: Runtime, method: str, remaining: Callable[[], list[str]], *, poll: bool
-) -> None:
-    """Re-list until nothing targeted remains, or (for asynchronous deletes) the deadline passes."""
-    deadline = time.monotonic() + (runtime.settings.delete_verify_timeout_seconds if poll else 0.0)
+    journal: DeleteJournal,
+    state: JournalState,
+    spec: DeleteSpec,
+    runtime: Runtime,
+    observed: list[CallRecord],
+    budget_deadline: float,
+) -> dict[str, Any] | None:
+    """Re-list until nothing targeted remains or (for asynchronous deletes) the deadline passes.
+
+    Returns None when the unit's time budget ran out first; the journal keeps when verification began,
+    so the deadline is the same for the next call.
+    """
+    started = time.time() if state.verify_started_at is None else state.verify_started_at
+    wait = runtime.settings.delete_verify_timeout_seconds if spec.poll else 0.0
     while True:
-        left = remaining()
-        if not left or time.monotonic() >= deadline:
+        left = spec.remaining()
+        state.verify_calls.extend(_entries(observed))
+        if not left or time.time() >= started + wait:
             break
+        if time.monotonic() + VERIFY_POLL_SECONDS >= budget_deadline:
+            journal.save_verification(state, started)
+            return None
         time.sleep(VERIFY_POLL_SECONDS)
-    receipt.verification = {
+    return {
         "verified": not left,
-        "method": method,
+        "method": spec.method,
         "checkedAt": _now(),
         "remaining": {"count": len(left), "ids": left[:256]},
         "note": None if not left else "items still listed when the verification deadline passed",
     }
 
 
-def _done(call: Callable[[], None]) -> Callable[[], bool]:
-    """Wrap a delete that returns nothing, so ``CallLog.run`` tells success (True) from 404 (None)."""
-
-    def run() -> bool:
-        call()
-        return True
-
-    return run
+def _batches(operation: str, ids: list[str], size: int) -> list[Step]:
+    return [{"operation": operation, "ids": ids[i : i + size]} for i in range(0, len(ids), size)]
 
 
-def _ids(pages: Iterable[Iterable[Any]]) -> list[str]:
+def _ids(pages: Any) -> list[str]:
     seen: dict[str, None] = {}
     for page in pages:
         for item in page:
@@ -172,37 +252,59 @@ def _ids(pages: Iterable[Iterable[Any]]) -> list[str]:
     return list(seen)
 
 
+def _step_runner(actions: dict[str, Callable[[list[str]], object]]) -> Callable[[Step], StepOutcome]:
+    """Run a step with the action for its operation; 404 is ``gone``, not-published is ``tolerated``."""
+
+    def run(step: Step) -> StepOutcome:
+        try:
+            actions[step["operation"]](step["ids"])
+        except NotFoundError:
+            return "gone"
+        except BadRequestError as exc:
+            if exc.code != NOT_PUBLISHED_CODE:
+                raise
+            return "tolerated"
+        return "done"
+
+    return run
+
+
 def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
     metadata = subject_metadata(job, runtime.store)
-    receipt = Receipt(job, unit)
+    scopes: list[str | None] = []
 
-    def enumerate_targets() -> list[str]:
-        pages = [client.iter_images(pid, metadata=metadata)]
+    def plan() -> Planned:
         # Images stay in trained iterations unless deleted with allIterations: look there too.
-        pages += [
-            client.iter_images(pid, metadata=metadata, iteration_id=iteration.id)
-            for iteration in client.get_iterations(pid)
-            if trained(iteration.status)
-        ]
-        return _ids(page for listing in pages for page in listing)
-
-    receipt.targeted = receipt.calls.run("GetImages", pid, enumerate_targets) or []
-    if job["dryRun"]:
-        return _dry_run(receipt, runtime, "images")
-    _delete_all(
-        receipt, "DeleteImages", pid, lambda: client.delete_images(pid, receipt.targeted, all_iterations=True)
-    )
-    targeted = set(receipt.targeted)
+        scopes[:] = [None, *(it.id for it in client.get_iterations(pid) if trained(it.status))]
+        targeted = _ids(
+            page
+            for scope in scopes
+            for page in client.iter_images(pid, metadata=metadata, iteration_id=scope)
+        )
+        return Planned(targeted, _batches("DeleteImages", targeted, MAX_IMAGE_IDS_PER_CALL))
 
     def remaining() -> list[str]:
-        still = [i.id for i in client.get_images_by_ids(pid, receipt.targeted)] if receipt.targeted else []
-        still += [i for i in _ids(client.iter_images(pid, metadata=metadata)) if i not in targeted]
-        return still
+        # One re-list per scope the plan listed; on a resumed unit, the workspace and trained iterations.
+        if not scopes:
+            scopes[:] = [None, *(it.id for it in client.get_iterations(pid) if trained(it.status))]
+        return _ids(
+            page
+            for scope in scopes
+            for page in client.iter_images(pid, metadata=metadata, iteration_id=scope)
+        )
 
-    _verify(receipt, runtime, "GetImagesByIds + GetImages re-list", remaining, poll=True)
-    return _finish(receipt, runtime, "images")
+    spec = DeleteSpec(
+        plan=plan,
+        run_step=_step_runner(
+            {"DeleteImages": lambda ids: client.delete_images(pid, ids, all_iterations=True)}
+        ),
+        remaining=remaining,
+        method="GetImages re-list of the workspace and each trained iteration",
+        poll=True,
+    )
+    return _run_journaled(job, unit, runtime, spec)
 
 
 def _delete_predictions(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
@@ -212,81 +314,87 @@ def _delete_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
     if window is None:
         return empty_result(unit, "not_attributable", NOT_ATTRIBUTABLE_NOTE)
     application, start, end = window
-    receipt = Receipt(job, unit)
 
     def listing() -> list[str]:
         return _ids(client.iter_predictions(pid, application=application, start_time=start, end_time=end))
 
-    receipt.targeted = receipt.calls.run("QueryPredictions", pid, listing) or []
-    if job["dryRun"]:
-        return _dry_run(receipt, runtime, "predictions")
-    _delete_all(receipt, "DeletePrediction", pid, lambda: client.delete_predictions(pid, receipt.targeted))
-    _verify(receipt, runtime, "QueryPredictions re-list", listing, poll=True)
-    return _finish(receipt, runtime, "predictions")
+    def plan() -> Planned:
+        targeted = listing()
+        return Planned(targeted, _batches("DeletePrediction", targeted, MAX_PREDICTION_IDS_PER_CALL))
+
+    spec = DeleteSpec(
+        plan=plan,
+        run_step=_step_runner({"DeletePrediction": lambda ids: client.delete_predictions(pid, ids)}),
+        remaining=listing,
+        method="QueryPredictions re-list",
+        poll=True,
+    )
+    return _run_journaled(job, unit, runtime, spec)
 
 
 def _delete_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
-    receipt = Receipt(job, unit)
-    receipt.targeted = [t.id for t in receipt.calls.run("GetTags", pid, lambda: client.get_tags(pid)) or []]
-    if job["dryRun"]:
-        return _dry_run(receipt, runtime, "tags")
-    for tag_id in receipt.targeted:
-        done = receipt.calls.run("DeleteTag", tag_id, _done(partial(client.delete_tag, pid, tag_id)))
-        (receipt.deleted if done else receipt.already_gone).append(tag_id)
-    _verify(receipt, runtime, "GetTags re-list", lambda: [t.id for t in client.get_tags(pid)], poll=False)
-    return _finish(receipt, runtime, "tags")
+
+    def plan() -> Planned:
+        targeted = [t.id for t in client.get_tags(pid)]
+        return Planned(targeted, _batches("DeleteTag", targeted, 1))
+
+    spec = DeleteSpec(
+        plan=plan,
+        run_step=_step_runner({"DeleteTag": lambda ids: client.delete_tag(pid, ids[0])}),
+        remaining=lambda: [t.id for t in client.get_tags(pid)],
+        method="GetTags re-list",
+        poll=False,
+    )
+    return _run_journaled(job, unit, runtime, spec)
 
 
-def _unpublish(receipt: Receipt, client: TrainingClient, pid: str, iteration_ids: list[str]) -> None:
-    for iteration_id in iteration_ids:
-        receipt.calls.run(
-            "UnpublishIteration", iteration_id, partial(client.unpublish_iteration, pid, iteration_id)
-        )
+def _iteration_actions(client: TrainingClient, pid: str) -> dict[str, Callable[[list[str]], object]]:
+    return {
+        "UnpublishIteration": lambda ids: client.unpublish_iteration(pid, ids[0]),
+        "DeleteIteration": lambda ids: client.delete_iteration(pid, ids[0]),
+        "DeleteProject": lambda ids: client.delete_project(ids[0]),
+    }
 
 
 def _delete_iterations(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
-    receipt = Receipt(job, unit)
-    iterations = receipt.calls.run("GetIterations", pid, lambda: client.get_iterations(pid)) or []
-    receipt.targeted = [it.id for it in iterations]
-    published = [it.id for it in iterations if it.publish_name]
-    if job["dryRun"]:
-        receipt.note = (
-            f"dry run: nothing was deleted; {len(published)} published iteration(s) to unpublish first"
-        )
-        return _dry_run(receipt, runtime, "iterations")
-    _unpublish(receipt, client, pid, published)
-    for iteration_id in receipt.targeted:
-        done = receipt.calls.run(
-            "DeleteIteration", iteration_id, _done(partial(client.delete_iteration, pid, iteration_id))
-        )
-        (receipt.deleted if done else receipt.already_gone).append(iteration_id)
-    receipt.note = "DeleteIteration removes iteration details, performance and the iteration list entry"
-    _verify(
-        receipt,
-        runtime,
-        "GetIterations re-list",
-        lambda: [i.id for i in client.get_iterations(pid)],
+
+    def plan() -> Planned:
+        iterations = client.get_iterations(pid)
+        targeted = [it.id for it in iterations]
+        published = [it.id for it in iterations if it.publish_name]
+        note = "DeleteIteration removes iteration details, performance and the iteration list entry"
+        if job["dryRun"]:
+            note = f"dry run: nothing was deleted; {len(published)} published iteration(s) to unpublish first"
+        steps = _batches("UnpublishIteration", published, 1) + _batches("DeleteIteration", targeted, 1)
+        return Planned(targeted, steps, note)
+
+    spec = DeleteSpec(
+        plan=plan,
+        run_step=_step_runner(_iteration_actions(client, pid)),
+        remaining=lambda: [i.id for i in client.get_iterations(pid)],
+        method="GetIterations re-list",
         poll=False,
     )
-    return _finish(receipt, runtime, "iterations")
+    return _run_journaled(job, unit, runtime, spec)
 
 
 def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
-    receipt = Receipt(job, unit, targeted=[pid])
-    if job["dryRun"]:
-        return _dry_run(receipt, runtime, "projects")
-    # A project with a published iteration cannot be deleted; when only `projects` was requested the
-    # iterations phase has not unpublished it, so do that here.
-    iterations = receipt.calls.run("GetIterations", pid, lambda: client.get_iterations(pid)) or []
-    _unpublish(receipt, client, pid, [it.id for it in iterations if it.publish_name])
-    done = receipt.calls.run("DeleteProject", pid, _done(partial(client.delete_project, pid)))
-    (receipt.deleted if done else receipt.already_gone).append(pid)
+
+    def plan() -> Planned:
+        if job["dryRun"]:
+            return Planned([pid], [])
+        # A project with a published iteration cannot be deleted; when only `projects` was requested
+        # the iterations phase has not unpublished it, so do that here.
+        published = [it.id for it in client.get_iterations(pid) if it.publish_name]
+        return Planned(
+            [pid], _batches("UnpublishIteration", published, 1) + _batches("DeleteProject", [pid], 1)
+        )
 
     def remaining() -> list[str]:
         try:
@@ -295,16 +403,22 @@ def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClie
             return []
         return [pid]
 
-    _verify(receipt, runtime, "GetProject returns NotFound", remaining, poll=True)
-    return _finish(receipt, runtime, "projects")
+    spec = DeleteSpec(
+        plan=plan,
+        run_step=_step_runner(_iteration_actions(client, pid)),
+        remaining=remaining,
+        method="GetProject returns NotFound",
+        poll=True,
+    )
+    return _run_journaled(job, unit, runtime, spec)
 
 
 def _manual(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    receipt = Receipt(job, unit, note=MANUAL_ACTIONS[Category(unit["category"])])
-    ref = put_json(
-        runtime.store, receipt_path(job, unit), {**receipt.document(), "manualActionRequired": True}
-    )
-    result = empty_result(unit, "manual_action_required", receipt.note)
+    note = MANUAL_ACTIONS[Category(unit["category"])]
+    nothing = JournalState(_empty_plan(note), [])
+    document = {**_receipt(job, unit, nothing, None), "manualActionRequired": True}
+    ref = put_json(runtime.store, receipt_path(job, unit), document)
+    result = empty_result(unit, "manual_action_required", note)
     result["files"] = [dict(ref.to_json())]
     return result
 
@@ -321,18 +435,28 @@ DELETERS: dict[str, UnitHandler] = {
 
 
 def run_delete_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
-    """Delete (or, in a dry run, enumerate) one unit and write its receipt; raises on failure."""
+    """Delete (or, in a dry run, enumerate) one unit and write its receipt; raises on failure.
+
+    Returns a result with ``next`` set when the unit stopped at its time budget: call it again.
+    """
 
     def project_gone() -> UnitResult:
-        # An earlier attempt, or someone else, deleted the whole project: nothing remains.
-        receipt = Receipt(job, unit, note="project no longer exists: nothing left to delete")
-        receipt.verification = {
+        # Someone (or this request's own earlier attempt) deleted the whole project: nothing remains.
+        # What this unit's journal recorded before that still counts.
+        scope = unit["projectId"] or "account"
+        state = DeleteJournal(runtime.store, journal_root(job["requestId"], unit["category"], scope)).load()
+        if state is None:
+            note = "project no longer exists: nothing left to delete"
+            state = JournalState(
+                {"startedAt": _now(), "targeted": [], "steps": [], "calls": [], "note": note}, []
+            )
+        verification = {
             "verified": True,
             "method": "GetProject returns NotFound",
             "checkedAt": _now(),
             "remaining": {"count": 0, "ids": []},
             "note": None,
         }
-        return _finish(receipt, runtime, unit["category"])
+        return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
 
     return run_with_handlers(DELETERS, job, unit, runtime, project_gone)

@@ -8,14 +8,23 @@ Errors carry ids (request, project, operation) and never personal data or secret
 
     DsrError
     ├── TransientError
+    │   ├── storage.StorageUnavailableError        Blob Storage could not be reached or refused a write
+    │   ├── secrets.SecretStoreUnavailableError    Key Vault unreachable, throttling or 5xx
+    │   └── callbacks.CallbackFailedError          the callback URL answered 5xx/429 or not at all
     ├── PermanentError
     │   ├── InvalidRequestError        bad caller input; names the field (-> HTTP 400)
     │   ├── ConfigurationError         the app's own settings are wrong
     │   ├── EndpointNotAllowedError    an account endpoint outside the allow-list
     │   ├── SecretNotFoundError        the named Key Vault secret does not exist
     │   ├── RequestNotFoundError       no request with that id (-> HTTP 404)
-    │   └── RequestConflictError       a request id reused for another request, or a bad state (-> 409)
-    └── customvision.errors.CustomVisionError   (Training API errors; see that module)
+    │   ├── RequestConflictError       a request id reused for another request, or a bad state (-> 409)
+    │   ├── RequestPayloadError        a payload stored for a request (subject, callback) is unusable
+    │   ├── storage.StoredFileNotFoundError     a file expected in the export container is missing
+    │   ├── storage.StoredFileExistsError       a create-if-absent write lost to an earlier writer
+    │   ├── secrets.SecretAccessDeniedError     the app's identity may not read the secret
+    │   └── secrets.SecretStoreRequestError     Key Vault refused the request as malformed
+    └── customvision.errors.CustomVisionError   (Training API errors; see that module: each is also
+                                                 a TransientError or a PermanentError)
 """
 
 from __future__ import annotations
@@ -81,3 +90,13 @@ class RequestConflictError(PermanentError):
         super().__init__(f"request {request_id!r}: {reason}")
         self.request_id = request_id
         self.reason = reason
+
+
+class RequestPayloadError(PermanentError):
+    """A payload kept out of Durable history for a request (subject metadata, callback URL) is missing
+    or malformed in storage."""
+
+    def __init__(self, request_id: str, payload: str) -> None:
+        super().__init__(f"request {request_id!r}: stored {payload} payload is unusable")
+        self.request_id = request_id
+        self.payload = payload

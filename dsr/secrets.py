@@ -95,7 +95,7 @@ class SecretStore(Protocol):
 
 def validate_secret_name(name: str) -> None:
     """Raise :class:`InvalidRequestError` unless ``name`` is a valid Key Vault secret name."""
-    if not isinstance(name, str) or not SECRET_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not SECRET_NAME_PATTERN.fullmatch(name):
         raise InvalidRequestError(
             SECRET_NAME_FIELD, "must be a Key Vault secret name: 1-127 characters of 0-9, a-z, A-Z and -"
         )
@@ -103,7 +103,7 @@ def validate_secret_name(name: str) -> None:
 
 def validate_secret_version(version: str) -> None:
     """Raise :class:`InvalidRequestError` unless ``version`` is a Key Vault version id (32 hex digits)."""
-    if not isinstance(version, str) or not SECRET_VERSION_PATTERN.match(version):
+    if not isinstance(version, str) or not SECRET_VERSION_PATTERN.fullmatch(version):
         raise InvalidRequestError(
             SECRET_VERSION_FIELD, "must be a Key Vault secret version id (32 hex digits)"
         )

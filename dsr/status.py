@@ -7,7 +7,7 @@ schema is published in ``docs/status.schema.json`` and pinned by a test.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from dsr.contract import DsrRequest
@@ -35,6 +35,11 @@ def format_time(moment: datetime) -> str:
     return moment.strftime(TIME_FORMAT)
 
 
+def parse_time(text: str) -> datetime:
+    """The UTC moment a :data:`TIME_FORMAT` string names."""
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
 def due_date(received: datetime) -> datetime:
     """GDPR Art. 12(3): one month from receipt (same day next month, clamped to the month's end)."""
     year, month = (received.year + 1, 1) if received.month == 12 else (received.year, received.month + 1)
@@ -53,7 +58,8 @@ def request_echo(request: DsrRequest) -> dict[str, Any]:
         if subject is None
         else {"metadataKeys": subject["metadataKeys"], "predictions": subject["predictions"]},
         "dryRun": request["dryRun"],
-        "callbackUrl": request["callbackUrl"],
+        # Only the host: the URL's path or query may carry a signature (SAS ``sig=``).
+        "callbackHost": request["callbackHost"],
     }
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, Self, TypedDict
 
 import requests
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
@@ -65,10 +65,23 @@ class StoredFileNotFoundError(PermanentError):
         self.path = path
 
 
+class StoredFileExistsError(PermanentError):
+    """A file that was to be created only if absent already exists (someone else wrote it first)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"stored file {path!r} already exists")
+        self.path = path
+
+
 class ExportStore(Protocol):
     """What the domain needs from storage."""
 
     def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef: ...
+
+    def create_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
+        """Write ``path`` only if it does not exist yet, in one conditional request (first writer wins);
+        raise :class:`StoredFileExistsError` otherwise."""
+        ...
 
     def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef: ...
 
@@ -77,10 +90,18 @@ class ExportStore(Protocol):
     def list_files(self, prefix: str) -> list[FileRef]: ...
 
 
+def _json_bytes(document: Any) -> bytes:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode()
+
+
 def put_json(store: ExportStore, path: str, document: Any) -> FileRef:
     """Write one JSON document (UTF-8, indented for people)."""
-    data = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode()
-    return store.put_bytes(path, data, "application/json")
+    return store.put_bytes(path, _json_bytes(document), "application/json")
+
+
+def create_json(store: ExportStore, path: str, document: Any) -> FileRef:
+    """Write one JSON document only if ``path`` is absent; raise :class:`StoredFileExistsError` if not."""
+    return store.create_bytes(path, _json_bytes(document), "application/json")
 
 
 def put_ndjson(store: ExportStore, path: str, records: Iterable[Mapping[str, Any]]) -> FileRef:
@@ -127,7 +148,7 @@ class BlobExportStore:
         self._ensured = False
 
     @classmethod
-    def from_connection(cls, connection: str, container_name: str, pool_size: int = 10) -> BlobExportStore:
+    def from_connection(cls, connection: str, container_name: str, pool_size: int = 10) -> Self:
         """``connection`` is a connection string, or an https account URL used with managed identity;
         ``pool_size`` the threads that may write at once."""
         return cls(container_client(connection, container_name, pool_size))
@@ -144,16 +165,25 @@ class BlobExportStore:
         self._ensured = True
 
     def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
+        return self._upload(path, data, content_type, overwrite=True)
+
+    def create_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
+        # overwrite=False sends If-None-Match: *, so the service decides the race, not this process.
+        return self._upload(path, data, content_type, overwrite=False)
+
+    def _upload(self, path: str, data: bytes, content_type: str, *, overwrite: bool) -> FileRef:
         self._ensure_container()
         digest = hashlib.sha256(data).hexdigest()
         try:
             self._container.upload_blob(
                 path,
                 data,
-                overwrite=True,
+                overwrite=overwrite,
                 metadata={SHA256_METADATA_KEY: digest},
                 content_settings=ContentSettings(content_type=content_type),
             )
+        except ResourceExistsError as exc:
+            raise StoredFileExistsError(path) from exc
         except AzureError as exc:
             raise StorageUnavailableError(f"could not write {path!r}") from exc
         return FileRef(path, len(data), digest, content_type)

@@ -2,6 +2,8 @@
 
 Keys come from environment variables named on the command line (never from argv or files in the repo):
 ``--account-key-env CV_EMULATOR_DEMO_KEY`` (repeat for more accounts: account-1, account-2, ...).
+Random faults: ``--faults http503=0.05,reset=0.02`` for every account, or ``--faults account-2:http429=0.1``
+(repeatable), with ``--fault-seed`` for a reproducible sequence.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import secrets
 import sys
 from pathlib import Path
 
+from emulator.faults import DEFAULT_SLOW_SECONDS, FaultPlan, FaultPlanError, parse_fault_spec
 from emulator.seed import PRESETS, account_name, preset
 from emulator.server import EmulatorServer
+from emulator.state import EmulatorState
 
 
 def _env(name: str) -> str:
@@ -33,8 +37,29 @@ def _keys(args: argparse.Namespace, accounts: int) -> dict[str, str]:
     return {account_name(i): _env(name) for i, name in enumerate(names)}
 
 
+def apply_fault_specs(state: EmulatorState, args: argparse.Namespace) -> None:
+    """Give accounts the random fault plans of ``--faults`` (a later spec for an account wins)."""
+    for spec in args.faults or []:
+        try:
+            account, probabilities = parse_fault_spec(spec)
+            plan = FaultPlan(
+                probabilities,
+                seed=args.fault_seed,
+                retry_after_seconds=args.retry_after_seconds,
+                slow_seconds=args.slow_seconds,
+            )
+        except FaultPlanError as exc:
+            raise SystemExit(f"--faults {spec!r}: {exc}") from None
+        if account is not None and account not in state.accounts:
+            raise SystemExit(f"--faults {spec!r}: no account {account!r} in this preset")
+        for name, target in state.accounts.items():
+            if account in (None, name):
+                target.controls.injector.set_plan(plan)
+
+
 def _serve(args: argparse.Namespace) -> int:
     state = preset(args.preset, _keys(args, PRESETS[args.preset].accounts))
+    apply_fault_specs(state, args)
     admin_token = _env(args.admin_token_env) if args.admin_token_env else None
     server = EmulatorServer(state, args.host, args.port, admin_token=admin_token)
     print(f"Custom Vision emulator on {server.base_url} (preset {args.preset})", flush=True)
@@ -73,6 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--admin-token-env", metavar="VAR", help="environment variable holding the admin token"
     )
+    serve.add_argument(
+        "--faults",
+        action="append",
+        metavar="[ACCOUNT:]KIND=P,...",
+        help="random fault probabilities per call (http500, http503, http429, reset, slow); repeatable",
+    )
+    serve.add_argument("--fault-seed", type=int, default=0, help="seed of the random faults")
+    serve.add_argument(
+        "--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS, help="stall of a slow fault"
+    )
+    serve.add_argument("--retry-after-seconds", type=int, default=1, help="Retry-After of a 429 fault")
     serve.set_defaults(run=_serve)
     seed = commands.add_parser("seed", help="write a preset's state summary as JSON")
     seed.add_argument("--preset", default="demo", choices=sorted(PRESETS))

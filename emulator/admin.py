@@ -8,12 +8,18 @@ PUT    /_emulator/accounts/{name}/knobs     {"rateLimitPerSecond", "latencySecon
 POST   /_emulator/accounts/{name}/faults    {"operation", "count", "kind", "status", "delaySeconds"}
                                             kind: status (5xx), reset (TCP RST) or slow (stall)
 DELETE /_emulator/accounts/{name}/faults
+GET    /_emulator/faults                          random fault plans and faults injected, per account
+PUT    /_emulator/accounts/{name}/fault-plan {"probabilities": {kind: p}, "seed", "operations",
+                                            "retryAfterSeconds", "slowSeconds"}
+                                            kind: http500, http503, http429, reset or slow
+DELETE /_emulator/accounts/{name}/fault-plan stop random faults (counts are kept), release holds
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+from emulator import faults
 from emulator.controls import FaultKind
 from emulator.operations import ApiError
 from emulator.state import Account, EmulatorState
@@ -52,8 +58,19 @@ def handle(state: EmulatorState, method: str, path: str, payload: Any) -> tuple[
     if method == "GET" and parts == ["counters"]:
         with state.lock:
             return 200, {name: dict(a.controls.counters) for name, a in state.accounts.items()}
+    if method == "GET" and parts == ["faults"]:
+        return 200, {name: a.controls.injector.report() for name, a in state.accounts.items()}
+    if len(parts) == 3 and parts[0] == "accounts" and parts[2] == "fault-plan":
+        try:
+            handled = faults.handle_admin(_account(state, parts[1]).controls.injector, method, payload)
+        except faults.FaultPlanError as exc:
+            raise ApiError(400, "BadRequest", str(exc)) from None
+        if handled is not None:
+            return handled
     if method == "POST" and parts == ["counters", "reset"]:
         state.reset_counters()
+        for account in state.accounts.values():
+            account.controls.injector.reset_counts()
         return 200, {"reset": True}
     if len(parts) == 3 and parts[0] == "accounts":
         with state.lock:

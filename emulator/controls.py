@@ -1,4 +1,6 @@
-"""Per-account knobs of the emulator: rate limit, latency, delete delay, injected faults, call counters."""
+"""Per-account knobs of the emulator: rate limit, latency, delete delay, injected faults, call counters.
+
+Random faults by probability and holds live in :mod:`emulator.faults` (``Controls.injector``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
+
+from emulator.faults import FaultInjector
 
 FaultKind = Literal["status", "reset", "slow"]
 ANY_OPERATION = "*"
@@ -49,6 +53,8 @@ class Controls:
     """Monotonic time of the first call counted since the last reset (benchmarks: how long the API
     was in use, apart from the byte copying that may trail it)."""
     last_call_at: float | None = None
+    injector: FaultInjector = field(default_factory=FaultInjector)
+    """Random faults by probability (``injector.set_plan``), holds, and what was injected."""
     _tokens: float = 0.0
     _updated: float = 0.0
 

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from emulator import admin, render
 from emulator.blobs import blob_bytes
+from emulator.faults import BLOB_OPERATIONS, STATUS_OF_KIND, Injection, fault_body
 from emulator.operations import ApiError, ApiRequest, ApiResponse, resolve
 from emulator.render import BlobLinks
 from emulator.state import Account, EmulatorState
@@ -41,6 +43,11 @@ class _Server(ThreadingHTTPServer):
     state: EmulatorState
     admin_token: str | None
     base_url: str
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (it timed out on a slow call, or was killed) is normal here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -100,6 +107,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
 
+    def _inject(self, injection: Injection | None) -> bool:
+        """Carry out a random fault or a released hold; True when the call ends here."""
+        if injection is None or injection.kind == "apply":
+            return False
+        if injection.kind in ("reset", "drop"):
+            self._reset()
+            return True
+        if injection.kind == "slow":
+            time.sleep(injection.slow_seconds)
+            return False
+        status = STATUS_OF_KIND[injection.kind]
+        headers = {"Retry-After": str(injection.retry_after_seconds)} if status == 429 else None
+        self._send_json(status, fault_body(injection.kind, injection.retry_after_seconds), headers=headers)
+        return True
+
     # -- routing ---------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
@@ -152,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if latency:
             time.sleep(latency)
+        if fault is None and self._inject(controls.injector.before(operation)):
+            return
         if fault is not None:
             if fault.kind == "reset":
                 self._reset()
@@ -187,7 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
         _, _, kind, project_id, item_id, variant = parts
         with state.lock:
             owner = state.find_project(project_id)
-            latency = owner[0].controls.knobs.download_latency_seconds if owner else 0.0
+        operation = BLOB_OPERATIONS.get(kind, kind)
+        if owner is not None and self._inject(owner[0].controls.injector.before(operation)):
+            return
+        latency = owner[0].controls.knobs.download_latency_seconds if owner else 0.0
         if latency:
             time.sleep(latency)
         state.settle()

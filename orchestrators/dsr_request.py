@@ -5,15 +5,16 @@
                  in dependency order) → write the status document.
 ``dsr_category`` the units of one category (per project where the category is big); a failure is
                  caught here, so one category never stops the others.
-``dsr_paged_unit`` calls a paging unit (image export) until its cursor runs out, keeping every
-                 history short however many images a project holds.
+``dsr_paged_unit`` calls a paging unit (image export, and delete units that stop at their time
+                 budget) until its cursor runs out, keeping every history short however big a
+                 project is and every activity call well inside the host's functionTimeout.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -25,6 +26,7 @@ from dsr.status import (
     initial_document,
     merge_units,
     new_category_entry,
+    parse_time,
     progress,
 )
 from dsr.units import (
@@ -74,7 +76,8 @@ def _phases(operation: str, categories: list[str]) -> list[list[str]]:
 def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     payload = context.get_input()
     request = payload["request"]
-    received = datetime.strptime(payload["receivedAt"], "%Y-%m-%dT%H:%M:%SZ")
+    callback = request["callbackFile"]
+    received = parse_time(payload["receivedAt"])
     document = initial_document(request, received, "running")
     context.set_custom_status(progress(document))
 
@@ -85,7 +88,9 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     if "error" in resolution:
         document["error"] = resolution["error"]
         _skip_all(document)
-        return (yield from _finish(context, completed(document, context.current_utc_datetime, "failed")))
+        return (
+            yield from _finish(context, completed(document, context.current_utc_datetime, "failed"), callback)
+        )
 
     document["projectsNotFound"] = resolution["missingProjectIds"]
     job = make_job(request, resolution["account"], [p["id"] for p in resolution["projects"]])
@@ -94,11 +99,11 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     if request["operation"] == "delete" and not request["dryRun"] and approval.get("required"):
         decision = yield from _await_approval(context, document, float(approval["timeoutHours"]))
         if decision is not None:
-            return (yield from _finish(context, decision))
+            return (yield from _finish(context, decision, callback))
 
     for phase in _phases(request["operation"], request["categories"]):
         yield from _run_phase(context, document, job, phase)
-    return (yield from _finish(context, completed(document, context.current_utc_datetime)))
+    return (yield from _finish(context, completed(document, context.current_utc_datetime), callback))
 
 
 def _await_approval(
@@ -178,16 +183,17 @@ def _run_phase(
         context.set_custom_status(progress(document))
 
 
-def _finish(context: df.DurableOrchestrationContext, document: dict[str, Any]) -> Generator[Any, Any, Any]:
+def _finish(
+    context: df.DurableOrchestrationContext, document: dict[str, Any], callback_file: str | None
+) -> Generator[Any, Any, Any]:
     """Write the status document, then tell the caller's callback URL (if any) and record how that went."""
     context.set_custom_status(progress(document))
     written = yield context.call_activity_with_retry(names.WRITE_STATUS, ACTIVITY_RETRY, document)
-    url = document["request"]["callbackUrl"]
-    if not url:
+    if not callback_file:
         return written
     try:
         outcome = yield context.call_activity_with_retry(
-            names.NOTIFY_CALLBACK, ACTIVITY_RETRY, {"url": url, "document": written}
+            names.NOTIFY_CALLBACK, ACTIVITY_RETRY, {"callbackFile": callback_file, "document": written}
         )
     except Exception as exc:
         outcome = {"delivered": False, "status": None, "error": _error_text(exc)}
@@ -203,7 +209,10 @@ def dsr_category(context: df.DurableOrchestrationContext) -> Orchestration:
     units = plan_units(category, job)
     tasks = []
     for unit in units:
-        if job["operation"] == "export" and category == Category.IMAGES:
+        # Units that hand back a cursor (image export pages; delete units, which stop at their time
+        # budget) run in a sub-orchestration that calls them until they are done.
+        paged = category == Category.IMAGES if job["operation"] == "export" else unit["projectId"] is not None
+        if paged:
             child = f"{context.instance_id}:{unit['projectId']}"
             tasks.append(
                 context.call_sub_orchestrator(names.DSR_PAGED_UNIT, {"job": job, "unit": unit}, child)
@@ -245,6 +254,9 @@ def dsr_paged_unit(context: df.DurableOrchestrationContext) -> Orchestration:
         for name, value in result["counts"].items():
             combined["counts"][name] = combined["counts"].get(name, 0) + value
         combined["files"].extend(result["files"])
+        if result["verified"] is not None:  # a delete unit verifies in its last call
+            combined["verified"] = result["verified"]
+        combined["note"] = result["note"] or combined["note"]
         if result["state"] == "failed":
             combined["state"], combined["note"] = "failed", result["note"]
     if result["state"] == "failed" or result["next"] is None:

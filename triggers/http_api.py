@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +12,7 @@ import azure.functions as func
 from dsr.config import get_settings
 from dsr.errors import InvalidRequestError
 from dsr.runtime import get_runtime
+from dsr.untrusted_json import parse_untrusted
 from triggers.intake import admit, approve, read_status, submit
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
 
@@ -20,19 +20,12 @@ bp = df.Blueprint()
 log = logging.getLogger("dsr.http")
 
 RETRY_AFTER_SECONDS = 10
-MAX_BODY_BYTES = 64 * 1024
 MAX_APPROVER_LENGTH = 128
 MAX_COMMENT_LENGTH = 1000
 
 
 def _json_body(req: func.HttpRequest) -> Any:
-    body = req.get_body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidRequestError("body", f"must be at most {MAX_BODY_BYTES} bytes")
-    try:
-        return json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError("body", "must be valid JSON") from exc
+    return parse_untrusted(req.get_body())
 
 
 def _status_url(req: func.HttpRequest, request_id: str) -> str:

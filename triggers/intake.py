@@ -13,10 +13,10 @@ from dsr.callbacks import check_callback_url
 from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for, parse_request
 from dsr.errors import RequestConflictError, RequestNotFoundError
+from dsr.records import claim, stash_payloads
 from dsr.runtime import endpoint_allow_list
-from dsr.status import TERMINAL_STATES, format_time, initial_document, status_path
-from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
-from dsr.subjects import stash_subject
+from dsr.status import TERMINAL_STATES, initial_document, parse_time, status_path
+from dsr.storage import ExportStore, StoredFileExistsError, StoredFileNotFoundError, create_json, get_json
 from orchestrators import names
 
 RUNNING_STATUSES = frozenset(
@@ -56,37 +56,47 @@ def admit(body: object, settings: Settings) -> DsrRequest:
     return request
 
 
-async def _existing(client: df.DurableOrchestrationClient, request: DsrRequest) -> Submission | None:
-    """The earlier submission of this request id, if any; another body under the same id conflicts."""
-    status = await client.get_status(instance_id_for(request["requestId"]), show_input=True)
-    if not status or status.runtime_status is None:
-        return None
-    if _stored_input(status)["request"]["fingerprint"] != request["fingerprint"]:
-        raise RequestConflictError(request["requestId"], "this requestId was used for a different request")
-    return Submission(request["requestId"], created=False)
+async def _instance_exists(client: df.DurableOrchestrationClient, request_id: str) -> bool:
+    status = await client.get_status(instance_id_for(request_id))
+    return bool(status and status.runtime_status is not None)
+
+
+def _finished(store: ExportStore, request_id: str) -> bool:
+    """Whether the request wrote its final status document (its Durable history may be purged since)."""
+    try:
+        store.get_bytes(status_path(request_id))
+    except StoredFileNotFoundError:
+        return False
+    return True
 
 
 async def submit(
     client: df.DurableOrchestrationClient, request: DsrRequest, settings: Settings, store: ExportStore
 ) -> Submission:
-    """Start the request's orchestration unless it exists (resubmitting never runs a request twice)."""
-    existing = await _existing(client, request)
-    if existing is not None:
-        return existing
+    """Claim the request id for this body and start its orchestration; never run a request twice.
+
+    The claim (:func:`dsr.records.claim`) decides which body owns the id; only that body's submissions
+    get further. Whichever of them finds no instance and no final status document starts the
+    orchestration, so a winner that crashed (or failed to reach Durable) between its claim and the
+    start is recovered by the caller's retry. Two identical submissions racing to start it are
+    resolved by Durable: starting an id that is pending or running fails, and that failure is fine.
+    """
+    claimed = claim(store, request, datetime.now(UTC))
+    request_id = request["requestId"]
+    if await _instance_exists(client, request_id) or _finished(store, request_id):
+        return Submission(request_id, created=claimed.created)
     orchestration_input = {
-        "request": stash_subject(request, store),
-        "receivedAt": format_time(datetime.now(UTC)),
+        "request": stash_payloads(store, request),
+        "receivedAt": claimed.record["receivedAt"],
         "approval": {"required": settings.approval_required, "timeoutHours": settings.approval_timeout_hours},
     }
     try:
-        await client.start_new(names.DSR_REQUEST, instance_id_for(request["requestId"]), orchestration_input)
+        await client.start_new(names.DSR_REQUEST, instance_id_for(request_id), orchestration_input)
     except Exception:
-        # Lost a race with an identical submission (queue redelivery, Logic Apps retry): fine if it exists.
-        existing = await _existing(client, request)
-        if existing is None:
+        # Lost a race with an identical submission's start: fine if the instance exists now.
+        if not await _instance_exists(client, request_id):
             raise
-        return existing
-    return Submission(request["requestId"], created=True)
+    return Submission(request_id, created=claimed.created)
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ async def read_status(
         except StoredFileNotFoundError:
             raise RequestNotFoundError(request_id) from None
     stored = _stored_input(status)
-    received = datetime.strptime(stored["receivedAt"], "%Y-%m-%dT%H:%M:%SZ")
+    received = parse_time(stored["receivedAt"])
     runtime_status = status.runtime_status
     if runtime_status == df.OrchestrationRuntimeStatus.Completed and isinstance(status.output, dict):
         return StatusView(status.output, running=False)
@@ -135,11 +145,36 @@ async def read_status(
     return StatusView(document, running=False)
 
 
+def approval_path(request_id: str) -> str:
+    return f"{request_id}/request/approval.json"
+
+
 async def approve(
     client: df.DurableOrchestrationClient, request_id: str, decision: dict[str, Any], store: ExportStore
 ) -> None:
-    """Deliver an approver's decision to a delete waiting for one."""
+    """Deliver an approver's decision to a delete waiting for one; the first decision is final.
+
+    The decision is recorded with one conditional write before the event is raised, so of two
+    concurrent decisions exactly one reaches the orchestration; the other gets a conflict naming the
+    recorded one. Repeating the recorded decision re-delivers it (a lost response, a client retry).
+    """
+    _refuse_other_decision(store, request_id, decision)
     view = await read_status(client, request_id, store)
     if not view.running or view.document["state"] != "awaiting_approval":
         raise RequestConflictError(request_id, "the request is not awaiting approval")
+    try:
+        create_json(store, approval_path(request_id), decision)
+    except StoredFileExistsError:
+        _refuse_other_decision(store, request_id, decision)
     await client.raise_event(instance_id_for(request_id), names.APPROVAL_EVENT, decision)
+
+
+def _refuse_other_decision(store: ExportStore, request_id: str, decision: dict[str, Any]) -> None:
+    try:
+        recorded = get_json(store, approval_path(request_id))
+    except StoredFileNotFoundError:
+        return
+    if recorded != decision:
+        raise RequestConflictError(
+            request_id, f"a decision was already recorded: {recorded['decision']} by {recorded['by']}"
+        )

@@ -2,14 +2,15 @@
 
 One request per message, or ``{"requests": [...]}``.
 
-A message that fails validation is recorded in the export container under ``intake/rejected/`` with
-the reason, and then completed: retrying cannot fix it, and it must not be lost. Transient failures
+A message that fails validation (including one too large, too deeply nested or not JSON at all) is
+recorded in the export container under ``intake/rejected/`` with the reason, and then completed:
+retrying cannot fix it, and it must not be lost. The record keeps the item's shape and ids but not its
+subject values or callback URL (see :func:`dsr.records.redacted_item`). Transient failures
 raise, so the Functions host retries the message (five attempts, then ``dsr-requests-poison``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +19,11 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from dsr.config import REQUEST_QUEUE_SETTING, get_settings
-from dsr.errors import PermanentError
+from dsr.errors import InvalidRequestError, PermanentError
+from dsr.records import redacted_item, rejected_path
 from dsr.runtime import get_runtime
 from dsr.storage import put_json
+from dsr.untrusted_json import parse_untrusted
 from triggers.intake import admit, submit
 
 bp = df.Blueprint()
@@ -29,26 +32,29 @@ log = logging.getLogger("dsr.queue")
 MAX_REQUESTS_PER_MESSAGE = 100
 
 
-def _requests_in(message: func.QueueMessage) -> list[Any]:
-    body = json.loads(message.get_body())
-    if isinstance(body, dict) and "requests" in body:
-        items = body["requests"]
+def _requests_in(body: bytes) -> list[Any]:
+    parsed = parse_untrusted(body)
+    if isinstance(parsed, dict) and "requests" in parsed:
+        items = parsed["requests"]
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_REQUESTS_PER_MESSAGE:
-            raise ValueError(f"'requests' must be a list of 1-{MAX_REQUESTS_PER_MESSAGE} requests")
+            raise InvalidRequestError("requests", f"must be a list of 1-{MAX_REQUESTS_PER_MESSAGE} requests")
         return items
-    return [body]
+    return [parsed]
 
 
-def _reject(message: func.QueueMessage, index: int | None, reason: str, content: Any) -> None:
+def _reject(message: func.QueueMessage, index: int | None, error: Exception, item: Any) -> None:
+    """Record a refused item under ``intake/rejected/`` without its personal data or secrets."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = "" if index is None else f"-{index}"
-    path = f"intake/rejected/{stamp}-{message.id}{suffix}.json"
-    put_json(
-        get_runtime().store,
-        path,
-        {"messageId": message.id, "index": index, "reason": reason, "content": content},
-    )
-    log.warning("queue message %s%s rejected: %s", message.id, suffix, reason)
+    record = {
+        "messageId": message.id,
+        "index": index,
+        "field": getattr(error, "field", None),
+        "reason": f"{type(error).__name__}: {error}",
+        "item": redacted_item(item),
+    }
+    put_json(get_runtime().store, rejected_path(stamp, message.id or "unknown", suffix), record)
+    log.warning("queue message %s%s rejected: %s", message.id, suffix, type(error).__name__)
 
 
 @bp.queue_trigger(
@@ -57,10 +63,11 @@ def _reject(message: func.QueueMessage, index: int | None, reason: str, content:
 @bp.durable_client_input(client_name="client")
 async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
     """Start every valid request in the message; record invalid ones; raise only on transient failure."""
+    body = message.get_body()
     try:
-        items = _requests_in(message)
-    except (ValueError, UnicodeDecodeError) as exc:
-        _reject(message, None, f"unreadable message: {exc}", message.get_body().decode("utf-8", "replace"))
+        items = _requests_in(body)
+    except InvalidRequestError as exc:
+        _reject(message, None, exc, body)
         return
     settings = get_settings()
     for index, item in enumerate(items):
@@ -68,7 +75,7 @@ async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrati
             request = admit(item, settings)
             submission = await submit(client, request, settings, get_runtime().store)
         except PermanentError as exc:
-            _reject(message, index, f"{type(exc).__name__}: {exc}", item)
+            _reject(message, index, exc, item)
             continue
         log.info(
             "request %s %s from queue", submission.request_id, "accepted" if submission.created else "seen"

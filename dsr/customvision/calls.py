@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -74,3 +75,28 @@ class CallRecorder:
     def __call__(self, record: CallRecord) -> None:
         with self._lock:
             self.records.append(record)
+
+
+_observers = threading.local()
+
+
+@contextmanager
+def observe_calls() -> Iterator[list[CallRecord]]:
+    """Collect every call that clients complete on this thread inside the block (opt-in, per thread).
+
+    A delete unit uses this to list the real API calls it made in its receipt; a client shared by
+    concurrent activities on other threads does not mix their calls in.
+    """
+    collected: list[CallRecord] = []
+    stack: list[list[CallRecord]] = _observers.__dict__.setdefault("stack", [])
+    stack.append(collected)
+    try:
+        yield collected
+    finally:
+        stack.remove(collected)
+
+
+def report_call(record: CallRecord) -> None:
+    """Hand a finished call to the observers of the current thread, if any."""
+    for collected in getattr(_observers, "stack", ()):
+        collected.append(record)

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from dsr.customvision.calls import DOWNLOAD_OPERATION, CallHook, CallOutcome, CallRecord
+from dsr.customvision.calls import DOWNLOAD_OPERATION, CallHook, CallOutcome, CallRecord, report_call
 from dsr.customvision.endpoints import EndpointAllowList
 from dsr.customvision.errors import (
     ITERATION_IS_PUBLISHED,
@@ -110,7 +110,7 @@ class _Secret:
 
 
 def _check_uuid(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise InvalidRequestError(field, "must be a UUID")
     return value
 
@@ -143,7 +143,7 @@ def _error_code(response: requests.Response) -> str:
         code = body.get("code")
         if not isinstance(code, str) and isinstance(body.get("error"), dict):
             code = body["error"].get("code")
-    if isinstance(code, str) and _SAFE_CODE.match(code):
+    if isinstance(code, str) and _SAFE_CODE.fullmatch(code):
         return code
     return f"Http{response.status_code}"
 
@@ -251,11 +251,10 @@ class TrainingClient:
     def _record(
         self, operation: str, method: str, status: int | None, attempts: int, started: float, throttled: int
     ) -> None:
-        if not self._hooks:
-            return
         record = CallRecord(
             operation, method, status, attempts, round((time.monotonic() - started) * 1000, 3), throttled
         )
+        report_call(record)
         for hook in self._hooks:
             hook(record)
 

@@ -11,18 +11,40 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from dsr.errors import EndpointNotAllowedError
 
-_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_HTTPS_PORTS = (None, 443)
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _UNREPORTABLE = "<malformed endpoint>"
 
 
-def _origin(parts: SplitResult) -> str:
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+_REFUSED_CHARACTERS = frozenset(" \\?#@;")
+
+
+def canonical_origin(endpoint: str) -> str:
+    """``scheme://host[:port]`` of an endpoint: lower-case, default port dropped, one spelling per origin.
+
+    Refuses (without echoing the value: userinfo may hold a password) anything that is not a bare
+    origin: userinfo, a path, a query or a fragment, even an empty one (``https://host?``), and ports
+    that are not plain numbers. The contract and the allow-list both use this, so a request is stored
+    under the same spelling that the allow-list approved.
+    """
+    if not endpoint.isascii() or not endpoint.isprintable() or _REFUSED_CHARACTERS & set(endpoint):
+        raise EndpointNotAllowedError(_UNREPORTABLE)
+    try:
+        parts = urlsplit(endpoint.removesuffix("/"))
+        port = parts.port
+    except ValueError as exc:  # urlsplit validates the port lazily
+        raise EndpointNotAllowedError(_UNREPORTABLE) from exc
+    scheme = parts.scheme.lower()
     host = parts.hostname or ""
-    return f"{parts.scheme}://{host}" if parts.port is None else f"{parts.scheme}://{host}:{parts.port}"
+    if scheme not in _DEFAULT_PORTS or not host or parts.path or host.endswith("."):
+        raise EndpointNotAllowedError(_UNREPORTABLE)
+    if not all(_DNS_LABEL.fullmatch(label) for label in host.split(".")):
+        raise EndpointNotAllowedError(_UNREPORTABLE)
+    return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -33,34 +55,16 @@ class EndpointAllowList:
     extra_origins: tuple[str, ...] = ()
 
     def check(self, endpoint: str) -> str:
-        """Return the normalized origin (``scheme://host[:port]``) or raise ``EndpointNotAllowedError``."""
-        parts = self._split(endpoint)
+        """Return the canonical origin (``scheme://host[:port]``) or raise ``EndpointNotAllowedError``."""
+        origin = canonical_origin(endpoint)
+        if origin in {extra.rstrip("/").lower() for extra in self.extra_origins}:
+            return origin
+        parts = urlsplit(origin)
         host = parts.hostname or ""
-        if _origin(parts) in {origin.rstrip("/").lower() for origin in self.extra_origins}:
-            return _origin(parts)
-        if parts.scheme != "https" or parts.port not in _HTTPS_PORTS:
-            raise EndpointNotAllowedError(host)
-        labels = host.split(".")
-        if not all(_DNS_LABEL.match(label) for label in labels):
+        if parts.scheme != "https" or parts.port is not None:
             raise EndpointNotAllowedError(host)
         for suffix in self.suffixes:
             bare = suffix.lower().lstrip(".")
             if host.endswith("." + bare) and len(host) > len(bare) + 1:
-                return f"https://{host}"
+                return origin
         raise EndpointNotAllowedError(host)
-
-    @staticmethod
-    def _split(endpoint: str) -> SplitResult:
-        if not endpoint.isascii() or not endpoint.isprintable() or any(c in endpoint for c in " \\"):
-            raise EndpointNotAllowedError(_UNREPORTABLE)
-        try:
-            parts = urlsplit(endpoint.strip().rstrip("/"))
-            parts.port  # noqa: B018 - urlsplit validates the port lazily; a bad one raises here
-        except ValueError as exc:
-            raise EndpointNotAllowedError(_UNREPORTABLE) from exc
-        if "@" in parts.netloc or parts.path or parts.query or parts.fragment or ";" in endpoint:
-            # Do not echo the endpoint: userinfo may hold a password.
-            raise EndpointNotAllowedError(_UNREPORTABLE)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise EndpointNotAllowedError(_UNREPORTABLE)
-        return parts

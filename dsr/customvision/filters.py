@@ -13,9 +13,25 @@ from collections.abc import Mapping
 
 from dsr.errors import InvalidRequestError
 
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")  # 128: the 3.4-preview metadata key limit
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")  # 128: the 3.4-preview metadata key limit
 MAX_VALUE_LENGTH = 512  # v3.3 metadata value limit
 _FIELD = "metadata"
+KEY_RULE = "keys must be identifiers: a letter or _, then letters, digits or _ (at most 128)"
+VALUE_RULE = f"values must be printable text of 1-{MAX_VALUE_LENGTH} characters"
+
+
+def metadata_problem(metadata: Mapping[str, object]) -> str | None:
+    """Why ``metadata`` cannot be matched exactly by a filter, or None. The one rule for intake and here.
+
+    Keys cannot be quoted in the ``$filter`` grammar, so they must be plain identifiers; values may
+    hold anything printable (no control characters such as newline or NUL).
+    """
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            return KEY_RULE
+        if not isinstance(value, str) or not 1 <= len(value) <= MAX_VALUE_LENGTH or not value.isprintable():
+            return VALUE_RULE
+    return None
 
 
 def quote_literal(value: str) -> str:
@@ -28,12 +44,7 @@ def metadata_filter(metadata: Mapping[str, str]) -> str:
     if not metadata:
         # An empty filter would match every image; for a delete that is the whole project.
         raise InvalidRequestError(_FIELD, "at least one metadata pair is required")
-    clauses = []
-    for key in sorted(metadata):
-        value = metadata[key]
-        if not isinstance(key, str) or not _KEY.match(key):
-            raise InvalidRequestError(_FIELD, "metadata keys must be identifiers (letters, digits, _)")
-        if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH or not value.isprintable():
-            raise InvalidRequestError(f"{_FIELD}.{key}", "value must be printable text of at most 512 chars")
-        clauses.append(f"{key} eq {quote_literal(value)}")
-    return " and ".join(clauses)
+    problem = metadata_problem(metadata)
+    if problem is not None:
+        raise InvalidRequestError(_FIELD, problem)
+    return " and ".join(f"{key} eq {quote_literal(metadata[key])}" for key in sorted(metadata))

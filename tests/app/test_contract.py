@@ -105,7 +105,7 @@ def test_prediction_window_is_normalized_to_utc():
         (body(subject={"metadata": {"k": "v"}, "predictions": {}}), "subject.predictions"),
         (
             body(subject={"metadata": {"k": "v"}, "predictions": {"from": "2026-01-01T00:00:00"}}),
-            "subject.predictions",
+            "subject.predictions.from",
         ),
         (body(dryRun=True), "dryRun"),
         (body(callbackUrl="ftp://files.example"), "callbackUrl"),

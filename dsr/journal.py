@@ -1,0 +1,153 @@
+"""The delete journal: what one delete unit has done, written before each next destructive call.
+
+A delete unit can be cut short at any point: the host is killed, the worker recycled, an activity
+times out and Durable retries it, or the unit stops itself at its time budget and is called again.
+A unit that started over would re-list, find its earlier deletions gone and report fewer deletions
+than it made. So a unit writes its plan (every target and every step) once, before the first delete,
+and then one small entry before each step it sends; a unit that finds a journal continues it.
+
+Layout under ``<requestId>/journal/<category>/<scope>/``::
+
+    plan.json           targets, steps, the calls that listed them, when the unit started
+    step-000000.json    written just before step 0 is sent; carries the outcome and calls of the
+    step-000001.json    step before it, so each step costs one small write
+    verify.json         when verification began (its deadline survives restarts)
+
+Only the last step whose entry exists can be unconfirmed; a resumed unit sends it again. Every delete
+the API offers is safe to repeat (deleting a deleted image is a no-op; a deleted tag, iteration or
+project answers 404), and a repeat of *our own* unconfirmed step counts as deleted by this request.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal, TypedDict
+
+from dsr.storage import ExportStore, StoredFileNotFoundError, get_json, put_json
+
+StepOutcome = Literal["done", "gone", "tolerated"]
+"""``done``: the API did it. ``gone``: 404, someone (or an earlier run) did. ``tolerated``: an expected
+refusal that means the goal holds already (unpublishing an iteration that is not published)."""
+
+
+class CallEntry(TypedDict):
+    """One real Training API call (all its attempts), as a receipt lists it."""
+
+    operation: str
+    status: int | None
+    attempts: int
+    durationMs: float
+    at: str
+
+
+class Step(TypedDict):
+    operation: str
+    """``DeleteImages``, ``DeletePrediction``, ``DeleteTag``, ``UnpublishIteration``, ..."""
+    ids: list[str]
+
+
+class Plan(TypedDict):
+    startedAt: str
+    targeted: list[str]
+    steps: list[Step]
+    calls: list[CallEntry]
+    note: str | None
+
+
+@dataclass
+class StepRecord:
+    index: int
+    outcome: StepOutcome | None = None
+    """None while unconfirmed: the entry was written but the unit stopped before the next one."""
+    calls: list[CallEntry] = field(default_factory=list)
+    resent: bool = False
+    """True when a resumed unit sent this step again because its outcome was unconfirmed."""
+    checkpoint: bool = False
+    """True when the entry was written as the unit stopped at its time budget: not sent yet."""
+
+
+@dataclass
+class JournalState:
+    plan: Plan
+    steps: list[StepRecord]
+    """One record per step entry written, in order; the last may be unconfirmed."""
+    verify_started_at: float | None = None
+    """Wall-clock seconds (epoch) when verification began, if it has."""
+    verify_calls: list[CallEntry] = field(default_factory=list)
+
+    @property
+    def next_index(self) -> int:
+        """The first step not known to be done: an unconfirmed last one, or the one after it."""
+        if self.steps and self.steps[-1].outcome is None:
+            return self.steps[-1].index
+        return len(self.steps)
+
+    def all_calls(self) -> list[CallEntry]:
+        return [*self.plan["calls"], *(c for step in self.steps for c in step.calls), *self.verify_calls]
+
+
+def journal_root(request_id: str, category: str, scope: str) -> str:
+    return f"{request_id}/journal/{category}/{scope}"
+
+
+class DeleteJournal:
+    """Reads and appends the journal of one delete unit."""
+
+    def __init__(self, store: ExportStore, root: str) -> None:
+        self._store = store
+        self._root = root
+
+    def _path(self, name: str) -> str:
+        return f"{self._root}/{name}.json"
+
+    def load(self) -> JournalState | None:
+        """The journal so far, or None when this unit has not planned yet."""
+        try:
+            plan: Plan = get_json(self._store, self._path("plan"))
+        except StoredFileNotFoundError:
+            return None
+        state = JournalState(plan, [])
+        for ref in sorted(self._store.list_files(f"{self._root}/step-"), key=lambda ref: ref.path):
+            entry = json.loads(self._store.get_bytes(ref.path))
+            if state.steps:
+                state.steps[-1].outcome = entry["previousOutcome"]
+                state.steps[-1].calls = entry["previousCalls"]
+            state.steps.append(StepRecord(entry["index"], checkpoint=bool(entry.get("checkpoint"))))
+        try:
+            verification = get_json(self._store, self._path("verify"))
+        except StoredFileNotFoundError:
+            return state
+        state.verify_started_at = float(verification["startedAt"])
+        state.verify_calls = verification["calls"]
+        return state
+
+    def write_plan(self, plan: Plan) -> JournalState:
+        put_json(self._store, self._path("plan"), plan)
+        return JournalState(plan, [])
+
+    def begin_step(self, state: JournalState, index: int, *, checkpoint: bool = False) -> None:
+        """Record, before step ``index`` is sent, how the step before it ended and what it cost.
+
+        ``index == len(plan.steps)`` is the closing entry: every step is done. A ``checkpoint`` entry
+        is written when the unit stops at its time budget: the step is not sent before the next call.
+        """
+        previous = state.steps[-1] if state.steps else None
+        entry = {
+            "index": index,
+            "previousOutcome": None if previous is None else previous.outcome,
+            "previousCalls": [] if previous is None else previous.calls,
+            "checkpoint": checkpoint,
+        }
+        put_json(self._store, self._path(f"step-{index:06d}"), entry)
+        state.steps.append(StepRecord(index, checkpoint=checkpoint))
+
+    def save_verification(self, state: JournalState, now: float) -> None:
+        """Keep when verification began (its deadline survives restarts) and the calls it made."""
+        if state.verify_started_at is None:
+            state.verify_started_at = now
+        put_json(
+            self._store,
+            self._path("verify"),
+            {"startedAt": state.verify_started_at, "calls": state.verify_calls},
+        )

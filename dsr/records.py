@@ -1,0 +1,143 @@
+"""Request records: which body owns a ``requestId``, decided by one conditional write.
+
+Two submissions of one ``requestId`` can arrive at the same moment (a portal's retry, a queue
+redelivery, a second portal). Checking Durable's instance table and then writing leaves a window in
+which both pass the check, so the first writer of the record blob wins instead: the blob is created with
+``If-None-Match: *`` and holds the fingerprint (sha256 of the canonical body). Everything a run reads
+later (the subject payload, the callback URL) is stored under that fingerprint, so a run can only ever
+read what belongs to the body that won. The record outlives Durable history: a reused id with another
+body is refused forever, and an identical resubmission never runs the request again.
+
+Records hold ids, the operation, the endpoint and secret name and a timestamp: no personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
+
+from dsr.contract import DsrRequest
+from dsr.errors import RequestConflictError, RequestPayloadError
+from dsr.status import format_time
+from dsr.storage import ExportStore, StoredFileExistsError, create_json, get_json, put_json
+
+RECORDS_PREFIX = "_records"
+"""Records sit apart from the request folders; a request id cannot start with ``_``."""
+
+
+class RequestRecord(TypedDict):
+    requestId: str
+    fingerprint: str
+    operation: str
+    endpoint: str
+    receivedAt: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    record: RequestRecord
+    created: bool
+    """True for the submission whose write created the record; False for an identical resubmission."""
+
+
+def record_path(request_id: str) -> str:
+    return f"{RECORDS_PREFIX}/{request_id}.json"
+
+
+def payload_path(request_id: str, fingerprint: str, name: str) -> str:
+    """Where a payload kept out of Durable history lives: under the body's fingerprint."""
+    return f"{request_id}/request/{fingerprint}/{name}.json"
+
+
+def claim(store: ExportStore, request: DsrRequest, received: datetime) -> Claim:
+    """Create the request's record, or return the existing one if it is for the same body.
+
+    Raises :class:`RequestConflictError` when the id already belongs to a different body.
+    """
+    record: RequestRecord = {
+        "requestId": request["requestId"],
+        "fingerprint": request["fingerprint"],
+        "operation": request["operation"],
+        "endpoint": request["account"]["endpoint"],
+        "receivedAt": format_time(received),
+    }
+    try:
+        create_json(store, record_path(request["requestId"]), record)
+        return Claim(record, created=True)
+    except StoredFileExistsError:
+        existing: RequestRecord = get_json(store, record_path(request["requestId"]))
+    if existing["fingerprint"] != request["fingerprint"]:
+        raise RequestConflictError(request["requestId"], "this requestId was used for a different request")
+    return Claim(existing, created=False)
+
+
+def stash_payloads(store: ExportStore, request: DsrRequest) -> DsrRequest:
+    """A copy of ``request`` whose subject metadata and callback URL live in blobs, not in the request.
+
+    Only the claim's winner and identical resubmissions get here, so rewriting a payload writes the same
+    bytes again: safe after a crash between the claim and the start of the orchestration.
+    """
+    request_id, fingerprint = request["requestId"], request["fingerprint"]
+    subject = request["subject"]
+    if subject is not None and subject["metadata"] is not None:
+        path = put_json(store, payload_path(request_id, fingerprint, "subject"), subject["metadata"]).path
+        subject = {**subject, "metadata": None, "metadataFile": path}
+    callback_file = request["callbackFile"]
+    if request["callbackUrl"] is not None:
+        url = request["callbackUrl"]
+        callback_file = put_json(store, payload_path(request_id, fingerprint, "callback"), url).path
+    return {**request, "subject": subject, "callbackUrl": None, "callbackFile": callback_file}
+
+
+def read_callback(store: ExportStore, request_id: str, callback_file: str) -> str:
+    """The callback URL a request named, read back from its payload blob."""
+    url = get_json(store, callback_file)
+    if not isinstance(url, str):
+        raise RequestPayloadError(request_id, "callback")
+    return url
+
+
+REJECTED_PREFIX = "intake/rejected"
+REDACTED = "<redacted>"
+_KEPT_FIELDS = frozenset({"requestId", "operation", "categories", "projectIds", "dryRun"})
+_KEPT_ACCOUNT_FIELDS = frozenset({"endpoint", "trainingKeySecret"})
+"""Fields that by the contract hold no personal data; every other value is replaced by REDACTED."""
+MAX_KEPT_KEY_LENGTH = 128
+
+
+def rejected_path(stamp: str, message_id: str, suffix: str) -> str:
+    return f"{REJECTED_PREFIX}/{stamp}-{message_id}{suffix}.json"
+
+
+def redacted_item(item: Any) -> Any:
+    """What a refused queue item may keep on record: its shape and ids, never subject values or URLs.
+
+    An unreadable message (raw bytes) is kept only as its size and sha256, which is enough to find it
+    in the sender's logs.
+    """
+    if isinstance(item, bytes):
+        return {"bytes": len(item), "sha256": hashlib.sha256(item).hexdigest()}
+    if not isinstance(item, dict):
+        return {"type": type(item).__name__}
+    return {str(key)[:MAX_KEPT_KEY_LENGTH]: _kept(key, value) for key, value in item.items()}
+
+
+def _kept(key: str, value: Any) -> Any:
+    if key in _KEPT_FIELDS:
+        return value
+    if key == "account" and isinstance(value, dict):
+        return {
+            str(name)[:MAX_KEPT_KEY_LENGTH]: part if name in _KEPT_ACCOUNT_FIELDS else REDACTED
+            for name, part in value.items()
+        }
+    if key == "subject" and isinstance(value, dict):
+        return {str(name)[:MAX_KEPT_KEY_LENGTH]: _kept_shape(part) for name, part in value.items()}
+    return REDACTED
+
+
+def _kept_shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key)[:MAX_KEPT_KEY_LENGTH]: REDACTED for key in value}
+    return REDACTED

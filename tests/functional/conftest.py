@@ -1,0 +1,87 @@
+"""The functional tier: the domain code against the in-process emulator and in-memory fakes.
+
+No Azurite, no Key Vault, no host: each test builds a small emulated account and runs units the way
+the activities do, in seconds. What needs the real host (Durable replay, HTTP, queues) is the e2e
+tier's job.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from dsr.config import Settings
+from dsr.runtime import Runtime
+from dsr.units import Job, Unit
+from emulator import EmulatorServer, SeedSpec, build_state
+from emulator.state import Account
+from tests.functional.fakes import KeyOnlySecrets, MemoryStore
+
+ACCOUNT = "account-1"
+SPEC = SeedSpec(
+    projects_per_account=2,
+    images_per_project=40,
+    tags_per_project=3,
+    iterations_per_project=2,
+    predictions_per_project=10,
+    subjects=3,
+)
+
+
+@dataclass
+class World:
+    """One emulated account, its server, and a runtime that writes to a :class:`MemoryStore`."""
+
+    account: Account
+    server: EmulatorServer
+    store: MemoryStore
+    key: str
+
+    def runtime(self, store: MemoryStore | None = None, **settings: float) -> Runtime:
+        values = {"rate_limit_per_second": 1000.0, "delete_verify_timeout_seconds": 5.0, **settings}
+        return Runtime(
+            settings=Settings(
+                storage_connection="memory",
+                key_vault_url="https://unused.vault.azure.net",
+                allowed_endpoint_origins=(self.server.base_url,),
+                **values,  # type: ignore[arg-type]
+            ),
+            secrets=KeyOnlySecrets(self.key),
+            store=store or self.store,
+        )
+
+    def job(self, operation: str, *, subject: dict[str, str] | None = None, dry_run: bool = False) -> Job:
+        return {
+            "requestId": "functional-1",
+            "operation": operation,  # type: ignore[typeddict-item]
+            "account": {
+                "endpoint": self.server.base_url,
+                "trainingKeySecret": "cv",
+                "secretVersion": "0" * 32,
+            },
+            "projectIds": sorted(self.account.projects),
+            "subject": None
+            if subject is None
+            else {
+                "metadata": subject,
+                "metadataKeys": sorted(subject),
+                "metadataFile": None,
+                "predictions": None,
+            },
+            "dryRun": dry_run,
+        }
+
+
+def unit(category: str, project_id: str | None) -> Unit:
+    return {"category": category, "projectId": project_id, "cursor": None}
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    key = secrets.token_hex(16)
+    state = build_state(SPEC, {ACCOUNT: key})
+    with EmulatorServer(state) as server:
+        yield World(state.account(ACCOUNT), server, MemoryStore(), key)

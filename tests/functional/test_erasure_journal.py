@@ -1,0 +1,181 @@
+"""Delete units under interruption: the journal makes receipts exact whatever was cut short (issue 8)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from dsr.customvision import ClientOptions, TrainingClient
+from dsr.erasure import RESUME_CURSOR, receipt_path, run_delete_unit
+from dsr.storage import get_json
+from emulator.seed import _Ids, add_images
+from tests.functional.conftest import SPEC, World, unit
+from tests.functional.fakes import CrashingStore, SimulatedCrash
+
+IMAGES = 834
+"""Four DeleteImages batches of 256: 256 + 256 + 256 + 66."""
+
+
+class CrashingClient(TrainingClient):
+    """A real client whose host dies as it is about to send the ``crash_at``-th call of ``operation``."""
+
+    def __init__(self, *args: Any, operation: str, crash_at: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._operation, self._crash_at, self._seen = operation, crash_at, 0
+
+    def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        if operation == self._operation:
+            self._seen += 1
+            if self._seen == self._crash_at:
+                raise SimulatedCrash(operation)
+        return super()._call(operation, *args, **kwargs)
+
+
+def _big_project(world: World) -> str:
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    add_images(
+        project, IMAGES - len(project.images), _Ids(random.Random(5)), random.Random(6), spec=SPEC, tag_ids=[]
+    )
+    return pid
+
+
+def _install(world: World, runtime, client: TrainingClient) -> None:
+    job = world.job("delete")
+    account = job["account"]
+    runtime._clients[(account["endpoint"], account["trainingKeySecret"], account["secretVersion"])] = client
+
+
+@pytest.mark.parametrize("crash_at", [2, 3, 4])
+def test_a_delete_cut_short_mid_batch_reports_every_image_it_deleted(world: World, crash_at: int):
+    pid = _big_project(world)
+    all_ids = set(world.account.projects[pid].images)
+    runtime = world.runtime()
+    crashing = CrashingClient(
+        world.server.base_url,
+        world.key,
+        options=ClientOptions(rate_limit_per_second=1000),
+        allow_list=runtime.allow_list,
+        operation="DeleteImages",
+        crash_at=crash_at,
+    )
+    _install(world, runtime, crashing)
+    job, images = world.job("delete"), unit("images", pid)
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, runtime)
+    assert world.account.projects[pid].images  # the crash came before the delete finished
+    runtime._clients.clear()  # the restarted worker has a fresh client
+    result = run_delete_unit(job, images, runtime)
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert receipt["targeted"]["count"] == len(all_ids)
+    assert set(receipt["deleted"]["ids"]) == all_ids
+    assert receipt["alreadyGone"]["count"] == 0
+    assert receipt["verification"]["verified"] is True
+    assert result["counts"] == {"imagesTargeted": len(all_ids), "imagesDeleted": len(all_ids)}
+    assert world.account.projects[pid].images == {}
+    assert receipt["journal"]["resentSteps"] <= 1
+
+
+def test_a_crash_between_a_batch_and_its_journal_entry_resends_that_batch_once(world: World):
+    pid = _big_project(world)
+    all_ids = set(world.account.projects[pid].images)
+    job, images = world.job("delete"), unit("images", pid)
+    # The host dies while writing the entry of step 2, i.e. after step 1 was sent.
+    crashing = CrashingStore(world.store, lambda path: path.endswith("/step-000002.json"))
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, world.runtime(store=crashing))
+    run_delete_unit(job, images, world.runtime())
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert set(receipt["deleted"]["ids"]) == all_ids
+    assert receipt["deleted"]["count"] == len(all_ids)  # the resent batch is not counted twice
+    assert receipt["journal"] == {"steps": 4, "resentSteps": 1}
+
+
+def test_receipt_calls_are_the_real_api_calls_including_verification(world: World):
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    world.account.controls.counters.clear()
+    run_delete_unit(job, images, world.runtime())
+    receipt = get_json(world.store, receipt_path(job, images))
+    made = [c["operation"] for c in receipt["calls"]]
+    assert made.count("DeleteImages") == 4
+    served = world.account.controls.counters
+    assert len(made) == sum(served.values())
+    listing = sum(n for op, n in served.items() if op.startswith("Get"))
+    assert listing == sum(1 for op in made if op.startswith("Get"))
+    assert receipt["verification"]["method"].startswith("GetImages re-list")
+
+
+def test_a_unit_past_its_time_budget_hands_back_a_cursor_and_finishes_exactly(world: World):
+    pid = _big_project(world)
+    all_ids = set(world.account.projects[pid].images)
+    job, images = world.job("delete"), unit("images", pid)
+    runtime = world.runtime(unit_time_budget_seconds=0.0)  # every call stops after at most one step
+    calls = 0
+    while True:
+        calls += 1
+        result = run_delete_unit(job, images, runtime)
+        if result["next"] is None:
+            break
+        assert result["next"] == RESUME_CURSOR
+        assert result["counts"] == {}
+        assert calls < 50
+    assert calls == 4  # one batch per call; the last call verifies too
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert receipt["journal"] == {"steps": 4, "resentSteps": 0}
+    assert set(receipt["deleted"]["ids"]) == all_ids
+    assert receipt["deleted"]["count"] == len(all_ids)
+    assert receipt["verification"]["verified"] is True
+
+
+def test_tags_resumed_after_a_crash_count_their_own_deletion_not_as_already_gone(world: World):
+    pid = sorted(world.account.projects)[0]
+    tag_ids = set(world.account.projects[pid].tags)
+    job, tags = world.job("delete"), unit("tags", pid)
+    crashing = CrashingStore(world.store, lambda path: path.endswith("/step-000002.json"))
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, tags, world.runtime(store=crashing))
+    run_delete_unit(job, tags, world.runtime())
+    receipt = get_json(world.store, receipt_path(job, tags))
+    assert set(receipt["deleted"]["ids"]) == tag_ids
+    assert receipt["alreadyGone"]["count"] == 0
+    assert world.account.projects[pid].tags == {}
+
+
+def test_dry_run_plans_without_a_journal_or_a_delete(world: World):
+    pid = sorted(world.account.projects)[0]
+    before = set(world.account.projects[pid].images)
+    job, images = world.job("delete", dry_run=True), unit("images", pid)
+    result = run_delete_unit(job, images, world.runtime())
+    assert result["counts"] == {"imagesTargeted": len(before), "imagesDeleted": 0}
+    assert set(world.account.projects[pid].images) == before
+    assert not [p for p in world.store.files if "/journal/" in p]
+
+
+def test_subject_scoped_delete_removes_only_that_subject(world: World):
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    theirs = {i.id for i in project.images.values() if i.metadata.get("subjectId") == "subject-001"}
+    others = set(project.images) - theirs
+    assert theirs
+    job = world.job("delete", subject={"subjectId": "subject-001"})
+    result = run_delete_unit(job, unit("images", pid), world.runtime())
+    assert result["verified"] is True
+    assert set(project.images) == others
+
+
+def test_project_gone_keeps_what_the_journal_recorded(world: World):
+    pid = _big_project(world)
+    all_ids = set(world.account.projects[pid].images)
+    job, images = world.job("delete"), unit("images", pid)
+    crashing = CrashingStore(world.store, lambda path: path.endswith("/step-000003.json"))
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, world.runtime(store=crashing))
+    del world.account.projects[pid]  # someone deletes the whole project meanwhile
+    result = run_delete_unit(job, images, world.runtime())
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert result["verified"] is True
+    assert receipt["deleted"]["count"] == 3 * 256
+    assert set(receipt["targeted"]["ids"]) == all_ids
