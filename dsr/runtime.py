@@ -95,6 +95,14 @@ class Runtime:
                 entry = self._clients[cache_key] = (client, budget)
             return entry
 
+    def use_client(self, account: ResolvedAccount, client: TrainingClient) -> None:
+        """Serve ``account`` with ``client`` from now on (tests: a client that fails on cue). Its
+        budget is keyed by the secret name, since the key stays inside the client."""
+        cache_key = (account["endpoint"], account["trainingKeySecret"], account["secretVersion"])
+        with self._lock:
+            budget = self._budget(account["endpoint"], account["trainingKeySecret"])
+            self._clients[cache_key] = (client, budget)
+
     def client_for(self, account: ResolvedAccount) -> TrainingClient:
         """The shared client for an account; the key is read from Key Vault on first use only."""
         return self._entry(account)[0]
