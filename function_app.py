@@ -11,7 +11,8 @@ from activities.dsr_activities import bp as activities
 from orchestrators.dsr_request import bp as orchestrators
 from triggers.http_api import bp as http_api
 from triggers.queue_intake import bp as queue_intake
+from triggers.retention_timer import bp as retention_timer
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (http_api, queue_intake, orchestrators, activities):
+for blueprint in (http_api, queue_intake, retention_timer, orchestrators, activities):
     app.register_functions(blueprint)

@@ -15,11 +15,13 @@ import azure.durable_functions as df
 
 from dsr.accounts import resolve_account as resolve
 from dsr.callbacks import notify
+from dsr.chain import seal_request_receipts
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
 from dsr.records import read_callback
 from dsr.report import write_index_and_manifest
+from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
 from dsr.status import status_path
 from dsr.storage import put_json
@@ -65,15 +67,23 @@ def run_unit(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="document", activity=names.WRITE_STATUS)
 def write_status(document: dict[str, Any]) -> dict[str, Any]:
-    """Write the export's index and manifest (export only) and the status document itself."""
+    """Write the export's index and manifest (export only), seal a delete's receipts into the records
+    container's hash chain, and write the status document there.
+
+    Runs again after a callback (and on retries): every step is idempotent.
+    """
     runtime = get_runtime()
     request_id = document["requestId"]
     exported = any(entry.get("files") for entry in document["categories"].values())
     if document["operation"] == "export" and exported:
         manifest = write_index_and_manifest(runtime.store, request_id, datetime.now(UTC))
         document["manifest"] = {"path": manifest.path, "bytes": manifest.size, "sha256": manifest.sha256}
+    seal_request_receipts(document, runtime.records, runtime.store)
+    document["retention"] = document.get("retention") or retention_terms(
+        document["receivedAt"], runtime.settings
+    )
     document["statusFile"] = {"path": status_path(request_id)}
-    put_json(runtime.store, status_path(request_id), document)
+    put_json(runtime.records, status_path(request_id), document)
     log.info("request %s: %s", request_id, document["state"])
     return document
 

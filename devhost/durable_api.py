@@ -33,6 +33,33 @@ START_RETRY_AFTER_SECONDS = "10"
 # History events the status API leaves out, like the extension does.
 _HIDDEN_HISTORY = frozenset({EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED})
 _OUTPUT_FIELDS = ("Input", "Result", "Reason", "Details")
+MAX_INSTANCE_ID_LENGTH = 256
+_BAD_ARGUMENTS = "One or more of the arguments submitted is incorrect"
+
+
+class ArgumentException(ValueError):
+    """A refused argument; the API reports it as .NET's ArgumentException."""
+
+
+_INVALID_ID_CHARACTERS = frozenset("/\\#?")
+
+
+def instance_id_error(instance_id: str) -> str | None:
+    """Why the Durable client refuses ``instance_id`` (its ArgumentException message), or None.
+
+    The extension passes the text as the parameter name, so .NET renders it as ``instanceId
+    (Parameter '...')``; the length check has it the right way round.
+    """
+    if instance_id.startswith("@"):
+        return "instanceId (Parameter 'Orchestration instance ids must not start with @.')"
+    if any(c in _INVALID_ID_CHARACTERS or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in instance_id):
+        return (
+            "instanceId (Parameter 'Orchestration instance ids must not contain /, \\, #, ?,"
+            " or control characters.')"
+        )
+    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
+        return f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters."
+    return None
 
 
 def query_flag(request: web.Request, name: str, default: bool = False) -> bool:
@@ -129,7 +156,7 @@ class DurableApi:
 
     async def _start(self, request: web.Request, name: str, instance_id: str | None) -> web.Response:
         if name not in self._index.orchestrators:
-            ex = ValueError(
+            ex = ArgumentException(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
             )
             return _error(400, "One or more of the arguments submitted is incorrect", ex)
@@ -139,6 +166,9 @@ class DurableApi:
         except ValueError as ex:
             return _error(400, "Invalid JSON content", ex)
         instance_id = instance_id or uuid.uuid4().hex
+        refused = instance_id_error(instance_id)
+        if refused is not None:
+            return _error(400, _BAD_ARGUMENTS, ArgumentException(refused))
         try:
             self._store.create_instance(instance_id, name, json.dumps(token))
         except InstanceExistsError as ex:

@@ -38,6 +38,7 @@ LONG_RUNNING_TIMER_INTERVAL = "3.00:00:00"
 MAXIMUM_SHORT_TIMER_DURATION = "6.00:00:00"
 DEFAULT_HTTP_ASYNC_SLEEP_MS = 30000
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
+MAX_CUSTOM_STATUS_KB = 16
 UNSUPPORTED_ACTIONS = {
     ActionType.CALL_ENTITY: "durable entities",
     ActionType.SIGNAL_ENTITY: "durable entities",
@@ -185,6 +186,18 @@ def parse_response(result: str | BaseException) -> tuple[dict[str, Any], str | N
     return {}, f"{type(result).__name__}: {text}"
 
 
+def custom_status_error(value: Any) -> str | None:
+    """The extension's refusal of a custom status over 16 KB (UTF-16 size of the compact JSON)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    size_kb = int(len(text.encode("utf-16-le")) / 1024)
+    if size_kb <= MAX_CUSTOM_STATUS_KB:
+        return None
+    return (
+        f"The UTF-16 size of the JSON-serialized payload must not exceed {MAX_CUSTOM_STATUS_KB} KB."
+        f" The current payload size is {size_kb:,} KB."
+    )
+
+
 def new_execution_id() -> str:
     """A fresh execution id (hex GUID, as DTFx uses)."""
     return uuid.uuid4().hex
@@ -246,9 +259,11 @@ class Engine:
             if chain is None:
                 rest.append(ev)
             elif kind in FAILURE_EVENTS:
-                # Failed attempt: the SDK spends the next number on the retry timer.
+                # Failed attempt: the SDK spends the next number on the retry timer. After the last
+                # attempt nothing is retried, so that timer fires at once (no backoff to wait out).
                 timer_id = self._allocate(state)
-                fire_at = utcnow() + timedelta(milliseconds=chain["interval_ms"])
+                wait_ms = chain["interval_ms"] if chain["attempt"] < chain["max"] else 0
+                fire_at = utcnow() + timedelta(milliseconds=wait_ms)
                 prepared.scheduled.append(event(EventType.TIMER_CREATED, timer_id, FireAt=iso(fire_at)))
                 prepared.timers.append(TimerWork(timer_id, fire_at))
                 chains[str(timer_id)] = chain
@@ -299,7 +314,10 @@ class Engine:
         assert result is not None, "a replay result is required unless the episode terminates"
         response, error = parse_response(result)
         if "customStatus" in response:  # the SDK omits falsy values: keep the previous one then
-            outcome.custom_status_json = json.dumps(response["customStatus"])
+            too_large = custom_status_error(response["customStatus"])
+            if too_large is None:
+                outcome.custom_status_json = json.dumps(response["customStatus"])
+            error = error or too_large
         actions = flatten_actions(response)
         signatures = [_signature(a) for a in actions]
         known = len(state["sigs"])

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -17,21 +18,28 @@ from typing import Self
 from aiohttp import web
 from azure.durable_functions.models.utils import http_utils
 
+from devhost.auth import allows_admin, allows_webhook
 from devhost.client_binding import RPC_PATH, WEBHOOK_PATH, DurableUrls
 from devhost.config import HostSettings, load_local_settings, load_settings
 from devhost.dispatcher import Dispatcher
 from devhost.durable_api import DurableApi
-from devhost.http_triggers import HttpTriggers, key_accepted
+from devhost.http_triggers import HttpTriggers
 from devhost.invoker import Invoker
 from devhost.loader import FunctionIndex, load_app
 from devhost.queues import QueueListener, connection_string
 from devhost.store import Store
+from devhost.timers import timer_listeners
 
 log = logging.getLogger("devhost")
 
 # The Functions host accepts request bodies up to 100 MB.
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 STARTUP_TIMEOUT_SECONDS = 30
+
+
+def _ci(*segments: str) -> str:
+    """An aiohttp path whose fixed segments match case-insensitively, as ASP.NET routing does."""
+    return "".join(f"/{{_s{i}:(?i:{re.escape(seg)})}}" for i, seg in enumerate(segments))
 
 
 async def _close_durable_client_session() -> None:
@@ -57,7 +65,11 @@ class Host:
         rpc_port: int = 17071,
         state_dir: Path | str | None = None,
         function_key: str | None = None,
+        system_key: str | None = None,
+        master_key: str | None = None,
         fast_timers: bool | None = None,
+        reuse_port: bool = False,
+        run_timers: bool = True,
     ) -> None:
         self._app_dir = Path(app_dir).resolve()
         self._options = {
@@ -66,8 +78,13 @@ class Host:
             "rpc_port": rpc_port,
             "state_dir": Path(state_dir) if state_dir is not None else None,
             "function_key": function_key,
+            "system_key": system_key,
+            "master_key": master_key,
             "fast_timers": fast_timers,
+            "reuse_port": reuse_port,
         }
+        # Azure runs a timer function as a singleton across instances: in scale-out, one instance does.
+        self._run_timers = run_timers
         self._runners: list[web.AppRunner] = []
         self._listeners: list[QueueListener] = []
         self._listener_tasks: list[asyncio.Task[None]] = []
@@ -101,14 +118,22 @@ class Host:
         """Load the app, open the state store, bind the ports and resume pending work."""
         load_local_settings(self._app_dir)
         opts = self._options
+
+        def text(name: str) -> str | None:
+            value = opts[name]
+            return value if isinstance(value, str) else None
+
         settings = load_settings(
             self._app_dir,
             host=str(opts["host"]),
             port=int(str(opts["port"])),
             rpc_port=int(str(opts["rpc_port"])),
             state_dir=opts["state_dir"] if isinstance(opts["state_dir"], Path) else None,
-            function_key=opts["function_key"] if isinstance(opts["function_key"], str) else None,
+            function_key=text("function_key"),
+            system_key=text("system_key"),
+            master_key=text("master_key"),
             fast_timers=opts["fast_timers"] if isinstance(opts["fast_timers"], bool) else None,
+            reuse_port=opts["reuse_port"] is True,
         )
         self.settings = settings
         http_utils._client_session = None
@@ -117,7 +142,15 @@ class Host:
         self._invoker = invoker = Invoker(
             sync_workers=settings.max_concurrent_activities + 8,
             orchestrator_workers=max(1, min(settings.max_concurrent_orchestrations, os.cpu_count() or 1)),
+            function_timeout=settings.function_timeout,
         )
+        # Timer schedules are checked before any port is bound: a schedule devhost cannot honour stops it.
+        try:
+            timers = timer_listeners(index.timers, invoker, lambda: self.durable_urls().binding_json())
+        except Exception:
+            invoker.shutdown()
+            store.close()
+            raise
         self.dispatcher = dispatcher = Dispatcher(
             store,
             index,
@@ -130,13 +163,14 @@ class Host:
         triggers = HttpTriggers(
             index,
             invoker,
-            keys=settings.function_keys,
+            keys=settings.keys,
             client_binding=lambda: self.durable_urls().binding_json(),
         )
         main = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        main.router.add_get("/admin/host/status", self._status)
-        main.router.add_route("*", WEBHOOK_PATH + "/{tail:.*}", self._guarded(durable_api.handle))
-        prefix = f"/{settings.route_prefix}" if settings.route_prefix else ""
+        main.router.add_get(_ci("admin", "host", "status"), self._status)
+        webhook = _ci(*WEBHOOK_PATH.strip("/").split("/"))
+        main.router.add_route("*", webhook + "/{tail:.*}", self._guarded(durable_api.handle))
+        prefix = _ci(*settings.route_prefix.split("/")) if settings.route_prefix else ""
         main.router.add_route("*", prefix + "/{tail:.*}", triggers.handle)
         if prefix:
             main.router.add_route("*", prefix, triggers.handle)
@@ -144,27 +178,28 @@ class Host:
         rpc.router.add_route("*", RPC_PATH + "{tail:.*}", durable_api.handle)
         port = await self._serve(main, settings.host, settings.port)
         rpc_port = await self._serve(rpc, settings.host, settings.rpc_port)
-        key = next(iter(sorted(settings.function_keys)), None)
         self._urls = DurableUrls(
             origin=f"http://{settings.host}:{port}",
             rpc_origin=f"http://{settings.host}:{rpc_port}",
             hub_name=settings.hub_name,
-            system_key=key,
+            system_key=settings.keys.system or None,
         )
         await dispatcher.start()
         self._start_queue_listeners(settings, index, invoker)
+        if self._run_timers:
+            self._listener_tasks += [asyncio.create_task(timer.run()) for timer in timers]
         names = ", ".join(f.name for f in index.all())
         log.info("Host started on %s (rpc %s); functions: %s", self.url, self.rpc_url, names)
 
     def _guarded(
         self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """Webhook API on the main port needs a key when keys are configured (the RPC port is local only)."""
+        """Webhooks on the main port need the system or master key (the RPC port is local only)."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             assert self.settings is not None
-            keys = self.settings.function_keys
-            if keys and not key_accepted(request, keys):
+            keys = self.settings.keys
+            if keys.enabled and not allows_webhook(request, keys):
                 return web.Response(status=401)
             return await handler(request)
 
@@ -173,7 +208,9 @@ class Host:
     async def _serve(self, app: web.Application, host: str, port: int) -> int:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        # Scale-out instances share the ports; the kernel spreads connections over them.
+        reuse = self.settings is not None and self.settings.reuse_port
+        site = web.TCPSite(runner, host, port, reuse_port=reuse or None)
         await site.start()
         self._runners.append(runner)
         server = site._server
@@ -197,18 +234,27 @@ class Host:
                 max_dequeue_count=settings.queue_max_dequeue_count,
                 visibility_timeout_seconds=int(settings.queue_visibility_timeout.total_seconds()),
                 batch_size=settings.queue_batch_size,
+                new_batch_threshold=settings.queue_new_batch_threshold,
+                max_polling_seconds=settings.queue_max_polling_interval.total_seconds(),
+                encoding=settings.queue_message_encoding,
                 client_binding=lambda: self.durable_urls().binding_json(),
             )
             self._listeners.append(listener)
             self._listener_tasks.append(asyncio.create_task(listener.run()))
 
     async def _status(self, request: web.Request) -> web.Response:
+        assert self.settings is not None
+        assert self._store is not None
+        if self.settings.keys.enabled and not allows_admin(request, self.settings.keys):
+            return web.Response(status=401)
         return web.json_response(
             {
                 "id": self._host_id,
                 "state": "Running",
                 "version": "devhost",
                 "processUptime": int((time.monotonic() - self._started_at) * 1000),
+                "processId": os.getpid(),
+                "instances": self._store.worker_count(),
             }
         )
 

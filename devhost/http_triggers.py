@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -11,19 +10,12 @@ from typing import Any
 import azure.functions as func
 from aiohttp import web
 
+from devhost.auth import allows_admin, allows_function
+from devhost.config import HostKeys
 from devhost.invoker import Invoker
 from devhost.loader import FunctionIndex, FunctionInfo
 
 log = logging.getLogger("devhost")
-
-KEY_HEADER = "x-functions-key"
-KEY_QUERY = "code"
-
-
-def key_accepted(request: web.Request, keys: frozenset[str]) -> bool:
-    """Whether the request carries one of ``keys`` (``code`` query parameter or x-functions-key header)."""
-    supplied = request.query.get(KEY_QUERY) or request.headers.get(KEY_HEADER) or ""
-    return any(hmac.compare_digest(supplied.encode(), key.encode()) for key in keys)
 
 
 def to_aiohttp(result: Any) -> web.Response:
@@ -55,7 +47,7 @@ class HttpTriggers:
         index: FunctionIndex,
         invoker: Invoker,
         *,
-        keys: frozenset[str],
+        keys: HostKeys,
         client_binding: Callable[[], str],
     ) -> None:
         self._functions = index.http
@@ -64,23 +56,20 @@ class HttpTriggers:
         self._client_binding = client_binding
         self._warned_open = False
 
-    def _match(self, path: str, method: str) -> tuple[FunctionInfo, dict[str, str]] | int:
-        allowed = False
+    def _match(self, path: str, method: str) -> tuple[FunctionInfo, dict[str, str]] | None:
+        # The host's routes carry their methods as constraints: a route whose methods exclude the
+        # request's does not match at all, so a wrong method is 404 like an unknown path.
         for info in self._functions:
             assert info.route is not None, "HTTP functions always have a route"
             params = info.route.match(path)
-            if params is None:
-                continue
-            if info.methods and method not in info.methods:
-                allowed = True
-                continue
-            return info, params
-        return 405 if allowed else 404
+            if params is not None and (not info.methods or method in info.methods):
+                return info, params
+        return None
 
     def _authorized(self, request: web.Request, info: FunctionInfo) -> bool:
         if info.auth_level == "anonymous":
             return True
-        if not self._keys:
+        if not self._keys.enabled:
             if not self._warned_open:
                 log.warning(
                     "No function key configured (DEVHOST_FUNCTION_KEY / --function-key):"
@@ -89,13 +78,15 @@ class HttpTriggers:
                 )
                 self._warned_open = True
             return True
-        return key_accepted(request, self._keys)
+        if info.auth_level == "admin":
+            return allows_admin(request, self._keys)
+        return allows_function(request, self._keys)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one request for an app route (``tail`` is the path after the prefix)."""
         matched = self._match(request.match_info.get("tail", ""), request.method)
-        if isinstance(matched, int):
-            return web.Response(status=matched)
+        if matched is None:
+            return web.Response(status=404)
         info, route_params = matched
         if not self._authorized(request, info):
             return web.Response(status=401)

@@ -18,7 +18,7 @@ from devhost.routes import RouteTemplate
 # Binding types the host knows how to supply; anything else makes an invocation fail loudly.
 DURABLE_CLIENT = "durableClient"
 _PASSIVE_BINDINGS = frozenset(
-    {"httpTrigger", "http", "queueTrigger", "activityTrigger", "orchestrationTrigger"}
+    {"httpTrigger", "http", "queueTrigger", "activityTrigger", "orchestrationTrigger", "timerTrigger"}
 )
 
 
@@ -41,6 +41,8 @@ class FunctionInfo:
     auth_level: str = "function"
     queue_name: str = ""
     connection: str = "AzureWebJobsStorage"
+    schedule: str = ""
+    run_on_startup: bool = False
 
 
 @dataclass
@@ -51,6 +53,7 @@ class FunctionIndex:
     orchestrators: dict[str, FunctionInfo] = field(default_factory=dict)
     activities: dict[str, FunctionInfo] = field(default_factory=dict)
     queues: list[FunctionInfo] = field(default_factory=list)
+    timers: list[FunctionInfo] = field(default_factory=list)
     other: list[FunctionInfo] = field(default_factory=list)
 
     def all(self) -> list[FunctionInfo]:
@@ -60,6 +63,7 @@ class FunctionIndex:
             *self.orchestrators.values(),
             *self.activities.values(),
             *self.queues,
+            *self.timers,
             *self.other,
         ]
 
@@ -100,6 +104,8 @@ def _describe(fn: Any) -> FunctionInfo:
             queue_name=resolve_app_setting(trigger.queue_name),
             connection=trigger.connection or "AzureWebJobsStorage",
         )
+    if kind == "timerTrigger":  # the schedule is parsed when the host starts (devhost/timers.py)
+        return FunctionInfo(**common, schedule=trigger.schedule, run_on_startup=bool(trigger.run_on_startup))
     return FunctionInfo(**common)
 
 
@@ -157,6 +163,8 @@ def load_app(app_dir: Path, module_name: str = "function_app") -> FunctionIndex:
             index.activities[info.name] = info
         elif info.trigger_type == "queueTrigger":
             index.queues.append(info)
+        elif info.trigger_type == "timerTrigger":
+            index.timers.append(info)
         else:
             index.other.append(info)
     return index

@@ -1,8 +1,15 @@
-"""Queue triggers polled from Azure Storage (Azurite locally) with the Functions host's semantics.
+"""Queue triggers polled from Azure Storage (Azurite locally) with the WebJobs queue extension's semantics.
 
-A message stays invisible while it is processed, is deleted on success, becomes visible again after
-host.json ``visibilityTimeout`` on failure, and after ``maxDequeueCount`` attempts moves to
-``<queue>-poison``. Bodies are base64 like the host's default encoding; plain text is accepted too.
+- Names are lower-cased; the trigger's queue is never created (senders create it; a missing queue
+  polls as empty). ``<queue>-poison`` is created when the first message moves there.
+- host.json ``messageEncoding`` decides the body: ``base64`` (the default) decodes it, and a body that
+  is not valid base64 moves to ``-poison`` without running the function; ``none`` passes the text.
+- A batch of ``batchSize`` is fetched whenever ``newBatchThreshold`` or fewer messages are in flight;
+  an empty poll backs off exponentially (randomized) from 100 ms up to ``maxPollingInterval``.
+- A message stays invisible for 10 minutes while it is processed, renewed every 5 minutes; it is
+  deleted on success, made visible again after ``visibilityTimeout`` on failure, and moved to
+  ``-poison`` when its ``maxDequeueCount``-th attempt fails (or it arrives above the count).
+Sources: docs/devhost.md, "Queues".
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import binascii
 import contextlib
 import logging
 import os
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +34,15 @@ from devhost.loader import FunctionInfo
 
 log = logging.getLogger("devhost.queues")
 
-# The host keeps a message hidden for 10 minutes while a function processes it.
 PROCESSING_VISIBILITY_SECONDS = 600
+RENEW_EVERY_SECONDS = PROCESSING_VISIBILITY_SECONDS / 2
 MIN_POLL_SECONDS = 0.1
-MAX_POLL_SECONDS = 2.0
+MAX_BATCH = 32  # the Queue service returns at most 32 messages per call
 POISON_SUFFIX = "-poison"
+
+
+class UndecodableMessageError(Exception):
+    """The body does not decode with the configured messageEncoding."""
 
 
 def connection_string(connection: str) -> str | None:
@@ -38,12 +50,14 @@ def connection_string(connection: str) -> str | None:
     return os.environ.get(connection) or os.environ.get(f"AzureWebJobs{connection}")
 
 
-def decode_body(content: str) -> bytes:
-    """Base64-decoded bytes when ``content`` is valid base64 text, otherwise the text itself."""
+def decode_body(content: str, encoding: str) -> bytes:
+    """The message body as the trigger sees it under ``encoding`` ("base64" or "none")."""
+    if encoding == "none":
+        return content.encode()
     try:
         return base64.b64decode(content, validate=True) if content else b""
-    except (binascii.Error, ValueError):
-        return content.encode()
+    except (binascii.Error, ValueError) as ex:
+        raise UndecodableMessageError("the message is not valid base64") from ex
 
 
 class QueueListener:
@@ -58,48 +72,68 @@ class QueueListener:
         max_dequeue_count: int,
         visibility_timeout_seconds: int,
         batch_size: int,
+        new_batch_threshold: int,
+        max_polling_seconds: float,
+        encoding: str,
         client_binding: Callable[[], str],
     ) -> None:
         self._info = info
         self._invoker = invoker
         self._max_dequeue = max_dequeue_count
         self._retry_visibility = visibility_timeout_seconds
-        self._batch_size = batch_size
+        self._batch_size = min(batch_size, MAX_BATCH)
+        self._threshold = new_batch_threshold
+        self._max_poll = max(max_polling_seconds, MIN_POLL_SECONDS)
+        self._encoding = encoding
         self._client_binding = client_binding
-        self._queue = QueueClient.from_connection_string(conn_str, info.queue_name)
-        self._poison = QueueClient.from_connection_string(conn_str, info.queue_name + POISON_SUFFIX)
+        self.queue_name = info.queue_name.lower()
+        self._queue = QueueClient.from_connection_string(conn_str, self.queue_name)
+        self._poison = QueueClient.from_connection_string(conn_str, self.queue_name + POISON_SUFFIX)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
 
     async def close(self) -> None:
-        """Close the storage clients."""
+        """Stop the messages in flight (they become visible again, as on a host shutdown) and close."""
+        for task in list(self._in_flight):
+            task.cancel()
+        for task in list(self._in_flight):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self._queue.close()
         await self._poison.close()
 
     async def run(self) -> None:
-        """Poll forever with exponential backoff while the queue is empty or missing."""
-        # Like the Functions host, create the trigger's queue at start-up so senders find it.
-        try:
-            await self._queue.create_queue()
-        except ResourceExistsError:
-            pass
-        except Exception as ex:  # storage not up yet: polling below retries with backoff
-            log.warning("Creating queue '%s' failed: %s", self._info.queue_name, type(ex).__name__)
+        """Poll forever: a new batch whenever few enough messages are in flight, backing off when idle."""
         delay = MIN_POLL_SECONDS
         while True:
+            while len(self._in_flight) > self._threshold:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
             try:
-                handled = await self._poll_once()
+                received = await self._receive()
             except ResourceNotFoundError:
-                handled = 0
+                received = []
             except Exception as ex:
-                log.warning("Polling queue '%s' failed: %s", self._info.queue_name, type(ex).__name__)
-                handled = 0
-            if handled:
+                log.warning("Polling queue '%s' failed: %s", self.queue_name, type(ex).__name__)
+                received = []
+            for message in received:
+                task = asyncio.create_task(self._process(message))
+                self._in_flight.add(task)
+                task.add_done_callback(self._finished)
+            if received:
                 delay = MIN_POLL_SECONDS
                 continue
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_POLL_SECONDS)
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self._max_poll)
 
-    async def _poll_once(self) -> int:
-        messages = [
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slot_freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Processing a message of '%s' failed inside devhost", self.queue_name)
+
+    async def _receive(self) -> list[StorageMessage]:
+        return [
             m
             async for m in self._queue.receive_messages(
                 max_messages=self._batch_size,
@@ -107,15 +141,36 @@ class QueueListener:
                 visibility_timeout=PROCESSING_VISIBILITY_SECONDS,
             )
         ]
-        await asyncio.gather(*(self._process(m) for m in messages))
-        return len(messages)
+
+    async def _keep_invisible(self, message: StorageMessage) -> None:
+        # Renew the processing visibility while the function runs, like the host's update timer.
+        while True:
+            await asyncio.sleep(RENEW_EVERY_SECONDS)
+            updated = await self._queue.update_message(
+                message, pop_receipt=message.pop_receipt, visibility_timeout=PROCESSING_VISIBILITY_SECONDS
+            )
+            message.pop_receipt = updated.pop_receipt
+            message.next_visible_on = updated.next_visible_on
 
     async def _process(self, message: StorageMessage) -> None:
         dequeue_count = int(message.dequeue_count or 1)
         if dequeue_count > self._max_dequeue:
             await self._to_poison(message)
             return
-        body = decode_body(message.content if isinstance(message.content, str) else "")
+        try:
+            body = decode_body(message.content if isinstance(message.content, str) else "", self._encoding)
+        except UndecodableMessageError:
+            log.warning(
+                "Message %s of '%s' cannot be decoded as %s; moving it to '%s%s' without running %s",
+                message.id,
+                self.queue_name,
+                self._encoding,
+                self.queue_name,
+                POISON_SUFFIX,
+                self._info.name,
+            )
+            await self._move_to_poison(message)
+            return
         trigger = TriggerMessage(  # type: ignore[no-untyped-call]
             id=message.id,
             body=body,
@@ -128,28 +183,39 @@ class QueueListener:
         kwargs: dict[str, Any] = {self._info.trigger_arg: trigger}
         for name in self._info.client_args:
             kwargs[name] = self._client_binding()
-        reason = f"New queue message detected on '{self._info.queue_name}'."
+        reason = f"New queue message detected on '{self.queue_name}'."
+        renewer = asyncio.create_task(self._keep_invisible(message))
         try:
             await self._invoker.call(self._info, kwargs, reason)
         except Exception:
-            if dequeue_count >= self._max_dequeue:
-                await self._to_poison(message)
-            else:
-                await self._queue.update_message(
-                    message, pop_receipt=message.pop_receipt, visibility_timeout=self._retry_visibility
-                )
-            return
-        await self._queue.delete_message(message)
+            failed = True
+        else:
+            failed = False
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await renewer
+        if not failed:
+            await self._queue.delete_message(message, pop_receipt=message.pop_receipt)
+        elif dequeue_count >= self._max_dequeue:
+            await self._to_poison(message)
+        else:
+            await self._queue.update_message(
+                message, pop_receipt=message.pop_receipt, visibility_timeout=self._retry_visibility
+            )
 
     async def _to_poison(self, message: StorageMessage) -> None:
         log.warning(
             "Message %s has reached MaxDequeueCount of %d; moving it to queue '%s%s'",
             message.id,
             self._max_dequeue,
-            self._info.queue_name,
+            self.queue_name,
             POISON_SUFFIX,
         )
+        await self._move_to_poison(message)
+
+    async def _move_to_poison(self, message: StorageMessage) -> None:
         with contextlib.suppress(ResourceExistsError):
             await self._poison.create_queue()
         await self._poison.send_message(message.content)
-        await self._queue.delete_message(message)
+        await self._queue.delete_message(message, pop_receipt=message.pop_receipt)

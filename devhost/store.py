@@ -3,13 +3,18 @@
 Every state change of an orchestration is one transaction (an episode, a completed activity, a fired
 timer, a raised event), so killing the process at any point leaves a state the host can resume from.
 WAL with synchronous=NORMAL survives a killed process (not a power cut), which is what a dev host needs.
+
+Several host processes (scale-out instances) may share one file. Each registers as a worker; an
+orchestration episode runs under a lease on its instance and an activity under a claim, both held by
+one worker, and a worker whose process is gone loses them (its activities run again elsewhere:
+at-least-once, as when an Azure instance dies).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,11 +68,29 @@ CREATE TABLE IF NOT EXISTS timers (
     timer_id INTEGER NOT NULL,
     fire_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    instance_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    activity_id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL
+);
 """
+# How long a writer waits for another process's transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 30.0
 
 
 class InstanceExistsError(Exception):
     """start_new with the id of an instance that is still Pending or Running."""
+
+
+class LeaseLostError(Exception):
+    """An episode's lease or messages were taken over (its worker was taken for dead, or a purge)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +205,9 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS
+        )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -267,7 +292,11 @@ class Store:
 
     @staticmethod
     def _delete_instance(db: sqlite3.Connection, instance_id: str) -> None:
-        for table in ("instances", "history", "messages", "activities", "timers"):
+        db.execute(
+            "DELETE FROM claims WHERE activity_id IN (SELECT id FROM activities WHERE instance_id = ?)",
+            (instance_id,),
+        )
+        for table in ("instances", "history", "messages", "activities", "timers", "leases"):
             db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))  # noqa: S608
 
     def get_instance(self, instance_id: str) -> InstanceRecord | None:
@@ -293,14 +322,12 @@ class Store:
         return rows
 
     def purge(self, instance_ids: list[str]) -> int:
-        """Delete finished instances with their history; running ones are left alone."""
+        """Delete instances with their history and pending work, in any state (running ones too)."""
         deleted = 0
         with self._tx() as db:
             for instance_id in instance_ids:
-                row = db.execute(
-                    "SELECT status FROM instances WHERE instance_id = ?", (instance_id,)
-                ).fetchone()
-                if row is not None and row["status"] in TERMINAL_STATUSES:
+                row = db.execute("SELECT 1 FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+                if row is not None:
                     self._delete_instance(db, instance_id)
                     deleted += 1
         return deleted
@@ -329,19 +356,76 @@ class Store:
         return [Message(r["id"], r["execution_id"], json.loads(r["event"])) for r in rows]
 
     def instances_with_messages(self) -> list[str]:
-        """Ids of instances that have pending messages."""
-        rows = self._db.execute("SELECT DISTINCT instance_id FROM messages")
+        """Ids of instances that have pending messages and no episode running on any worker."""
+        rows = self._db.execute(
+            "SELECT DISTINCT m.instance_id FROM messages m"
+            " LEFT JOIN leases l ON l.instance_id = m.instance_id WHERE l.instance_id IS NULL"
+        )
         return [r["instance_id"] for r in rows]
 
-    def drop_messages(self, message_ids: list[int]) -> None:
-        """Discard messages that can no longer be delivered (instance finished or gone)."""
+    # ------------------------------------------------------------------ workers, leases, claims
+    def register_worker(self, worker_id: str, pid: int) -> None:
+        """Record a running worker (one host process, or one Host object in a test process)."""
         with self._tx() as db:
-            db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in message_ids])
+            db.execute("INSERT OR REPLACE INTO workers VALUES (?, ?)", (worker_id, pid))
 
-    # ------------------------------------------------------------------ activities and timers
-    def pending_activities(self) -> list[ActivityRow]:
-        """Every activity not yet recorded as finished (run again after a restart: at-least-once)."""
-        rows = self._db.execute("SELECT * FROM activities ORDER BY id")
+    def unregister_worker(self, worker_id: str) -> None:
+        """Forget a worker and free what it held (its activities become claimable again)."""
+        with self._tx() as db:
+            self._forget_worker(db, worker_id)
+
+    @staticmethod
+    def _forget_worker(db: sqlite3.Connection, worker_id: str) -> None:
+        db.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
+        db.execute("DELETE FROM leases WHERE owner = ?", (worker_id,))
+        db.execute("DELETE FROM claims WHERE owner = ?", (worker_id,))
+
+    def reap_workers(self, alive: Callable[[int], bool]) -> int:
+        """Forget workers whose process is gone; returns how many."""
+        rows = self._db.execute("SELECT worker_id, pid FROM workers").fetchall()
+        dead = [r["worker_id"] for r in rows if not alive(int(r["pid"]))]
+        if dead:
+            with self._tx() as db:
+                for worker_id in dead:
+                    self._forget_worker(db, worker_id)
+        return len(dead)
+
+    def worker_count(self) -> int:
+        """Registered workers (the host's instances)."""
+        return int(self._db.execute("SELECT COUNT(*) AS n FROM workers").fetchone()["n"])
+
+    def acquire_lease(self, instance_id: str, owner: str) -> bool:
+        """Take (or keep) the right to run the instance's next episode."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO leases VALUES (?, ?)", (instance_id, owner))
+            row = db.execute("SELECT owner FROM leases WHERE instance_id = ?", (instance_id,)).fetchone()
+        return row is not None and row["owner"] == owner
+
+    def release_lease(self, instance_id: str, owner: str) -> None:
+        """Give the instance back (no episode of ``owner`` runs for it any more)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance_id, owner))
+
+    def claim_activity(self, activity_id: int, owner: str) -> bool:
+        """Take a pending activity for ``owner``; False when it is gone or another worker runs it."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM activities WHERE id = ?", (activity_id,)).fetchone() is None:
+                return False
+            cur = db.execute("INSERT OR IGNORE INTO claims VALUES (?, ?)", (activity_id, owner))
+        return bool(cur.rowcount)
+
+    def release_claim(self, activity_id: int, owner: str) -> None:
+        """Let the activity run again (its worker restarted under it)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM claims WHERE activity_id = ? AND owner = ?", (activity_id, owner))
+
+    def unclaimed_activities(self, limit: int) -> list[ActivityRow]:
+        """Pending activities no worker runs, oldest first."""
+        rows = self._db.execute(
+            "SELECT a.* FROM activities a LEFT JOIN claims c ON c.activity_id = a.id"
+            " WHERE c.activity_id IS NULL ORDER BY a.id LIMIT ?",
+            (limit,),
+        )
         return [
             ActivityRow(
                 r["id"],
@@ -352,14 +436,20 @@ class Store:
             for r in rows
         ]
 
-    def pending_timers(self) -> list[TimerRow]:
-        """Every timer not yet fired."""
-        rows = self._db.execute("SELECT * FROM timers ORDER BY id")
+    def timers_after(self, row_id: int) -> list[TimerRow]:
+        """Pending timers created after row ``row_id`` (by any worker)."""
+        rows = self._db.execute("SELECT * FROM timers WHERE id > ? ORDER BY id", (row_id,))
         return [
             TimerRow(r["id"], r["instance_id"], r["execution_id"], r["timer_id"], parse_time(r["fire_at"]))
             for r in rows
         ]
 
+    def drop_messages(self, message_ids: list[int]) -> None:
+        """Discard messages that can no longer be delivered (instance finished or gone)."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in message_ids])
+
+    # ------------------------------------------------------------------ activities and timers
     def record_completions(self, completions: list[Completion]) -> list[str]:
         """Turn finished activities / fired timers into messages; returns the instances to wake.
 
@@ -369,6 +459,8 @@ class Store:
         with self._tx() as db:
             for c in completions:
                 cur = db.execute(f"DELETE FROM {c.source_table} WHERE id = ?", (c.row_id,))  # noqa: S608
+                if c.source_table == "activities":
+                    db.execute("DELETE FROM claims WHERE activity_id = ?", (c.row_id,))
                 if cur.rowcount:
                     db.execute(
                         "INSERT INTO messages (instance_id, execution_id, event) VALUES (?, ?, ?)",
@@ -378,12 +470,24 @@ class Store:
         return woken
 
     # ------------------------------------------------------------------ episodes
-    def commit_episode(self, outcome: EpisodeOutcome, execution_id: str) -> CommitResult:
-        """Apply one episode atomically: history, instance row, consumed messages and new work."""
+    def commit_episode(self, outcome: EpisodeOutcome, execution_id: str, owner: str) -> CommitResult:
+        """Apply one episode atomically: history, instance row, consumed messages and new work.
+
+        Raises LeaseLostError (and changes nothing) unless ``owner`` still holds the lease and every
+        consumed message is still there; the lease is released with the commit.
+        """
         result = CommitResult(activities=[], timers=[], notified=[])
         iid = outcome.instance_id
         with self._tx() as db:
-            db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in outcome.consumed])
+            lease = db.execute("SELECT owner FROM leases WHERE instance_id = ?", (iid,)).fetchone()
+            if lease is None or lease["owner"] != owner:
+                raise LeaseLostError(f"lease on {iid} lost")
+            deleted = sum(
+                db.execute("DELETE FROM messages WHERE id = ?", (i,)).rowcount for i in outcome.consumed
+            )
+            if deleted != len(outcome.consumed):
+                raise LeaseLostError(f"messages of {iid} were consumed elsewhere")
+            db.execute("DELETE FROM leases WHERE instance_id = ?", (iid,))
             if outcome.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
             row = db.execute(

@@ -9,7 +9,7 @@ import sys
 from devstack.environment import local_environment
 from devstack.layout import DevstackError, StackLayout
 from devstack.manager import ServiceManager
-from devstack.seed import seed_demo
+from devstack.seed import create_request_queue, seed_demo
 from devstack.services import DEFAULT_SERVICES, SERVICES, resolve
 
 
@@ -54,6 +54,12 @@ def run(argv: list[str] | None = None) -> int:
             print(f"demo endpoint:    {demo.endpoint}")
             print(f"training key:     Key Vault secret {demo.secret_name!r} ({state})")
             print(f"secret version:   {demo.secret_version}")
+            queue = local_environment(layout)["DSR_REQUEST_QUEUE"]
+            try:
+                state = "created" if create_request_queue(layout) else "exists"
+            except DevstackError as exc:  # the key is stored; the queue waits for Azurite
+                state = f"not created: {exc}"
+            print(f"request queue:    {queue} ({state})")
     except DevstackError as exc:
         print(str(exc), file=sys.stderr)
         return 1

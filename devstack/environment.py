@@ -1,9 +1,10 @@
 """The local configuration: app settings pointing at the stand-ins, and the generated local credentials.
 
 ``python -m devstack env`` prints it; ``start`` passes it to every service (the function app needs it).
-Generated values (identity header, demo training key, emulator admin token) are random per local
-directory, stored with mode 0600 and never printed except the identity header in ``env`` output, which
-only the local token endpoint accepts.
+Generated values (identity header, demo training key, emulator admin token, the Functions host's keys)
+are random per local directory and stored with mode 0600. ``env`` prints the identity header, which
+only the local token endpoint accepts, and the host keys, which only the local host accepts (run.sh
+passes them to devhost that way, and scripts/demo.py reads the function key from it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ AZURITE_ACCOUNT_KEY = (
 DEMO_SECRET_NAME = "cv-demo-training-key"  # noqa: S105 - a secret's name, not its value
 DEMO_KEY_BYTES = 16
 ADMIN_TOKEN_BYTES = 24
+HOST_KEY_BYTES = 32
+# The Functions host's keys as Azure keeps them apart: function key (function-level routes), the
+# Durable extension's system key (its webhooks), master key (admin APIs, every route).
+HOST_KEY_SETTINGS = {
+    "DEVHOST_FUNCTION_KEY": "function-key",
+    "DEVHOST_SYSTEM_KEY": "durabletask-extension-key",
+    "DEVHOST_MASTER_KEY": "master-key",
+}
 
 
 def azurite_connection_string(layout: StackLayout) -> str:
@@ -56,6 +65,14 @@ def emulator_admin_token(layout: StackLayout) -> str:
     return _load_or_create_token(layout.demo_dir / "admin-token", ADMIN_TOKEN_BYTES)
 
 
+def host_keys(layout: StackLayout) -> dict[str, str]:
+    """The local Functions host's keys (created once per local directory), by setting name."""
+    return {
+        name: _load_or_create_token(layout.local_dir / "keys" / file, HOST_KEY_BYTES)
+        for name, file in HOST_KEY_SETTINGS.items()
+    }
+
+
 def local_environment(layout: StackLayout) -> dict[str, str]:
     """Every setting the app and the tools need to run against the local stand-ins."""
     storage = azurite_connection_string(layout)
@@ -67,6 +84,8 @@ def local_environment(layout: StackLayout) -> dict[str, str]:
         "DSR_KEY_VAULT_CA_BUNDLE": str(layout.ca_bundle),
         "DSR_ALLOWED_ENDPOINT_ORIGINS": layout.cv_endpoint,
         "DSR_REQUEST_QUEUE": "dsr-requests",
+        # The retention timer (triggers/retention_timer.py) binds to this setting; every 5 minutes locally.
+        "DSR_RETENTION_SCHEDULE": "0 */5 * * * *",
         "IDENTITY_ENDPOINT": layout.identity_endpoint,
         "IDENTITY_HEADER": load_or_create_identity_header(layout.identity_header_file),
         # Only managed identity: a developer's Azure CLI login must never be tried (or sent) locally.
@@ -78,5 +97,6 @@ def local_environment(layout: StackLayout) -> dict[str, str]:
         "DEVSTACK_DEMO_SECRET_NAME": DEMO_SECRET_NAME,
         "DEVSTACK_FUNCTIONS_URL": layout.functions_url,
     }
+    env.update(host_keys(layout))
     env.update(layout.port_settings())
     return env

@@ -1,4 +1,4 @@
-"""``seed-demo``: put the demo account's training key into the Key Vault stand-in.
+"""``seed-demo``: put the demo account's training key into the Key Vault stand-in, create the request queue.
 
 The key is written with azure-keyvault-secrets and ``DefaultAzureCredential`` resolving to managed identity
 through the stand-in's token endpoint, and read back through the app's own adapter
@@ -12,13 +12,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
+from azure.storage.queue import QueueClient
 
 from devstack.environment import DEMO_SECRET_NAME, demo_training_key, local_environment
 from devstack.layout import DevstackError, StackLayout
-from devstack.services import KeyVault
+from devstack.services import Azurite, KeyVault
 from dsr.secrets import KeyVaultSecretStore
 
 
@@ -45,6 +46,23 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = old
+
+
+def create_request_queue(layout: StackLayout) -> bool:
+    """Create the app's request queue in Azurite; True if it was new.
+
+    The Functions host never creates a trigger's queue (it polls a missing one as empty), so the
+    local stack does, as a deployment does (infra/).
+    """
+    if not Azurite().ready(layout):
+        raise DevstackError("Azurite is not running: run `python -m devstack start azurite`")
+    env = local_environment(layout)
+    with QueueClient.from_connection_string(env["AzureWebJobsStorage"], env["DSR_REQUEST_QUEUE"]) as queue:
+        try:
+            queue.create_queue()
+        except ResourceExistsError:
+            return False
+    return True
 
 
 def seed_demo(layout: StackLayout) -> DemoAccount:

@@ -21,6 +21,16 @@ DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both
 DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
 DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS = 300.0
+DEFAULT_RECORDS_CONTAINER = "dsr-records"
+DEFAULT_EXPORT_RETENTION_DAYS = 30.0
+"""Exports (with their zip, if any) and subject payloads; infra/ sets the lifecycle policy from the same
+value (``exportRetentionDays``), so the local purge and Azure's lifecycle engine agree."""
+DEFAULT_REJECTED_RETENTION_DAYS = 7.0
+"""Rejected queue items (``intake/rejected/``): long enough to investigate a bad batch, no longer."""
+DEFAULT_HISTORY_PURGE_AFTER_HOURS = 24.0
+"""Durable history of a finished request is purged this long after it ended; status.json stays."""
+RETENTION_SCHEDULE_SETTING = "DSR_RETENTION_SCHEDULE"
+"""App setting holding the retention timer's NCRONTAB schedule (the trigger binds its ``%name%``)."""
 DEFAULT_UNIT_TIME_BUDGET_SECONDS = 240.0
 """How long one delete activity call works before it hands back a cursor: far enough below host.json's
 ``functionTimeout`` (10 min) that one last call (at most the client's retry budget) still fits."""
@@ -79,6 +89,14 @@ class Settings:
     approval_required: bool = False
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
     delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
+    records_connection: str = ""
+    """Account of the records container (status documents, receipts, request records; WORM in Azure);
+    empty: ``storage_connection``."""
+    records_container: str = DEFAULT_RECORDS_CONTAINER
+    export_retention_days: float = DEFAULT_EXPORT_RETENTION_DAYS
+    """Fractions are allowed so local tests can expire an export in seconds; Azure takes whole days."""
+    rejected_retention_days: float = DEFAULT_REJECTED_RETENTION_DAYS
+    history_purge_after_hours: float = DEFAULT_HISTORY_PURGE_AFTER_HOURS
     unit_time_budget_seconds: float = DEFAULT_UNIT_TIME_BUDGET_SECONDS
 
 
@@ -130,6 +148,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env.get("DSR_DELETE_VERIFY_TIMEOUT_SECONDS"),
             default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS,
             name="DSR_DELETE_VERIFY_TIMEOUT_SECONDS",
+        ),
+        records_connection=env.get("DSR_RECORDS_CONNECTION") or storage,
+        records_container=env.get("DSR_RECORDS_CONTAINER") or DEFAULT_RECORDS_CONTAINER,
+        export_retention_days=_number(
+            env.get("DSR_EXPORT_RETENTION_DAYS"),
+            default=DEFAULT_EXPORT_RETENTION_DAYS,
+            name="DSR_EXPORT_RETENTION_DAYS",
+        ),
+        rejected_retention_days=_number(
+            env.get("DSR_REJECTED_RETENTION_DAYS"),
+            default=DEFAULT_REJECTED_RETENTION_DAYS,
+            name="DSR_REJECTED_RETENTION_DAYS",
+        ),
+        history_purge_after_hours=_number(
+            env.get("DSR_HISTORY_PURGE_AFTER_HOURS"),
+            default=DEFAULT_HISTORY_PURGE_AFTER_HOURS,
+            name="DSR_HISTORY_PURGE_AFTER_HOURS",
         ),
         unit_time_budget_seconds=_number(
             env.get("DSR_UNIT_TIME_BUDGET_SECONDS"),

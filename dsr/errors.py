@@ -10,7 +10,9 @@ Errors carry ids (request, project, operation) and never personal data or secret
     ├── TransientError
     │   ├── storage.StorageUnavailableError        Blob Storage could not be reached or refused a write
     │   ├── secrets.SecretStoreUnavailableError    Key Vault unreachable, throttling or 5xx
-    │   └── callbacks.CallbackFailedError          the callback URL answered 5xx/429 or not at all
+    │   ├── callbacks.CallbackFailedError          the callback URL answered 5xx/429 or not at all
+    │   ├── record_store.RecordConflictError       a compare-and-swap write found the blob changed
+    │   └── chain.ChainBusyError                   a receipt chain head kept changing under the writer
     ├── PermanentError
     │   ├── InvalidRequestError        bad caller input; names the field (-> HTTP 400)
     │   ├── ConfigurationError         the app's own settings are wrong

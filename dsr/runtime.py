@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from dsr.config import Settings, get_settings
 from dsr.customvision import CallTally, ClientOptions, EndpointAllowList, TrainingClient
 from dsr.ratebudget import AccountBudget, BlobBoard, ClaimBoard, account_key
+from dsr.record_store import RecordStore
 from dsr.secrets import SecretStore, build_secret_store
 from dsr.storage import BlobExportStore, ExportStore, container_client
 from dsr.units import ResolvedAccount
@@ -52,6 +53,11 @@ class Runtime:
     _budgets: dict[str, AccountBudget] = field(default_factory=dict)
     _downloads: ThreadPoolExecutor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def records(self) -> RecordStore:
+        """The records container (receipts, status documents), built on first use."""
+        return RecordStore.from_connection(self.settings.records_connection, self.settings.records_container)
 
     @property
     def allow_list(self) -> EndpointAllowList:

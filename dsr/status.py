@@ -27,7 +27,7 @@ _OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action
 
 
 def status_path(request_id: str) -> str:
-    """Where the finished status document is kept, beside the request's exports and receipts."""
+    """Where the finished status document is kept in the records container, beside the receipts."""
     return f"{request_id}/status.json"
 
 
@@ -95,6 +95,7 @@ def initial_document(
         "callback": None,
         "projectsNotFound": [],
         "error": None,
+        "retention": None,
     }
 
 

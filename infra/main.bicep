@@ -61,6 +61,32 @@ param callbackAllowedHosts string = ''
 ])
 param approvalRequired string = 'false'
 
+@description('Days the export container keeps exports, subject payloads and working copies of receipts (DSR_EXPORT_RETENTION_DAYS); the lifecycle policy deletes them after that.')
+@minValue(1)
+param exportRetentionDays int = 30
+
+@description('Days rejected intake items (intake/rejected/) are kept (DSR_REJECTED_RETENTION_DAYS).')
+@minValue(1)
+param rejectedRetentionDays int = 7
+
+@description('Hours after a request ends before its Durable history is purged (DSR_HISTORY_PURGE_AFTER_HOURS); the status document stays.')
+@minValue(1)
+param historyPurgeAfterHours int = 24
+
+@description('NCRONTAB schedule (UTC) of the retention timer (DSR_RETENTION_SCHEDULE): hourly by default.')
+param retentionSchedule string = '0 0 * * * *'
+
+@description('Days every version of a receipt or status document stays immutable (version-level WORM).')
+@minValue(1)
+param recordsImmutabilityDays int = 1825
+
+@description('State of the records account\'s default immutability policy. Locked is irreversible: the period can then only be extended and the account cannot be deleted while any version is protected.')
+@allowed([
+  'Unlocked'
+  'Locked'
+])
+param recordsImmutabilityState string = 'Unlocked'
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -72,6 +98,7 @@ var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 // Names the application code expects (dsr/config.py defaults, the queue trigger's %DSR_REQUEST_QUEUE%).
 var exportContainerName = 'dsr-exports'
+var recordsContainerName = 'dsr-records'
 var requestQueueName = 'dsr-requests'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -111,6 +138,21 @@ module storage 'app/storage.bicep' = {
     exportContainerName: exportContainerName
     deploymentContainerName: deploymentContainerName
     requestQueueName: requestQueueName
+    exportRetentionDays: exportRetentionDays
+    rejectedRetentionDays: rejectedRetentionDays
+  }
+}
+
+module records 'app/records.bicep' = {
+  name: 'records'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}rec${resourceToken}'
+    location: location
+    tags: tags
+    recordsContainerName: recordsContainerName
+    immutabilityDays: recordsImmutabilityDays
+    immutabilityState: recordsImmutabilityState
   }
 }
 
@@ -129,6 +171,7 @@ module rbac 'app/rbac.bicep' = {
   scope: rg
   params: {
     storageAccountName: storage.outputs.name
+    recordsAccountName: records.outputs.name
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.outputs.principalId
@@ -151,6 +194,12 @@ module api 'app/api.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerName: deploymentContainerName
     exportContainerName: exportContainerName
+    recordsBlobEndpoint: records.outputs.blobEndpoint
+    recordsContainerName: recordsContainerName
+    exportRetentionDays: exportRetentionDays
+    rejectedRetentionDays: rejectedRetentionDays
+    historyPurgeAfterHours: historyPurgeAfterHours
+    retentionSchedule: retentionSchedule
     requestQueueName: requestQueueName
     keyVaultUri: keyVault.outputs.uri
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -178,4 +227,6 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output DSR_EXPORT_CONTAINER string = exportContainerName
+output DSR_RECORDS_CONTAINER string = recordsContainerName
+output AZURE_RECORDS_STORAGE_ACCOUNT_NAME string = records.outputs.name
 output DSR_REQUEST_QUEUE string = requestQueueName

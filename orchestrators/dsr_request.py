@@ -51,9 +51,14 @@ Orchestration = Generator[Any, Any, Any]
 
 
 def _error_text(exc: Exception) -> str:
-    # Durable wraps activity failures as "Activity function 'x' failed: <message> \n <details>";
-    # keep the first line, which holds our error's own (secret-free) message.
-    return str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+    """The customer-visible error of a failed activity or sub-orchestration: its first line.
+
+    Azure hands the orchestrator ``Activity function 'x' failed:  <Type>: <message> \n <details>``
+    (the host's scrubbed text; details hold the serialized exception with its traceback, which must
+    not reach the customer). devhost produces the same text; runs of spaces are folded into one.
+    """
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return " ".join(first.split())[:500]
 
 
 def _skip_all(document: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 # Installs everything the project needs on a fresh machine, idempotently:
 #   .venv/                      Python 3.11 virtualenv with requirements-dev.txt
 #   devstack/node/node_modules  Azurite, pinned in devstack/node/package-lock.json
+#   .local/checkov-venv/        checkov (infra scanner), pinned in requirements-checkov.txt
 # Re-running is cheap: each step is skipped while its inputs are unchanged.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,6 +28,17 @@ if [ "$(cat "$stamp_dir/python" 2>/dev/null)" != "$py_fp" ]; then
   echo "setup: installing Python packages"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$py_fp" > "$stamp_dir/python"
+fi
+
+# checkov pins dependencies that clash with the app's, so it gets a virtualenv of its own.
+checkov_venv=.local/checkov-venv
+checkov_fp="$(fingerprint requirements-checkov.txt)"
+if [ ! -x "$checkov_venv/bin/checkov" ] || [ "$(cat "$stamp_dir/checkov" 2>/dev/null)" != "$checkov_fp" ]; then
+  echo "setup: installing checkov"
+  rm -rf "$checkov_venv"
+  "$python_bin" -m venv "$checkov_venv"
+  "$checkov_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+  echo "$checkov_fp" > "$stamp_dir/checkov"
 fi
 
 node_fp="$(fingerprint devstack/node/package.json devstack/node/package-lock.json)"

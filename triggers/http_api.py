@@ -46,7 +46,8 @@ async def submit_request(req: func.HttpRequest, client: df.DurableOrchestrationC
     try:
         settings = get_settings()
         request = admit(_json_body(req), settings)
-        submission = await submit(client, request, settings, get_runtime().store)
+        runtime = get_runtime()
+        submission = await submit(client, request, settings, runtime.store, runtime.records)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s %s", submission.request_id, "accepted" if submission.created else "resubmitted")
@@ -67,7 +68,7 @@ async def get_request(req: func.HttpRequest, client: df.DurableOrchestrationClie
     """``GET /api/requests/{id}``: 202 while running, 200 when succeeded, non-2xx when it did not."""
     request_id = req.route_params.get("requestId", "")
     try:
-        view = await read_status(client, request_id, get_runtime().store)
+        view = await read_status(client, request_id, get_runtime().records)
     except Exception as exc:
         return error_response(exc)
     if view.running:
@@ -108,7 +109,7 @@ async def approve_request(req: func.HttpRequest, client: df.DurableOrchestration
             # Set by App Service authentication when it fronts the app: the authenticated caller.
             "principal": req.headers.get("x-ms-client-principal-name"),
         }
-        await approve(client, request_id, event, get_runtime().store)
+        await approve(client, request_id, event, get_runtime().records)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s: approval decision delivered", request_id)

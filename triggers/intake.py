@@ -71,9 +71,16 @@ def _finished(store: ExportStore, request_id: str) -> bool:
 
 
 async def submit(
-    client: df.DurableOrchestrationClient, request: DsrRequest, settings: Settings, store: ExportStore
+    client: df.DurableOrchestrationClient,
+    request: DsrRequest,
+    settings: Settings,
+    store: ExportStore,
+    records: ExportStore,
 ) -> Submission:
     """Claim the request id for this body and start its orchestration; never run a request twice.
+
+    The request record and the status document are kept in ``records`` (they must outlive the
+    retention period of the export container); the payloads go to ``store`` and expire with it.
 
     The claim (:func:`dsr.records.claim`) decides which body owns the id; only that body's submissions
     get further. Whichever of them finds no instance and no final status document starts the
@@ -81,9 +88,9 @@ async def submit(
     start is recovered by the caller's retry. Two identical submissions racing to start it are
     resolved by Durable: starting an id that is pending or running fails, and that failure is fine.
     """
-    claimed = claim(store, request, datetime.now(UTC))
+    claimed = claim(records, request, datetime.now(UTC))
     request_id = request["requestId"]
-    if await _instance_exists(client, request_id) or _finished(store, request_id):
+    if await _instance_exists(client, request_id) or _finished(records, request_id):
         return Submission(request_id, created=claimed.created)
     orchestration_input = {
         "request": stash_payloads(store, request),

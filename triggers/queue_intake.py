@@ -73,7 +73,8 @@ async def intake_queue(message: func.QueueMessage, client: df.DurableOrchestrati
     for index, item in enumerate(items):
         try:
             request = admit(item, settings)
-            submission = await submit(client, request, settings, get_runtime().store)
+            runtime = get_runtime()
+            submission = await submit(client, request, settings, runtime.store, runtime.records)
         except PermanentError as exc:
             _reject(message, index, exc, item)
             continue

@@ -10,6 +10,8 @@ import requests
 
 APPS = Path(__file__).parent / "apps"
 FUNCTION_KEY = "test-key-123"
+SYSTEM_KEY = "test-durabletask-extension-key"
+MASTER_KEY = "test-master-key"
 WAIT_SECONDS = 20.0
 POLL_SECONDS = 0.02
 

@@ -45,7 +45,7 @@ def host_process(state_dir: Path, port: int, rpc_port: int) -> Iterator[subproce
         "--log-level",
         "WARNING",
     ]
-    env = {k: v for k, v in os.environ.items() if k != "DEVHOST_FUNCTION_KEY"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVHOST_")}
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + READY_SECONDS

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import requests
 
-from tests.devhost.devhost_client import FUNCTION_KEY, Client
+from tests.devhost.devhost_client import FUNCTION_KEY, MASTER_KEY, SYSTEM_KEY, Client
 
 
-def test_host_status_reports_running(client: Client) -> None:
-    response = requests.get(client.base + "/admin/host/status", timeout=5)
+def test_host_status_needs_the_master_key(client: Client) -> None:
+    url = client.base + "/admin/host/status"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, params={"code": FUNCTION_KEY}, timeout=5).status_code == 401
+    assert requests.get(url, params={"code": SYSTEM_KEY}, timeout=5).status_code == 401
+    response = requests.get(url, headers={"x-functions-key": MASTER_KEY}, timeout=5)
     assert response.status_code == 200
     assert response.json()["state"] == "Running"
+    assert response.json()["instances"] == 1
 
 
 def test_int_constraint_and_query_params(client: Client) -> None:
@@ -26,6 +31,28 @@ def test_function_key_is_enforced(client: Client) -> None:
     assert requests.get(url, timeout=5).status_code == 401
     assert requests.get(url, params={"code": "wrong"}, timeout=5).status_code == 401
     assert requests.get(url, headers={"x-functions-key": FUNCTION_KEY}, timeout=5).status_code == 200
+    # The master key opens every route; a system key is below function level in Azure's order.
+    assert requests.get(url, params={"code": MASTER_KEY}, timeout=5).status_code == 200
+    assert requests.get(url, params={"code": SYSTEM_KEY}, timeout=5).status_code == 401
+
+
+def test_header_key_wins_over_code(client: Client) -> None:
+    url = client.base + "/api/items/1"
+    wrong_header = requests.get(
+        url, params={"code": FUNCTION_KEY}, headers={"x-functions-key": "wrong"}, timeout=5
+    )
+    assert wrong_header.status_code == 401
+    right_header = requests.get(
+        url, params={"code": "wrong"}, headers={"x-functions-key": FUNCTION_KEY}, timeout=5
+    )
+    assert right_header.status_code == 200
+
+
+def test_route_prefix_and_webhook_path_match_case_insensitively(client: Client) -> None:
+    assert requests.get(client.base + "/API/items/7", params={"code": FUNCTION_KEY}, timeout=5).ok
+    assert requests.get(client.base + "/Api/Items/7", params={"code": FUNCTION_KEY}, timeout=5).ok
+    webhook = client.base + "/Runtime/Webhooks/DurableTask/instances/none"
+    assert requests.get(webhook, params={"code": SYSTEM_KEY}, timeout=5).status_code == 404
 
 
 def test_catch_all_route_method_body_and_headers(client: Client) -> None:
@@ -38,8 +65,10 @@ def test_catch_all_route_method_body_and_headers(client: Client) -> None:
     assert response.json() == {"method": "POST", "rest": "a/b/c", "body": "payload", "header": "hdr"}
 
 
-def test_wrong_method_is_405_and_unknown_route_is_404(client: Client) -> None:
-    assert requests.delete(client.base + "/api/echo/x", timeout=5).status_code == 405
+def test_wrong_method_is_404_like_an_unknown_route(client: Client) -> None:
+    assert requests.delete(client.base + "/api/echo/x", timeout=5).status_code == 404
+    # Routing comes first: an unmatched method is 404 even without a key on a function-level route.
+    assert requests.post(client.base + "/api/items/1", timeout=5).status_code == 404
     assert requests.get(client.base + "/api/no-such-route", timeout=5).status_code == 404
     assert requests.get(client.base + "/elsewhere", timeout=5).status_code == 404
 
@@ -54,7 +83,9 @@ def test_function_exception_is_500(client: Client) -> None:
     assert requests.get(client.base + "/api/explode", timeout=5).status_code == 500
 
 
-def test_webhook_api_needs_key_when_keys_are_configured(client: Client) -> None:
+def test_webhooks_need_the_system_or_master_key(client: Client) -> None:
     url = client.base + "/runtime/webhooks/durabletask/instances/none"
     assert requests.get(url, timeout=5).status_code == 401
-    assert requests.get(url, params={"code": FUNCTION_KEY}, timeout=5).status_code == 404
+    assert requests.get(url, params={"code": FUNCTION_KEY}, timeout=5).status_code == 401
+    assert requests.get(url, params={"code": SYSTEM_KEY}, timeout=5).status_code == 404
+    assert requests.get(url, headers={"x-functions-key": MASTER_KEY}, timeout=5).status_code == 404

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from urllib.parse import quote
 
 import requests
 
-from tests.devhost.devhost_client import FUNCTION_KEY, Client
+from tests.devhost.devhost_client import FUNCTION_KEY, SYSTEM_KEY, Client
 
 
 def _iid(prefix: str) -> str:
@@ -30,13 +33,39 @@ def test_start_response_has_check_status_links(client: Client) -> None:
     body = response.json()
     assert response.headers["Location"] == body["statusQueryGetUri"]
     assert body["statusQueryGetUri"].startswith(client.base + "/runtime/webhooks/durabletask/instances/")
-    assert f"code={FUNCTION_KEY}" in body["statusQueryGetUri"]
+    # Like Azure, management URLs carry the durabletask_extension system key, never a function key.
+    assert all(f"code={SYSTEM_KEY}" in body[k] for k in body if k.endswith("Uri"))
+    assert all(FUNCTION_KEY not in body[k] for k in body if k.endswith("Uri"))
     assert client.wait(body["statusQueryGetUri"])["output"] == 0
 
 
 def test_activity_failure_is_catchable_with_extension_reason(client: Client) -> None:
+    # Azure: the extension's prefix, then the worker's "<Type>: <message>" cut from the RpcException
+    # text with its leading space (hence two spaces).
     status = client.run("catches_failure")
-    assert status["output"] == "caught: Activity function 'always_fail' failed: boom-once"
+    assert status["output"] == "caught: Activity function 'always_fail' failed:  ValueError: boom-once"
+
+
+def test_failed_task_details_carry_the_serialized_exception_and_traceback(client: Client) -> None:
+    instance_id = _iid("details")
+    client.run("catches_failure", instance_id=instance_id)
+    history = client.manage(instance_id, "status").json()["historyEvents"]
+    failed = next(e for e in history if e["EventType"] == "TaskFailed")
+    assert failed["Reason"] == "Activity function 'always_fail' failed:  ValueError: boom-once"
+    details = json.loads(failed["Details"])
+    assert details["ClassName"] == "System.Exception"
+    assert details["Message"] == " ValueError: boom-once"
+    inner = details["InnerException"]
+    assert inner["Message"].startswith("Result: Failure\nException: ValueError: boom-once\nStack: Traceback")
+    assert 'raise ValueError("boom-" + arg)' in inner["RemoteStackTrace"]
+
+
+def test_credentials_in_an_exception_message_are_scrubbed(client: Client) -> None:
+    status = client.run("catches_secret")
+    assert status["output"] == (
+        "caught: Activity function 'leaks_secret' failed:  RuntimeError: cannot connect with"
+        ' "[Hidden Credential]" (retry later)'
+    )
 
 
 def test_uncaught_activity_failure_fails_the_orchestration(client: Client) -> None:
@@ -44,7 +73,8 @@ def test_uncaught_activity_failure_fails_the_orchestration(client: Client) -> No
     status = client.wait(response.json()["statusQueryGetUri"])
     assert status["runtimeStatus"] == "Failed"
     assert status["output"].startswith(
-        "Orchestrator function 'uncaught_failure' failed: Activity function 'always_fail' failed: boom-loud"
+        "Orchestrator function 'uncaught_failure' failed:"
+        " Activity function 'always_fail' failed:  ValueError: boom-loud"
     )
     url = response.json()["statusQueryGetUri"]
     assert requests.get(url, timeout=5).status_code == 200
@@ -58,7 +88,7 @@ def test_retry_succeeds_on_third_attempt(client: Client) -> None:
 
 def test_retry_exhausted_raises_last_error(client: Client) -> None:
     status = client.run("retrying", {"max": 2, "fail_times": 5})
-    assert status["output"] == "exhausted: Activity function 'flaky' failed: flaky attempt 2"
+    assert status["output"] == "exhausted: Activity function 'flaky' failed:  RuntimeError: flaky attempt 2"
 
 
 def test_many_retry_chains_in_one_fan_in(client: Client) -> None:
@@ -160,6 +190,48 @@ def test_status_queries_and_purge(client: Client) -> None:
     assert client.manage(instance_id, "purge", "DELETE").json() == {"deleted": 1}
     assert client.manage(instance_id, "status").json() is None
     assert client.manage(instance_id, "purge", "DELETE").json() == {"deleted": 0}
+
+
+def test_purge_removes_a_running_instance_like_azure(client: Client) -> None:
+    # Azure purges in any state and answers 200: an operator purge can destroy in-flight work.
+    instance_id = _iid("purge-running")
+    url = client.start("waiter", None, instance_id).json()["statusQueryGetUri"]
+    client.wait_for(url, lambda s: s["runtimeStatus"] == "Running")
+    purged = requests.delete(url, timeout=5)
+    assert purged.status_code == 200
+    assert purged.json() == {"instancesDeleted": 1}
+    assert requests.get(url, timeout=5).status_code == 404
+    assert requests.delete(url, timeout=5).status_code == 404
+
+
+def test_instance_id_rules_are_enforced(client: Client, core_host) -> None:
+    start = core_host.rpc_url + "/durabletask/orchestrators/fan_out/"
+    for bad in ("@entity", "a#b", "a?b", "a\\b", "tab\there", "x" * 257):
+        response = requests.post(start + quote(bad, safe=""), json={"n": 1}, timeout=5)
+        assert response.status_code == 400, bad
+        assert response.json()["ExceptionType"] == "ArgumentException"
+        assert "nstance id" in response.json()["ExceptionMessage"].replace("ID", "id"), bad
+    assert requests.post(start + "y" * 256, json={"n": 1}, timeout=5).status_code == 202
+
+
+def test_custom_status_over_16_kb_fails_the_orchestration(client: Client) -> None:
+    # The extension truncates the UTF-16 size to whole KB before comparing: 8,700 characters are
+    # 16.99 KB (allowed), 8,800 are 17.2 KB (refused).
+    ok = client.run("big_status", {"chars": 8700})
+    assert ok["runtimeStatus"] == "Completed"
+    failed = client.run("big_status", {"chars": 8800})
+    assert failed["runtimeStatus"] == "Failed"
+    assert "The UTF-16 size of the JSON-serialized payload must not exceed 16 KB" in failed["output"]
+    assert failed["customStatus"] is None
+
+
+def test_last_retry_timer_fires_at_once(client: Client) -> None:
+    # Two attempts 3 s apart at most: the retry interval is waited once, not after the last failure.
+    started = time.monotonic()
+    status = client.run("slow_retry", {"key": _iid("slow-retry")})
+    elapsed = time.monotonic() - started
+    assert status["output"].startswith("exhausted after 2 attempts")
+    assert 1.5 <= elapsed < 2.9, elapsed
 
 
 def test_raw_api_status_codes(client: Client, core_host) -> None:

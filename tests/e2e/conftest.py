@@ -12,6 +12,7 @@ import pytest
 from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
 from azure.storage.blob import ContainerClient
+from azure.storage.queue import QueueClient
 
 from dsr.config import load_settings
 from emulator.seed import SeedSpec, account_name, build_state
@@ -53,6 +54,7 @@ class Stack:
         self.keys = keys
         self.run_id = run_id
         self.container_name = f"e2e-{run_id}"
+        self.records_container_name = f"e2e-{run_id}-records"
         self.queue_name = f"e2e-{run_id}"  # not dsr-requests: a developer's running app may poll that
         self.host: HostProcess | None = None
 
@@ -74,14 +76,26 @@ class Stack:
         container = ContainerClient.from_connection_string(settings.storage_connection, self.container_name)
         return ExportFolder(container, request_id)
 
+    def records(self, request_id: str) -> ExportFolder:
+        """The request's receipts and status document (the records container)."""
+        settings = load_settings()
+        container = ContainerClient.from_connection_string(
+            settings.storage_connection, self.records_container_name
+        )
+        return ExportFolder(container, request_id)
+
     def host_env(self, **extra: str) -> dict[str, str]:
         return environment(
             {
                 "DSR_ALLOWED_ENDPOINT_ORIGINS": self.emulator.base_url,
                 "DSR_EXPORT_CONTAINER": self.container_name,
+                "DSR_RECORDS_CONTAINER": self.records_container_name,
                 "DSR_REQUEST_QUEUE": self.queue_name,
                 "DSR_DELETE_VERIFY_TIMEOUT_SECONDS": "30",
                 "DSR_CV_RATE_LIMIT_PER_SECOND": "200",
+                # An app setting overriding host.json, as in Azure: idle queue polling backs off to
+                # 1 s instead of the default minute, so queue tests do not wait out the backoff.
+                "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:01",
                 **extra,
             }
         )
@@ -103,6 +117,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         for index, scenario in enumerate(SCENARIOS):
             vault.set_secret(stack.secret_name(scenario), keys[account_name(index)])
+        # The Functions host does not create a trigger's queue: whoever deploys the app does.
+        with QueueClient.from_connection_string(settings.storage_connection, stack.queue_name) as queue:
+            queue.create_queue()
         root = tmp_path_factory.mktemp("host")
         host = HostProcess(
             env=stack.host_env(),

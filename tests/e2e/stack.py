@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,6 +20,16 @@ from azure.storage.blob import ContainerClient
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.3
+READY_SECONDS = 60
+
+
+def instances_from_env() -> int:
+    """How many host instances the suite runs (``DSR_E2E_INSTANCES``, default 1)."""
+    return int(os.environ.get("DSR_E2E_INSTANCES") or "1")
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(24)
 
 
 def free_port() -> int:
@@ -29,12 +40,18 @@ def free_port() -> int:
 
 @dataclass
 class HostProcess:
-    """``python -m devhost start`` serving the repository's function_app.py."""
+    """``python -m devhost start`` serving the repository's function_app.py, keys on as in Azure.
+
+    ``instances`` > 1 runs devhost's scale-out mode: that many host processes on one state store.
+    """
 
     env: dict[str, str]
     state_dir: Path
     log_path: Path
     function_key: str
+    system_key: str = field(default_factory=new_key)
+    master_key: str = field(default_factory=new_key)
+    instances: int = field(default_factory=instances_from_env)
     port: int = field(default_factory=free_port)
     rpc_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -53,25 +70,54 @@ class HostProcess:
             str(self.rpc_port),
             "--state-dir",
             str(self.state_dir),
+            "--instances",
+            str(self.instances),
         ]
-        env = {**self.env, "DEVHOST_FUNCTION_KEY": self.function_key}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        env = {
+            **self.env,
+            "DEVHOST_FUNCTION_KEY": self.function_key,
+            "DEVHOST_SYSTEM_KEY": self.system_key,
+            "DEVHOST_MASTER_KEY": self.master_key,
+        }
+        # Its own session, so that kill() takes every instance down with the supervisor.
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"devhost exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/admin/host/status", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
+            if self.ready_instances() >= self.instances:
+                return self
             time.sleep(0.1)
         raise RuntimeError(f"devhost did not become ready:\n{self.log_path.read_text()[-3000:]}")
 
+    def ready_instances(self) -> int:
+        """Instances registered on the shared store (0 while the host does not answer)."""
+        try:
+            response = requests.get(
+                f"http://127.0.0.1:{self.port}/admin/host/status",
+                headers={"x-functions-key": self.master_key},
+                timeout=1,
+            )
+        except requests.ConnectionError:
+            return 0
+        return int(response.json()["instances"]) if response.ok else 0
+
+    def instance_pids(self) -> list[int]:
+        """Pids of the instance processes (scale-out mode only)."""
+        return list(json.loads((self.state_dir / "instances.json").read_text())["instances"])
+
+    def kill_instance(self, index: int = 0) -> int:
+        """SIGKILL one instance, as when Azure loses an instance; the supervisor starts another."""
+        pid = self.instance_pids()[index]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
     def kill(self) -> None:
-        """Like a crashed worker: SIGKILL, no clean shutdown."""
+        """Like a crashed worker: SIGKILL every process of the host, no clean shutdown."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
     def stop(self) -> None:

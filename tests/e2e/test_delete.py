@@ -31,7 +31,7 @@ def run(host, body: dict) -> dict:
 
 
 def receipts(stack, document: dict) -> list[dict]:
-    folder = stack.folder(document["requestId"])
+    folder = stack.records(document["requestId"])  # the sealed receipts the document points at
     found = []
     for entry in document["categories"].values():
         for ref in (entry["receipt"] or {}).get("files", []):

@@ -73,7 +73,7 @@ def test_export_succeeds_with_every_category(whole_export):
     assert document["completedAt"] is not None
 
 
-def test_manifest_lists_every_file_with_its_sha256(whole_export):
+def test_manifest_lists_every_file_with_its_sha256(stack, whole_export):
     body, finished, folder = whole_export
     root = f"{body['requestId']}/export"
     manifest = folder.json(f"{root}/manifest.json")
@@ -86,7 +86,7 @@ def test_manifest_lists_every_file_with_its_sha256(whole_export):
         assert entry["sha256"] == hashlib.sha256(data).hexdigest(), path
     reference = finished.json()["manifest"]
     assert reference["sha256"] == hashlib.sha256(folder.read(reference["path"])).hexdigest()
-    assert folder.json(f"{body['requestId']}/status.json") == finished.json()
+    assert stack.records(body["requestId"]).json(f"{body['requestId']}/status.json") == finished.json()
 
 
 def test_projects_tags_iterations_and_models_match_the_emulator(stack, whole_export):

@@ -145,7 +145,7 @@ def test_finished_request_calls_back_with_its_outcome_only(stack, fresh_host, ca
     assert payload["requestId"] == body["requestId"]
     assert payload["state"] == "succeeded"
     assert set(payload) == {"requestId", "operation", "state", "completedAt", "statusFile"}
-    stored = stack.folder(body["requestId"]).json(f"{body['requestId']}/status.json")
+    stored = stack.records(body["requestId"]).json(f"{body['requestId']}/status.json")
     assert stored["callback"]["delivered"] is True
 
 
@@ -172,7 +172,7 @@ def test_callback_signature_stays_out_of_history_and_documents(stack, fresh_host
     assert document["callback"]["delivered"] is True
     assert callback_receiver.received[0][0].endswith("sig=c2lnbmF0dXJlLXZhbHVl")
     assert document["request"]["callbackHost"] == "127.0.0.1"
-    stored = stack.folder(body["requestId"]).read(f"{body['requestId']}/status.json")
+    stored = stack.records(body["requestId"]).read(f"{body['requestId']}/status.json")
     assert b"c2lnbmF0dXJlLXZhbHVl" not in stored
     assert "c2lnbmF0dXJlLXZhbHVl" not in json.dumps(document)
     assert not durable_state_holds(fresh_host, "c2lnbmF0dXJlLXZhbHVl")

@@ -152,8 +152,8 @@ def test_concurrent_approve_and_reject_decide_once(stack, fresh_host):
 
 def test_a_claim_whose_start_never_happened_is_started_by_the_callers_retry(stack, host):
     body = stack.body("export", operation="export", categories=["tags"])
-    store = BlobExportStore(stack.folder("").container)
-    claim(store, parse_request(body), datetime.now(UTC))  # the winner died right after its claim
+    records = BlobExportStore(stack.records("").container)  # request records live with the records
+    claim(records, parse_request(body), datetime.now(UTC))  # the winner died right after its claim
     assert host.status(body["requestId"]).status_code == 404
     retry = host.submit(body)
     assert retry.status_code == 202

@@ -32,6 +32,7 @@ RBAC = BicepFile(INFRA / "app" / "rbac.bicep")
 
 ROLE_IDS = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
@@ -75,15 +76,19 @@ def app_settings() -> dict[str, str]:
 
 
 def resolved_setting(value: str) -> str | None:
-    """What an app setting will hold, where the templates say it as a literal; None otherwise."""
+    """What an app setting will hold, where the templates say it as a literal (or ``string()`` of a
+    number parameter); None otherwise."""
     if (text := literal(value)) is not None:
         return text
-    passed = MAIN.module_params("api").get(value)
+    as_string = re.fullmatch(r"string\((\w+)\)", value)
+    passed = MAIN.module_params("api").get(as_string.group(1) if as_string else value)
     if passed is None:
         return None
     if (text := literal(passed)) is not None:
         return text
     source = MAIN.variables().get(passed) or MAIN.params().get(passed)
+    if as_string and source and re.fullmatch(r"\d+", source):
+        return source
     return literal(source) if source else None
 
 
@@ -194,6 +199,9 @@ def test_every_required_setting_is_set_and_the_settings_load() -> None:
     assert settings.callback_allowed_origins == ()
     assert settings.export_container == "dsr-exports"
     assert settings.approval_required is False
+    assert settings.records_container == "dsr-records"
+    assert settings.records_connection.startswith("https://")
+    assert (settings.export_retention_days, settings.rejected_retention_days) == (30, 7)
 
 
 def test_storage_and_key_vault_settings_point_at_azure_with_managed_identity() -> None:
@@ -319,6 +327,7 @@ def test_role_assignments_are_guid_named_and_least_privilege() -> None:
         granted.add((principal, ROLE_IDS[role_id], scope))
     assert granted == {
         ("appPrincipalId", "Storage Blob Data Owner", "storage"),
+        ("appPrincipalId", "Storage Blob Data Contributor", "records"),
         ("appPrincipalId", "Storage Queue Data Contributor", "storage"),
         ("appPrincipalId", "Storage Table Data Contributor", "storage"),
         ("appPrincipalId", "Key Vault Secrets User", "vault"),

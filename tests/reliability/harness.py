@@ -92,6 +92,7 @@ class Reliability:
         add_bulk_subject(self.account("delete"))
         self.run_id = uuid.uuid4().hex[:10]
         self.container_name = f"rel-{self.run_id}"
+        self.records_container_name = f"rel-{self.run_id}-records"
         self.emulator = EmulatorServer(self.state)
         self.tally = Tally()
         self._hosts: list[HostProcess] = []
@@ -136,6 +137,7 @@ class Reliability:
                 {
                     "DSR_ALLOWED_ENDPOINT_ORIGINS": self.emulator.base_url,
                     "DSR_EXPORT_CONTAINER": self.container_name,
+                    "DSR_RECORDS_CONTAINER": self.records_container_name,
                     "DSR_REQUEST_QUEUE": self.container_name,
                     "DSR_DELETE_VERIFY_TIMEOUT_SECONDS": "30",
                     "DSR_CV_RATE_LIMIT_PER_SECOND": "200",
@@ -159,8 +161,16 @@ class Reliability:
         }
 
     def folder(self, request_id: str) -> ExportFolder:
+        """The request's exports, payloads and journals (the export container)."""
         container = ContainerClient.from_connection_string(
             self.settings.storage_connection, self.container_name
+        )
+        return ExportFolder(container, request_id)
+
+    def records(self, request_id: str) -> ExportFolder:
+        """The request's record, status document and sealed receipts (the records container)."""
+        container = ContainerClient.from_connection_string(
+            self.settings.storage_connection, self.records_container_name
         )
         return ExportFolder(container, request_id)
 
@@ -343,7 +353,7 @@ RECEIPT_FIELDS = ("category", "projectId", "dryRun", "subjectScoped", "targeted"
 
 def receipt_documents(rel: Reliability, document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Path -> receipt of every receipt the status document lists, each checked against its sha256."""
-    folder = rel.folder(document["requestId"])
+    folder = rel.records(document["requestId"])
     found: dict[str, dict[str, Any]] = {}
     for entry in document["categories"].values():
         for ref in (entry.get("receipt") or {}).get("files", []):

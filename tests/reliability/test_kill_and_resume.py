@@ -28,7 +28,7 @@ def test_the_comparison_notices_a_changed_or_missing_file(rel, host, clean_expor
     """The checks above can fail: a file whose bytes no longer match the manifest, and an output that
     lacks one image, are both caught."""
     folder = rel.folder(clean_export_run.request_id)
-    document = folder.json(f"{clean_export_run.request_id}/status.json")
+    document = rel.records(clean_export_run.request_id).json(f"{clean_export_run.request_id}/status.json")
     image = next(name for name in folder.names() if "/images/" in name and name.endswith(".png"))
     original = folder.read(image)
     folder.container.upload_blob(image, original + b"\0", overwrite=True)

@@ -228,6 +228,33 @@ def slow_steps(context: df.DurableOrchestrationContext):
     return total
 
 
+@app.orchestration_trigger(context_name="context")
+def catches_secret(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("leaks_secret", None)
+    except Exception as ex:
+        return "caught: " + str(ex).split("\n")[0].strip()
+    return "no error"
+
+
+@app.orchestration_trigger(context_name="context")
+def big_status(context: df.DurableOrchestrationContext):
+    context.set_custom_status("x" * (context.get_input()["chars"] - 2))  # the JSON quotes count too
+    yield context.call_activity("square", 1)
+    return "done"
+
+
+@app.orchestration_trigger(context_name="context")
+def slow_retry(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=1500, max_number_of_attempts=2)
+    key = context.get_input()["key"]
+    try:
+        yield context.call_activity_with_retry("flaky", options, {"key": key, "fail_times": 99})
+    except Exception:
+        return "exhausted after 2 attempts"
+    return "unexpected success"
+
+
 # ---------------------------------------------------------------- activities
 @app.activity_trigger(input_name="x")
 def square(x: int) -> int:
@@ -243,6 +270,11 @@ def slow_square(x: int) -> int:
 @app.activity_trigger(input_name="arg")
 def always_fail(arg: str) -> str:
     raise ValueError("boom-" + arg)
+
+
+@app.activity_trigger(input_name="arg")
+def leaks_secret(arg: None) -> str:
+    raise RuntimeError('cannot connect with "AccountKey=not-a-real-key;EndpointSuffix=local" (retry later)')
 
 
 @app.activity_trigger(input_name="arg")

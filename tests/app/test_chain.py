@@ -1,0 +1,164 @@
+"""The receipt hash chain on Azurite: sealing links each receipt to the account's previous one, a
+receipt altered or removed in storage is reported as the first break, concurrent requests of one
+account still form one linear chain, and sealing again is harmless."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from dsr.chain import chain_id, head_path, seal_receipts, seal_request_receipts, verify_chain
+from dsr.record_store import RecordStore
+from dsr.storage import BlobExportStore, get_json, put_json
+
+
+@pytest.fixture
+def records(storage_connection: str) -> RecordStore:
+    return RecordStore.from_connection(storage_connection, f"test-records-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def endpoint() -> str:
+    return f"https://cv-{uuid.uuid4().hex[:8]}.cognitiveservices.azure.com"
+
+
+def write_receipts(store: BlobExportStore, request_id: str, count: int) -> list[str]:
+    paths = []
+    for index in range(count):
+        path = f"{request_id}/receipts/images/project-{index}.json"
+        put_json(store, path, {"requestId": request_id, "category": "images", "deleted": {"count": index}})
+        paths.append(path)
+    return paths
+
+
+def raw_container(records: RecordStore, storage_connection: str) -> ContainerClient:
+    return ContainerClient.from_connection_string(storage_connection, records._container.container_name)
+
+
+def test_sealed_receipts_link_to_their_predecessors(export_store, records, endpoint):
+    first = seal_receipts(records, export_store, endpoint, write_receipts(export_store, "req-1", 2))
+    second = seal_receipts(records, export_store, endpoint, write_receipts(export_store, "req-2", 1))
+    chained = [get_json(records, ref.path)["chain"] for ref in first + second]
+    assert [c["sequence"] for c in chained] == [1, 2, 3]
+    assert chained[0]["previous"] is None
+    assert chained[1]["previous"] == {"path": first[0].path, "sha256": first[0].sha256}
+    assert chained[2]["previous"] == {"path": first[1].path, "sha256": first[1].sha256}
+    assert {c["id"] for c in chained} == {chain_id(endpoint)}
+    for ref in first + second:
+        assert hashlib.sha256(records.get_bytes(ref.path)).hexdigest() == ref.sha256
+    # The original receipt content is kept as it was, beside the chain block.
+    assert get_json(records, first[1].path)["deleted"] == {"count": 1}
+    head = get_json(records, head_path(endpoint))
+    assert head["sequence"] == 3
+    assert head["last"] == {"path": second[0].path, "sha256": second[0].sha256}
+    report = verify_chain(records, endpoint)
+    assert report.ok
+    assert report.length == 3
+    assert report.verified == 3
+    assert report.to_json()["firstBreak"] is None
+
+
+def test_an_altered_receipt_is_reported_as_the_first_break(
+    export_store, records, endpoint, storage_connection
+):
+    refs = seal_receipts(records, export_store, endpoint, write_receipts(export_store, "req-a", 4))
+    container = raw_container(records, storage_connection)
+    document = json.loads(container.download_blob(refs[1].path).readall())
+    document["deleted"]["count"] = 999  # someone with storage access edits the record
+    container.upload_blob(refs[1].path, json.dumps(document).encode(), overwrite=True)
+    report = verify_chain(records, endpoint)
+    assert not report.ok
+    assert report.first_break is not None
+    assert (report.first_break.sequence, report.first_break.path) == (2, refs[1].path)
+    assert "altered" in report.first_break.reason
+    assert report.verified == 3
+
+
+def test_the_earliest_of_several_breaks_comes_first(export_store, records, endpoint, storage_connection):
+    refs = seal_receipts(records, export_store, endpoint, write_receipts(export_store, "req-b", 5))
+    container = raw_container(records, storage_connection)
+    for ref in (refs[3], refs[0]):
+        document = json.loads(container.download_blob(ref.path).readall())
+        document["note"] = "edited"
+        container.upload_blob(ref.path, json.dumps(document).encode(), overwrite=True)
+    report = verify_chain(records, endpoint)
+    assert [b.sequence for b in sorted(report.breaks, key=lambda b: b.sequence)] == [1, 4]
+    assert report.first_break is not None
+    assert report.first_break.path == refs[0].path
+
+
+def test_a_removed_receipt_is_reported(export_store, records, endpoint, storage_connection):
+    refs = seal_receipts(records, export_store, endpoint, write_receipts(export_store, "req-c", 3))
+    raw_container(records, storage_connection).delete_blob(refs[2].path)
+    report = verify_chain(records, endpoint)
+    assert report.first_break is not None
+    assert (report.first_break.sequence, report.first_break.reason) == (3, "receipt missing")
+
+
+def test_sealing_again_changes_nothing(export_store, records, endpoint):
+    paths = write_receipts(export_store, "req-d", 2)
+    first = seal_receipts(records, export_store, endpoint, paths)
+    seal_receipts(records, export_store, endpoint, write_receipts(export_store, "req-e", 1))
+    again = seal_receipts(records, export_store, endpoint, paths)  # a retried activity
+    assert again == first
+    assert get_json(records, head_path(endpoint))["sequence"] == 3
+    assert verify_chain(records, endpoint).ok
+
+
+def test_concurrent_requests_of_one_account_form_one_linear_chain(export_store, records, endpoint):
+    batches = [write_receipts(export_store, f"req-{n}", 2) for n in range(6)]
+    start = threading.Barrier(len(batches))
+    errors: list[BaseException] = []
+
+    def seal(paths: list[str]) -> None:
+        try:
+            start.wait()
+            seal_receipts(records, export_store, endpoint, paths)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=seal, args=(paths,)) for paths in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    report = verify_chain(records, endpoint)
+    assert report.ok
+    assert report.length == 12
+    assert report.verified == 12
+    sequences = sorted(get_json(records, p)["chain"]["sequence"] for paths in batches for p in paths)
+    assert sequences == list(range(1, 13))
+
+
+def test_each_account_has_its_own_chain(export_store, records, endpoint):
+    other = endpoint.replace("cv-", "cv-other-")
+    seal_receipts(records, export_store, endpoint, write_receipts(export_store, "req-x", 1))
+    seal_receipts(records, export_store, other, write_receipts(export_store, "req-y", 1))
+    assert get_json(records, "req-y/receipts/images/project-0.json")["chain"]["sequence"] == 1
+    assert verify_chain(records, endpoint).length == verify_chain(records, other).length == 1
+
+
+def test_a_status_document_points_at_the_sealed_receipts(export_store, records, endpoint):
+    paths = write_receipts(export_store, "req-s", 2)
+    unsealed = [export_store.list_files(p)[0].to_json() for p in paths]
+    document: dict[str, Any] = {
+        "operation": "delete",
+        "request": {"account": {"endpoint": endpoint}},
+        "categories": {
+            "images": {"receipt": {"files": [dict(f) for f in unsealed]}},
+            "accountInfo": {"receipt": None},
+        },
+    }
+    seal_request_receipts(document, records, export_store)
+    files = document["categories"]["images"]["receipt"]["files"]
+    assert [f["path"] for f in files] == paths
+    for file in files:
+        assert file["sha256"] == hashlib.sha256(records.get_bytes(file["path"])).hexdigest()
+        assert file["sha256"] not in {u["sha256"] for u in unsealed}

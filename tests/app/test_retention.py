@@ -1,0 +1,115 @@
+"""Retention on Azurite: the purge deletes working copies by age (exports and subject payloads after
+DSR_EXPORT_RETENTION_DAYS, rejected intake items after DSR_REJECTED_RETENTION_DAYS), keeps receipts
+and status documents, and records in the status document when and why the files went."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dsr.config import load_settings
+from dsr.record_store import RecordStore
+from dsr.retention import ExportContainer, purge_expired, retention_terms
+from dsr.status import format_time, status_path
+from dsr.storage import get_json, put_json
+
+EXPORT_FILES = ("req-1/export/tags.json", "req-1/export/manifest.json", "req-1/request/subject.json")
+
+
+@pytest.fixture
+def stores(storage_connection: str) -> tuple[ExportContainer, RecordStore]:
+    suffix = uuid.uuid4().hex[:12]
+    return (
+        ExportContainer.from_connection(storage_connection, f"test-exports-{suffix}"),
+        RecordStore.from_connection(storage_connection, f"test-records-{suffix}"),
+    )
+
+
+@pytest.fixture
+def settings(storage_connection: str):
+    return load_settings(
+        {"DSR_STORAGE_CONNECTION": storage_connection, "DSR_KEY_VAULT_URL": "https://vault.example"}
+    )
+
+
+def seed(exports: ExportContainer, records: RecordStore, settings) -> dict:
+    for path in EXPORT_FILES:
+        put_json(exports, path, {"personal": "data"})
+    put_json(exports, "intake/rejected/20260101T000000Z-m1.json", {"reason": "bad"})
+    received = format_time(datetime.now(UTC))
+    document: dict[str, Any] = {"requestId": "req-1", "receivedAt": received, "state": "succeeded"}
+    document["retention"] = retention_terms(received, settings)
+    put_json(records, status_path("req-1"), document)
+    put_json(records, "req-1/receipts/images/p1.json", {"receipt": True})
+    return document
+
+
+def names(exports: ExportContainer) -> set[str]:
+    return {name for name, _ in exports.created()}
+
+
+def test_defaults_are_thirty_and_seven_days(settings):
+    assert settings.export_retention_days == 30
+    assert settings.rejected_retention_days == 7
+
+
+def test_nothing_goes_before_its_time(stores, settings):
+    exports, records = stores
+    seed(exports, records, settings)
+    report = purge_expired(exports, records, settings, datetime.now(UTC) + timedelta(days=6))
+    assert (report.files_deleted, report.rejected_deleted, report.requests_expired) == (0, 0, [])
+    assert len(names(exports)) == len(EXPORT_FILES) + 1
+
+
+def test_rejected_items_go_after_seven_days_exports_stay(stores, settings):
+    exports, records = stores
+    seed(exports, records, settings)
+    report = purge_expired(exports, records, settings, datetime.now(UTC) + timedelta(days=8))
+    assert report.rejected_deleted == 1
+    assert report.files_deleted == 0
+    assert names(exports) == set(EXPORT_FILES)
+    assert get_json(records, status_path("req-1"))["retention"]["expired"] is None
+
+
+def test_expired_export_is_gone_and_its_status_document_says_when_and_why(stores, settings):
+    exports, records = stores
+    document = seed(exports, records, settings)
+    assert document["retention"]["expiresAt"] == format_time(
+        datetime.strptime(document["receivedAt"], "%Y-%m-%dT%H:%M:%SZ") + timedelta(days=30)
+    )
+    later = datetime.now(UTC) + timedelta(days=31)
+    report = purge_expired(exports, records, settings, later)
+    assert report.files_deleted == len(EXPORT_FILES)
+    assert report.requests_expired == ["req-1"]
+    assert names(exports) == set()
+    status = get_json(records, status_path("req-1"))
+    expired = status["retention"]["expired"]
+    assert expired["at"] == format_time(later)
+    assert expired["filesDeleted"] == len(EXPORT_FILES)
+    assert "30 day(s) after they were written" in expired["reason"]
+    # Receipts and the status document stay.
+    assert {f.path for f in records.list_files("req-1/")} == {
+        status_path("req-1"),
+        "req-1/receipts/images/p1.json",
+    }
+    # A second run finds nothing more to do and leaves the note as it is.
+    assert purge_expired(exports, records, settings, later).files_deleted == 0
+    assert get_json(records, status_path("req-1"))["retention"]["expired"] == expired
+
+
+def test_retention_periods_are_configurable(stores, storage_connection):
+    exports, records = stores
+    short = load_settings(
+        {
+            "DSR_STORAGE_CONNECTION": storage_connection,
+            "DSR_KEY_VAULT_URL": "https://vault.example",
+            "DSR_EXPORT_RETENTION_DAYS": "2",
+            "DSR_REJECTED_RETENTION_DAYS": "1",
+        }
+    )
+    seed(exports, records, short)
+    report = purge_expired(exports, records, short, datetime.now(UTC) + timedelta(days=3))
+    assert (report.files_deleted, report.rejected_deleted) == (len(EXPORT_FILES), 1)
