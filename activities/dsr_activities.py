@@ -21,6 +21,7 @@ from dsr.errors import PermanentError
 from dsr.export import run_export_unit
 from dsr.records import read_callback
 from dsr.report import write_index_and_manifest
+from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
 from dsr.status import status_path
@@ -84,6 +85,8 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
     )
     document["statusFile"] = {"path": status_path(request_id)}
     put_json(runtime.records, status_path(request_id), document)
+    # After the document: a listed outcome always has its status document to show.
+    mark(runtime.records, request_id, document["operation"], document["state"], document["receivedAt"])
     log.info("request %s: %s", request_id, document["state"])
     return document
 

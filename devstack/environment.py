@@ -4,7 +4,7 @@
 Generated values (identity header, demo training key, emulator admin token, the Functions host's keys)
 are random per local directory and stored with mode 0600. ``env`` prints the identity header, which
 only the local token endpoint accepts, and the host keys, which only the local host accepts (run.sh
-passes them to devhost that way, and scripts/demo.py reads the function key from it).
+passes them to devhost that way, and cvdsr reads the function key from it).
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ MAX_METADATA_PAIRS = 10  # the 3.4-preview per-image metadata limit; v3.3 allows
 MAX_PROJECT_IDS = 100  # S0 project limit
 MAX_APPLICATION_LENGTH = 256
 MAX_CALLS_PER_SECOND = 1000.0  # far above any Custom Vision tier; guards against typos
+MAX_EXTENSION_MONTHS = 2  # GDPR Art. 12(3): "extended by two further months where necessary"
+MAX_EXTENSION_REASON_LENGTH = 500
 RFC3339_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
 """An RFC 3339 date-time with its offset (section 5.6): what ``subject.predictions.from``/``to`` take."""
 INSTANCE_ID_PREFIX = "dsr-"
@@ -43,6 +45,13 @@ class SubjectScope(TypedDict):
     metadataKeys: list[str]
     metadataFile: str | None
     predictions: dict[str, str | None] | None
+
+
+class DeadlineExtension(TypedDict):
+    """A GDPR Art. 12(3) extension of the one-month deadline, with the reason given to the subject."""
+
+    months: int
+    reason: str
 
 
 class AccountRef(TypedDict):
@@ -68,6 +77,7 @@ class DsrRequest(TypedDict):
     callbackFile: str | None
     callbackHost: str | None
     """The callback's host, the one part of it shown in status documents."""
+    extension: DeadlineExtension | None
     fingerprint: str
 
 
@@ -157,6 +167,11 @@ class _Subject(_Strict):
         return value
 
 
+class _Extension(_Strict):
+    months: int = Field(ge=1, le=MAX_EXTENSION_MONTHS)
+    reason: str = Field(min_length=1, max_length=MAX_EXTENSION_REASON_LENGTH)
+
+
 class _Request(_Strict):
     requestId: str | None = None
     operation: Operation
@@ -168,6 +183,7 @@ class _Request(_Strict):
     subject: _Subject | None = None
     dryRun: bool = False
     callbackUrl: str | None = Field(default=None, max_length=2048)
+    extension: _Extension | None = None
 
     @field_validator("requestId")
     @classmethod
@@ -279,17 +295,23 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         account["callsPerSecond"] = float(model.account.callsPerSecond)
     project_ids = None if model.projectIds is None else sorted({str(p) for p in model.projectIds})
     category_names = [c.value for c in categories]
-    fingerprint = _fingerprint(
-        {
-            "operation": model.operation,
-            "account": dict(account),
-            "categories": category_names,
-            "projectIds": project_ids,
-            "subject": subject,
-            "dryRun": model.dryRun,
-            "callbackUrl": model.callbackUrl,
-        }
+    extension: DeadlineExtension | None = (
+        None
+        if model.extension is None
+        else {"months": model.extension.months, "reason": model.extension.reason}
     )
+    fingerprinted: dict[str, Any] = {
+        "operation": model.operation,
+        "account": dict(account),
+        "categories": category_names,
+        "projectIds": project_ids,
+        "subject": subject,
+        "dryRun": model.dryRun,
+        "callbackUrl": model.callbackUrl,
+    }
+    if extension is not None:  # only when set, so requests without one keep their fingerprint
+        fingerprinted["extension"] = extension
+    fingerprint = _fingerprint(fingerprinted)
     return DsrRequest(
         requestId=model.requestId or new_id or str(uuid.uuid4()),
         operation=model.operation,
@@ -299,6 +321,7 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         subject=subject,
         dryRun=model.dryRun,
         callbackUrl=model.callbackUrl,
+        extension=extension,
         callbackFile=None,
         callbackHost=None if model.callbackUrl is None else urlsplit(model.callbackUrl).hostname,
         fingerprint=fingerprint,

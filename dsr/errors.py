@@ -23,6 +23,7 @@ Errors carry ids (request, project, operation) and never personal data or secret
     │   ├── RequestPayloadError        a payload stored for a request (subject, callback) is unusable
     │   ├── storage.StoredFileNotFoundError     a file expected in the export container is missing
     │   ├── storage.StoredFileExistsError       a create-if-absent write lost to an earlier writer
+    │   ├── storage.InvalidPageTokenError       a listing continuation token Blob Storage refused
     │   ├── secrets.SecretAccessDeniedError     the app's identity may not read the secret
     │   └── secrets.SecretStoreRequestError     Key Vault refused the request as malformed
     └── customvision.errors.CustomVisionError   (Training API errors; see that module: each is also

@@ -10,6 +10,7 @@ hash chain (``dsr/chain.py``) can be shown to catch an altered receipt.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from azure.core import MatchConditions
@@ -22,7 +23,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContentSettings
 
 from dsr.errors import TransientError
-from dsr.storage import BlobExportStore, StorageUnavailableError
+from dsr.storage import BlobExportStore, StorageUnavailableError, StoredFileNotFoundError
 
 
 class RecordConflictError(TransientError):
@@ -83,3 +84,30 @@ class RecordStore(BlobExportStore):
             raise RecordConflictError(path) from exc
         except AzureError as exc:
             raise StorageUnavailableError(f"could not write {path!r}") from exc
+
+    def update_metadata(self, path: str, values: Mapping[str, str]) -> None:
+        """Set some metadata by writing a new version with the same content and the merged metadata.
+
+        Set Blob Metadata would modify a version the WORM policy protects, which Azure refuses; an
+        overwrite makes a new current version and keeps the old one, which the policy allows. The
+        write is conditional on the ETag read, so a concurrent writer is never overwritten.
+        """
+        blob = self._container.get_blob_client(path)
+        try:
+            downloader = blob.download_blob()
+            data = downloader.readall()
+            properties = downloader.properties
+            blob.upload_blob(
+                data,
+                overwrite=True,
+                metadata={**(properties.metadata or {}), **values},
+                content_settings=ContentSettings(content_type=properties.content_settings.content_type),
+                etag=properties.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceNotFoundError as exc:
+            raise StoredFileNotFoundError(path) from exc
+        except ResourceModifiedError as exc:
+            raise RecordConflictError(path) from exc
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not update {path!r}") from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dsr.contract import DsrRequest
 from dsr.units import UnitResult
@@ -19,10 +19,13 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 RequestState = Literal[
     "pending", "awaiting_approval", "running", "succeeded", "partially_succeeded", "failed", "canceled"
 ]
+REQUEST_STATES: tuple[str, ...] = get_args(RequestState)
 CategoryState = Literal[
     "pending", "running", "succeeded", "failed", "not_attributable", "manual_action_required", "skipped"
 ]
 TERMINAL_STATES = frozenset({"succeeded", "partially_succeeded", "failed", "canceled"})
+PROGRESS_ERROR_LENGTH = 200
+"""Errors are cut to this in Durable custom status, which must stay under 16 KB."""
 _OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action_required", "skipped"})
 
 
@@ -40,11 +43,39 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
-def due_date(received: datetime) -> datetime:
-    """GDPR Art. 12(3): one month from receipt (same day next month, clamped to the month's end)."""
-    year, month = (received.year + 1, 1) if received.month == 12 else (received.year, received.month + 1)
+def due_date(received: datetime, months: int = 1) -> datetime:
+    """GDPR Art. 12(3): one month from receipt (same day ``months`` later, clamped to the month's end).
+
+    An extension (by up to two further months) passes ``months`` = 1 + the extension.
+    """
+    index = received.month - 1 + months
+    year, month = received.year + index // 12, index % 12 + 1
     day = min(received.day, calendar.monthrange(year, month)[1])
     return received.replace(year=year, month=month, day=day)
+
+
+def _deadline(request: DsrRequest, received: datetime) -> tuple[str, dict[str, Any] | None]:
+    """``dueAt`` and the recorded extension (None when the request set none)."""
+    base = format_time(due_date(received))
+    # .get: requests started before extensions existed carry no such key in their Durable input.
+    extension = request.get("extension")
+    if extension is None:
+        return base, None
+    due = format_time(due_date(received, 1 + extension["months"]))
+    return due, {"months": extension["months"], "reason": extension["reason"], "originalDueAt": base}
+
+
+def manual_actions(categories: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """What the customer must still do themselves: one entry per category the API could not finish.
+
+    A delete whose only remaining categories are these still ends ``succeeded`` (everything the API
+    can delete is gone), so this list is what says it is not all over.
+    """
+    return [
+        {"category": name, "action": entry["note"] or "see the category's receipt"}
+        for name, entry in categories.items()
+        if entry["state"] == "manual_action_required"
+    ]
 
 
 def request_echo(request: DsrRequest) -> dict[str, Any]:
@@ -79,13 +110,15 @@ def initial_document(
     request: DsrRequest, received: datetime, state: RequestState = "pending"
 ) -> dict[str, Any]:
     """The document as it stands before any category ran."""
+    due, extension = _deadline(request, received)
     return {
         "schemaVersion": SCHEMA_VERSION,
         "requestId": request["requestId"],
         "operation": request["operation"],
         "state": state,
         "receivedAt": format_time(received),
-        "dueAt": format_time(due_date(received)),
+        "dueAt": due,
+        "extension": extension,
         "completedAt": None,
         "request": request_echo(request),
         "categories": {category: new_category_entry() for category in request["categories"]},
@@ -94,6 +127,9 @@ def initial_document(
         "approval": None,
         "callback": None,
         "projectsNotFound": [],
+        "manualActions": [],
+        "attempts": [],
+        "cancellation": None,
         "error": None,
         "retention": None,
     }
@@ -145,10 +181,18 @@ def progress(document: dict[str, Any]) -> dict[str, Any]:
         "requestId": document["requestId"],
         "state": document["state"],
         "categories": {
-            name: {"state": entry["state"], "counts": entry["counts"], "verified": entry["verified"]}
+            name: {
+                "state": entry["state"],
+                "counts": entry["counts"],
+                "verified": entry["verified"],
+                "error": None if entry["error"] is None else entry["error"][:PROGRESS_ERROR_LENGTH],
+            }
             for name, entry in document["categories"].items()
         },
         "approval": document["approval"],
+        "attempts": document["attempts"],
+        # Why a request is stuck or about to fail (e.g. Key Vault unreachable), before it has finished.
+        "error": document["error"],
     }
 
 
@@ -156,4 +200,5 @@ def completed(document: dict[str, Any], now: datetime, state: RequestState | Non
     finished = dict(document)
     finished["state"] = state or overall_state(document["categories"])
     finished["completedAt"] = format_time(now)
+    finished["manualActions"] = manual_actions(document["categories"])
     return finished

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypedDict
 
 import requests
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
 from requests.adapters import HTTPAdapter
@@ -26,6 +26,7 @@ from dsr.errors import PermanentError, TransientError
 BLOCK_SIZE = 4 * 1024 * 1024
 """Bytes buffered before a block is staged: the most memory one streamed upload holds."""
 SHA256_METADATA_KEY = "sha256"
+HTTP_BAD_REQUEST = 400
 
 
 class FileRefJson(TypedDict):
@@ -88,6 +89,20 @@ class ExportStore(Protocol):
     def get_bytes(self, path: str) -> bytes: ...
 
     def list_files(self, prefix: str) -> list[FileRef]: ...
+
+    def list_page(
+        self, prefix: str, page_size: int, token: str | None
+    ) -> tuple[list[tuple[str, dict[str, str]]], str | None]:
+        """One page of (path, metadata) under ``prefix``, in path order, and the next page's token."""
+        ...
+
+    def update_metadata(self, path: str, values: Mapping[str, str]) -> None:
+        """Set some metadata of an existing file, keeping the rest (the sha256)."""
+        ...
+
+
+class InvalidPageTokenError(PermanentError):
+    """A continuation token that Blob Storage did not hand out (or no longer accepts)."""
 
 
 def _json_bytes(document: Any) -> bytes:
@@ -254,3 +269,34 @@ class BlobExportStore:
             ]
         except AzureError as exc:
             raise StorageUnavailableError(f"could not list {prefix!r}") from exc
+
+    def list_page(
+        self, prefix: str, page_size: int, token: str | None
+    ) -> tuple[list[tuple[str, dict[str, str]]], str | None]:
+        self._ensure_container()
+        try:
+            pages = self._container.list_blobs(
+                name_starts_with=prefix, include=["metadata"], results_per_page=page_size
+            ).by_page(continuation_token=token)
+            items = [(item.name, dict(item.metadata or {})) for item in next(pages)]
+        except StopIteration:
+            return [], None
+        except HttpResponseError as exc:
+            if token is not None and exc.status_code == HTTP_BAD_REQUEST:
+                raise InvalidPageTokenError("not a continuation token of this listing") from exc
+            raise StorageUnavailableError(f"could not list {prefix!r}") from exc
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not list {prefix!r}") from exc
+        # The page iterator carries the marker; the SDK's annotations only say Iterator.
+        following: str | None = getattr(pages, "continuation_token", None)
+        return items, following or None
+
+    def update_metadata(self, path: str, values: Mapping[str, str]) -> None:
+        blob = self._container.get_blob_client(path)
+        try:
+            current = blob.get_blob_properties().metadata or {}
+            blob.set_blob_metadata({**current, **values})
+        except ResourceNotFoundError as exc:
+            raise StoredFileNotFoundError(path) from exc
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not update {path!r}") from exc

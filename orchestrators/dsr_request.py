@@ -61,9 +61,11 @@ def _error_text(exc: Exception) -> str:
     return " ".join(first.split())[:500]
 
 
-def _skip_all(document: dict[str, Any]) -> None:
-    for entry in document["categories"].values():
-        entry["state"] = "skipped"
+def _skip_all(document: dict[str, Any], categories: list[str] | None = None) -> None:
+    """Mark ``categories`` (default: all) skipped; a retry's carried categories keep their outcome."""
+    for name, entry in document["categories"].items():
+        if categories is None or name in categories:
+            entry["state"] = "skipped"
 
 
 def _phases(operation: str, categories: list[str]) -> list[list[str]]:
@@ -84,6 +86,12 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     callback = request["callbackFile"]
     received = parse_time(payload["receivedAt"])
     document = initial_document(request, received, "running")
+    retry = payload.get("retry")
+    if retry:  # a retry runs only the failed categories; the others are carried from the last attempt
+        document["categories"].update(retry["carried"])
+        document["attempts"] = retry["attempts"]
+        document["approval"] = retry["approval"]
+    to_run: list[str] = retry["categories"] if retry else request["categories"]
     context.set_custom_status(progress(document))
 
     try:
@@ -92,7 +100,7 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
         resolution = {"error": _error_text(exc)}
     if "error" in resolution:
         document["error"] = resolution["error"]
-        _skip_all(document)
+        _skip_all(document, to_run)
         return (
             yield from _finish(context, completed(document, context.current_utc_datetime, "failed"), callback)
         )
@@ -106,7 +114,7 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
         if decision is not None:
             return (yield from _finish(context, decision, callback))
 
-    for phase in _phases(request["operation"], request["categories"]):
+    for phase in _phases(request["operation"], to_run):
         yield from _run_phase(context, document, job, phase)
     return (yield from _finish(context, completed(document, context.current_utc_datetime), callback))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, idempotently:
-#   .venv/                      Python 3.11 virtualenv with requirements-dev.txt
+#   .venv/                      Python 3.11 virtualenv with requirements-dev.txt and the project itself
+#                               (editable), which installs the operator CLI as .venv/bin/cvdsr
 #   devstack/node/node_modules  Azurite, pinned in devstack/node/package-lock.json
 #   .local/checkov-venv/        checkov (infra scanner), pinned in requirements-checkov.txt
 # Re-running is cheap: each step is skipped while its inputs are unchanged.
@@ -23,10 +24,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$python_bin" -m venv .venv
 fi
-py_fp="$(fingerprint requirements.txt requirements-dev.txt)"
-if [ "$(cat "$stamp_dir/python" 2>/dev/null)" != "$py_fp" ]; then
+py_fp="$(fingerprint requirements.txt requirements-dev.txt pyproject.toml)"
+if [ "$(cat "$stamp_dir/python" 2>/dev/null)" != "$py_fp" ] || [ ! -x .venv/bin/cvdsr ]; then
   echo "setup: installing Python packages"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  # The project itself, editable, for the `cvdsr` console script (its dependencies came just above).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   echo "$py_fp" > "$stamp_dir/python"
 fi
 

@@ -9,8 +9,9 @@ cd "$root"
 
 ./scripts/setup.sh
 py=.venv/bin/python
+source scripts/test-stack.sh  # the test stack's own directory and ports, never a developer's stack
 
-# Services this run starts are stopped again when it ends; ones a developer already runs are left alone.
+# Services this run starts are stopped again when it ends; ones already running in DSR_LOCAL_DIR are kept.
 already="$($py -m devstack status 2>/dev/null | awk '$2 == "running" {printf "%s ", $1}' || true)"
 stop_started() {
   local started=()

@@ -1,19 +1,25 @@
-"""HTTP API v1: submit a request, poll its status (async request-reply), approve a pending delete."""
+"""HTTP API v1: submit a request, poll its status (async request-reply), approve a pending delete,
+cancel a running request, retry a failed one. Described for callers in ``triggers/openapi.json``."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import azure.durable_functions as df
 import azure.functions as func
 
+from dsr.cancellation import MAX_CANCEL_REASON_LENGTH, MAX_CANCELED_BY_LENGTH
 from dsr.config import get_settings
 from dsr.errors import InvalidRequestError
+from dsr.request_index import MAX_PAGE_SIZE
 from dsr.runtime import get_runtime
+from dsr.status import REQUEST_STATES
 from dsr.untrusted_json import parse_untrusted
 from triggers.intake import admit, approve, read_status, submit
+from triggers.request_control import cancel, retry
+from triggers.request_list import NOT_OURS, list_requests
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
 
 bp = df.Blueprint()
@@ -22,6 +28,8 @@ log = logging.getLogger("dsr.http")
 RETRY_AFTER_SECONDS = 10
 MAX_APPROVER_LENGTH = 128
 MAX_COMMENT_LENGTH = 1000
+DEFAULT_PAGE_SIZE = 50
+MAX_TOKEN_LENGTH = 2048
 
 
 def _json_body(req: func.HttpRequest) -> Any:
@@ -29,8 +37,32 @@ def _json_body(req: func.HttpRequest) -> Any:
 
 
 def _status_url(req: func.HttpRequest, request_id: str) -> str:
+    """The status URL, keeping the ``code`` the caller authenticated with: pollers send no header."""
     parts = urlsplit(req.url)
-    return f"{parts.scheme}://{parts.netloc}/api/requests/{request_id}"
+    url = f"{parts.scheme}://{parts.netloc}/api/requests/{request_id}"
+    code = req.params.get("code")
+    return f"{url}?{urlencode({'code': code})}" if code else url
+
+
+def _json_object(req: func.HttpRequest, allowed: set[str], *, optional: bool = False) -> dict[str, Any]:
+    if optional and not req.get_body().strip():
+        return {}
+    body = _json_body(req)
+    if not isinstance(body, dict):
+        raise InvalidRequestError("body", "must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidRequestError(unknown[0], "unknown field")
+    return body
+
+
+def _optional_text(body: dict[str, Any], field: str, limit: int) -> str | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidRequestError(field, f"must be a string of at most {limit} characters")
+    return value.strip() or None
 
 
 def _accepted(req: func.HttpRequest, request_id: str, body: dict[str, Any]) -> func.HttpResponse:
@@ -85,12 +117,7 @@ async def approve_request(req: func.HttpRequest, client: df.DurableOrchestration
     """``POST /api/requests/{id}/approve``: body ``{"by", "decision"?: approve|reject, "comment"?}``."""
     request_id = req.route_params.get("requestId", "")
     try:
-        body = _json_body(req)
-        if not isinstance(body, dict):
-            raise InvalidRequestError("body", "must be a JSON object")
-        unknown = sorted(set(body) - {"by", "decision", "comment"})
-        if unknown:
-            raise InvalidRequestError(unknown[0], "unknown field")
+        body = _json_object(req, {"by", "decision", "comment"})
         by = body.get("by")
         if not isinstance(by, str) or not 1 <= len(by.strip()) <= MAX_APPROVER_LENGTH:
             raise InvalidRequestError("by", f"is required: who approves (1-{MAX_APPROVER_LENGTH} characters)")
@@ -114,3 +141,83 @@ async def approve_request(req: func.HttpRequest, client: df.DurableOrchestration
         return error_response(exc)
     log.info("request %s: approval decision delivered", request_id)
     return _accepted(req, request_id, {"requestId": request_id, "decision": decision})
+
+
+@bp.route(route="requests/{requestId}/cancel", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def cancel_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """``POST /api/requests/{id}/cancel``: body ``{"by"?, "reason"?}`` (optional); 200 + the document."""
+    request_id = req.route_params.get("requestId", "")
+    try:
+        body = _json_object(req, {"by", "reason"}, optional=True)
+        by = _optional_text(body, "by", MAX_CANCELED_BY_LENGTH)
+        reason = _optional_text(body, "reason", MAX_CANCEL_REASON_LENGTH)
+        runtime = get_runtime()
+        view = await cancel(client, request_id, by, reason, runtime.store, runtime.records)
+    except Exception as exc:
+        return error_response(exc)
+    log.info("request %s: canceled", request_id)
+    if view.running:  # terminated, but not yet stopped: poll for the final document
+        location = _status_url(req, request_id)
+        headers = {"Location": location, "Retry-After": str(RETRY_AFTER_SECONDS)}
+        return json_response(view.document, 202, headers)
+    return json_response(view.document, 200)
+
+
+@bp.route(route="requests/{requestId}/retry", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def retry_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """``POST /api/requests/{id}/retry``: run the failed categories again; 202 + Location."""
+    request_id = req.route_params.get("requestId", "")
+    try:
+        attempt = await retry(client, request_id, get_runtime().records)
+    except Exception as exc:
+        return error_response(exc)
+    log.info("request %s: attempt %d started", request_id, attempt["attempt"])
+    return _accepted(
+        req,
+        request_id,
+        {"requestId": request_id, "attempt": attempt["attempt"], "categories": attempt["categories"]},
+    )
+
+
+def _list_query(req: func.HttpRequest) -> dict[str, Any]:
+    unknown = sorted(set(req.params) - {"state", "operation", "pageSize", "continuationToken", "code"})
+    if unknown:
+        raise InvalidRequestError(unknown[0], "unknown query parameter")
+    state = req.params.get("state") or None
+    if state is not None and state not in REQUEST_STATES:
+        raise InvalidRequestError("state", f"must be one of {', '.join(REQUEST_STATES)}")
+    operation = req.params.get("operation") or None
+    if operation is not None and operation not in ("export", "delete"):
+        raise InvalidRequestError("operation", "must be 'export' or 'delete'")
+    size = req.params.get("pageSize") or str(DEFAULT_PAGE_SIZE)
+    if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
+        raise InvalidRequestError("pageSize", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    token = req.params.get("continuationToken") or None
+    if token is not None and (len(token) > MAX_TOKEN_LENGTH or not token.isprintable()):
+        raise InvalidRequestError("continuationToken", NOT_OURS)
+    return {"state": state, "operation": operation, "page_size": int(size), "token": token}
+
+
+def _next_link(req: func.HttpRequest, token: str | None) -> str | None:
+    if token is None:
+        return None
+    parts = urlsplit(req.url)
+    query = {k: v for k, v in req.params.items() if k != "continuationToken"}
+    return f"{parts.scheme}://{parts.netloc}/api/requests?{urlencode({**query, 'continuationToken': token})}"
+
+
+@bp.route(route="requests", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def list_request_page(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """``GET /api/requests?state=&operation=&pageSize=``: one page of requests and ``nextLink``."""
+    try:
+        rows, token = await list_requests(client, get_runtime().records, **_list_query(req))
+    except Exception as exc:
+        return error_response(exc)
+    for row in rows:
+        row["statusQueryUrl"] = _status_url(req, row["requestId"])
+    return json_response({"requests": rows, "nextLink": _next_link(req, token)}, 200)

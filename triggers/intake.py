@@ -10,6 +10,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dsr.callbacks import check_callback_url
+from dsr.cancellation import canceled_document, cancellation_from, receipts_prefix
 from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for, parse_request
 from dsr.errors import RequestConflictError, RequestNotFoundError
@@ -137,6 +138,8 @@ async def read_status(
     if progress:
         document["state"] = progress["state"]
         document["approval"] = progress.get("approval")
+        document["attempts"] = progress.get("attempts", [])
+        document["error"] = progress.get("error")
         for name, entry in progress["categories"].items():
             document["categories"].setdefault(name, {}).update(entry)
     if runtime_status in RUNNING_STATUSES:
@@ -144,12 +147,23 @@ async def read_status(
             document["state"] = "running"
         return StatusView(document, running=True)
     if runtime_status == df.OrchestrationRuntimeStatus.Terminated:
-        document["state"] = "canceled"
-        document["error"] = "the request was terminated by an operator"
-    else:
-        document["state"] = "failed"
-        document["error"] = "the request failed unexpectedly; operators can find details in the logs"
+        return StatusView(_terminated(document, status.output, store), running=False)
+    document["state"] = "failed"
+    document["error"] = "the request failed unexpectedly; operators can find details in the logs"
     return StatusView(document, running=False)
+
+
+def _terminated(document: dict[str, Any], output: Any, store: ExportStore) -> dict[str, Any]:
+    """A terminated request (canceled): the document its cancel wrote, or else its progress so far,
+    who canceled it and the receipts found beside the status document."""
+    try:
+        written: dict[str, Any] = get_json(store, status_path(document["requestId"]))
+    except StoredFileNotFoundError:
+        written = {}
+    if written.get("state") == "canceled":
+        return written
+    receipts = store.list_files(receipts_prefix(document["requestId"]))
+    return canceled_document(document, cancellation_from(output), receipts)
 
 
 def approval_path(request_id: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED = ["function_app.py", "dsr", "triggers", "orchestrators", "activities"]
-DEV_ONLY = ("devhost", "devstack", "emulator", "tests", "benchmarks", "scripts")
+DEV_ONLY = ("devhost", "devstack", "emulator", "cvdsr", "tests", "benchmarks", "scripts")
 
 
 def python_files(*roots: str) -> list[Path]:

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from dsr.contract import parse_request
+from dsr.errors import InvalidRequestError
 from dsr.status import completed, due_date, initial_document, merge_units, overall_state, progress
 
 
@@ -153,3 +154,65 @@ def test_shared_images_entry_splits_into_images_and_iteration_performance():
     assert performance["counts"] == {"imagePerformances": 5, "iterations": 2}
     assert [f["path"] for f in images["files"]] == ["r/export/images/p/images-0000000.ndjson"]
     assert [f["path"] for f in performance["files"]] == ["r/export/iteration-performance/p/i.json"]
+
+
+def _request(**fields):
+    return parse_request(
+        {
+            "requestId": "r1",
+            "operation": "delete",
+            "account": {"endpoint": "https://a.cognitiveservices.azure.com", "trainingKeySecret": "cv-key"},
+            **fields,
+        }
+    )
+
+
+def test_extension_moves_the_due_date_and_is_recorded():
+    document = initial_document(
+        _request(extension={"months": 2, "reason": "complex request"}), datetime(2026, 1, 31)
+    )
+    assert document["dueAt"] == "2026-04-30T00:00:00Z"  # one month plus two further months
+    assert document["extension"] == {
+        "months": 2,
+        "reason": "complex request",
+        "originalDueAt": "2026-02-28T00:00:00Z",
+    }
+    assert initial_document(_request(), datetime(2026, 1, 31))["extension"] is None
+
+
+@pytest.mark.parametrize(
+    "extension", [{"months": 3, "reason": "x"}, {"months": 1, "reason": ""}, {"months": 1}]
+)
+def test_extension_is_at_most_two_months_with_a_reason(extension):
+    with pytest.raises(InvalidRequestError) as raised:
+        _request(extension=extension)
+    assert raised.value.field.startswith("extension")
+
+
+def test_extension_changes_the_fingerprint_only_when_set():
+    assert _request()["fingerprint"] != _request(extension={"months": 1, "reason": "r"})["fingerprint"]
+
+
+def test_a_delete_left_with_manual_actions_lists_them():
+    document = initial_document(
+        _request(categories=["images", "accountInfo", "exportedModels"]), datetime(2026, 1, 1)
+    )
+    document["categories"]["images"].update(state="succeeded")
+    document["categories"]["accountInfo"].update(state="manual_action_required", note="delete the resource")
+    document["categories"]["exportedModels"].update(state="manual_action_required", note="delete copies")
+    finished = completed(document, datetime(2026, 1, 2))
+    assert finished["state"] == "succeeded"
+    assert finished["manualActions"] == [
+        {"category": "accountInfo", "action": "delete the resource"},
+        {"category": "exportedModels", "action": "delete copies"},
+    ]
+    assert document["manualActions"] == []  # not before the request ends
+
+
+def test_progress_carries_errors_so_a_stuck_request_says_why():
+    document = initial_document(_request(categories=["images"]), datetime(2026, 1, 1))
+    document["error"] = "SecretStoreUnavailableError: Key Vault could not be reached"
+    document["categories"]["images"]["error"] = "x" * 5000
+    compact = progress(document)
+    assert compact["error"] == document["error"]
+    assert len(compact["categories"]["images"]["error"]) == 200

@@ -31,6 +31,9 @@ SCENARIOS = (
     "approval",
     "faults",
     "projects-only",
+    "cancel",
+    "retry",
+    "cli",
 )
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),

@@ -18,6 +18,8 @@ from typing import Any
 import requests
 from azure.storage.blob import ContainerClient
 
+from tests.api.openapi_contract import check_response
+
 ROOT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.3
 READY_SECONDS = 60
@@ -133,11 +135,17 @@ class HostProcess:
     def headers(self) -> dict[str, str]:
         return {"x-functions-key": self.function_key}
 
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One API call; the answer must match what triggers/openapi.json declares for it."""
+        response = requests.request(method, f"{self.api}/{path}", headers=self.headers, timeout=30, **kwargs)
+        check_response(response)
+        return response
+
     def submit(self, body: dict[str, Any]) -> requests.Response:
-        return requests.post(f"{self.api}/requests", json=body, headers=self.headers, timeout=30)
+        return self.call("POST", "requests", json=body)
 
     def status(self, request_id: str) -> requests.Response:
-        return requests.get(f"{self.api}/requests/{request_id}", headers=self.headers, timeout=30)
+        return self.call("GET", f"requests/{request_id}")
 
     def wait(self, request_id: str, timeout: float = 120) -> requests.Response:
         """Poll like a Logic Apps step until the answer is no longer 202."""

@@ -21,9 +21,7 @@ def wait_for_state(host, request_id: str, state: str, timeout: float = 30) -> di
 
 
 def approve(host, request_id: str, body: dict) -> requests.Response:
-    return requests.post(
-        f"{host.api}/requests/{request_id}/approve", json=body, headers=host.headers, timeout=10
-    )
+    return host.call("POST", f"requests/{request_id}/approve", json=body)  # checked against the OpenAPI
 
 
 @pytest.mark.parametrize("host_settings", [{"DSR_APPROVAL_REQUIRED": "true"}])

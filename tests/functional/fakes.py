@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from dsr.storage import FileRef, StoredFileExistsError, StoredFileNotFoundError
 
@@ -14,6 +14,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.metadata: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
     def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
@@ -42,6 +43,20 @@ class MemoryStore:
             items = sorted((p, d, t) for p, (d, t) in self.files.items() if p.startswith(prefix))
         return [FileRef(p, len(d), hashlib.sha256(d).hexdigest(), t) for p, d, t in items]
 
+    def list_page(
+        self, prefix: str, page_size: int, token: str | None
+    ) -> tuple[list[tuple[str, dict[str, str]]], str | None]:
+        with self._lock:
+            names = sorted(p for p in self.files if p.startswith(prefix) and (token is None or p > token))
+            page = [(name, dict(self.metadata.get(name, {}))) for name in names[:page_size]]
+        return page, page[-1][0] if len(names) > page_size else None
+
+    def update_metadata(self, path: str, values: Mapping[str, str]) -> None:
+        with self._lock:
+            if path not in self.files:
+                raise StoredFileNotFoundError(path)
+            self.metadata.setdefault(path, {}).update(values)
+
 
 class SimulatedCrash(BaseException):
     """Raised by :class:`CrashingStore` where the host would have been killed. A BaseException, so no
@@ -54,6 +69,7 @@ class CrashingStore(MemoryStore):
     def __init__(self, base: MemoryStore, crash_when: Callable[[str], bool]) -> None:
         super().__init__()
         self.files = base.files
+        self.metadata = base.metadata
         self._crash_when = crash_when
 
     def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:

@@ -1,0 +1,57 @@
+"""Retrying a finished request: only its failed categories run again, under the same request id.
+
+Pure functions that turn a finished run (its Durable input and final status document) into the input
+of the next attempt. The categories that did not fail travel along unchanged ("carried"), so the new
+run's document is complete from its first progress report, and ``attempts`` keeps every earlier run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dsr.errors import RequestConflictError
+
+RETRYABLE_STATES = frozenset({"failed", "partially_succeeded"})
+
+
+def failed_categories(document: dict[str, Any]) -> list[str]:
+    """The categories of a finished request that failed, in document order."""
+    return [name for name, entry in document["categories"].items() if entry["state"] == "failed"]
+
+
+def _attempt_record(stored_input: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    retry = stored_input.get("retry")
+    ran = retry["categories"] if retry else list(document["categories"])
+    return {
+        "attempt": retry["attempt"] if retry else 1,
+        "state": document["state"],
+        "startedAt": retry["startedAt"] if retry else document["receivedAt"],
+        "completedAt": document["completedAt"],
+        "categories": {name: document["categories"][name]["state"] for name in ran},
+    }
+
+
+def retry_input(stored_input: dict[str, Any], document: dict[str, Any], now: str) -> dict[str, Any]:
+    """The orchestration input of the next attempt of a finished request.
+
+    Raises :class:`RequestConflictError` when the request did not fail (nothing to retry). Approval is
+    not asked again: the decision recorded for the request covers re-running its failed categories.
+    """
+    request_id = document["requestId"]
+    if document["state"] not in RETRYABLE_STATES or not failed_categories(document):
+        raise RequestConflictError(request_id, f"nothing to retry: the request ended {document['state']}")
+    failed = failed_categories(document)
+    attempts = [*document.get("attempts", []), _attempt_record(stored_input, document)]
+    return {
+        "request": stored_input["request"],
+        "receivedAt": stored_input["receivedAt"],
+        "approval": {"required": False},
+        "retry": {
+            "attempt": len(attempts) + 1,
+            "startedAt": now,
+            "categories": failed,
+            "attempts": attempts,
+            "carried": {n: e for n, e in document["categories"].items() if n not in failed},
+            "approval": document.get("approval"),
+        },
+    }

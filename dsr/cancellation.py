@@ -1,0 +1,76 @@
+"""A canceled request's status document: what ran before an operator stopped it, and who stopped it.
+
+Pure functions. The cancellation (who, why, when) travels as the Durable termination reason, so the
+terminated instance itself remembers it; deletion receipts already written stay in Blob Storage and are
+listed in the document, so a canceled delete still shows exactly what it removed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from dsr.storage import FileRef
+from dsr.units import unit_category
+
+MAX_CANCELED_BY_LENGTH = 128
+MAX_CANCEL_REASON_LENGTH = 1000
+CANCELED_ERROR = "the request was canceled by an operator"
+TERMINATED_ERROR = "the request was terminated by an operator"
+"""Terminated outside this API (Durable's own terminate): no cancellation record to show."""
+
+
+def termination_reason(at: str, by: str | None, reason: str | None) -> str:
+    """The Durable termination reason that carries the cancellation record."""
+    return json.dumps({"cancellation": {"at": at, "by": by, "reason": reason}}, separators=(",", ":"))
+
+
+def cancellation_from(output: Any) -> dict[str, Any] | None:
+    """The cancellation record in a terminated instance's output (its termination reason), if any."""
+    value = output
+    for _ in range(2):  # the reason may arrive JSON-encoded once more as a string
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+    if not isinstance(value, dict) or not isinstance(value.get("cancellation"), dict):
+        return None
+    record = value["cancellation"]
+    return {"at": record.get("at"), "by": record.get("by"), "reason": record.get("reason")}
+
+
+def receipts_prefix(request_id: str) -> str:
+    return f"{request_id}/receipts/"
+
+
+def canceled_document(
+    document: dict[str, Any], cancellation: dict[str, Any] | None, receipts: Iterable[FileRef]
+) -> dict[str, Any]:
+    """``document`` (as far as the request got) marked canceled, with the receipts written so far.
+
+    Categories still pending or running become ``skipped``; finished ones keep their state.
+    """
+    canceled = dict(document)
+    canceled["state"] = "canceled"
+    canceled["cancellation"] = cancellation
+    canceled["completedAt"] = cancellation["at"] if cancellation else document.get("completedAt")
+    canceled["error"] = CANCELED_ERROR if cancellation else TERMINATED_ERROR
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    prefix = receipts_prefix(document["requestId"])
+    for ref in receipts:
+        unit = ref.path.removeprefix(prefix).split("/", 1)[0]
+        by_unit.setdefault(unit, []).append(dict(ref.to_json()))
+    categories: dict[str, dict[str, Any]] = {}
+    for name, entry in document["categories"].items():
+        entry = dict(entry)
+        if entry["state"] in ("pending", "running"):
+            entry["state"] = "skipped"
+            entry["note"] = entry.get("note") or "not finished when the request was canceled"
+        files = by_unit.get(unit_category(name, document["operation"]))
+        if document["operation"] == "delete" and files:
+            entry["receipt"] = {"files": sorted(files, key=lambda f: f["path"])}
+        categories[name] = entry
+    canceled["categories"] = categories
+    return canceled

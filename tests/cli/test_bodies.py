@@ -1,0 +1,74 @@
+"""``cvdsr submit`` bodies: from flags, and one per CSV row for bulk submission."""
+
+from __future__ import annotations
+
+import pytest
+
+from cvdsr.bodies import Options, bodies_from_csv, build_body
+from cvdsr.client import CliError
+from dsr.contract import parse_request
+
+
+def test_flags_make_a_body_the_app_accepts():
+    options = Options("delete", ["images"], [], ["subjectId=s-1"], dry_run=True, request_id="t-1")
+    body = build_body(options, "https://a.cognitiveservices.azure.com", "cv-key")
+    assert body["subject"] == {"metadata": {"subjectId": "s-1"}}
+    request = parse_request(body)
+    assert request["requestId"] == "t-1"
+    assert request["dryRun"] is True
+    assert request["categories"] == ["images"]
+
+
+def test_generated_ids_are_valid_and_unique():
+    options = Options("export")
+    ids = {build_body(options, "https://a.cognitiveservices.azure.com", "k")["requestId"] for _ in range(5)}
+    assert len(ids) == 5
+    for request_id in ids:
+        parse_request(
+            {
+                "requestId": request_id,
+                "operation": "export",
+                "account": {"endpoint": "https://a.cognitiveservices.azure.com", "trainingKeySecret": "k"},
+            }
+        )
+
+
+def test_csv_gives_one_body_per_account(tmp_path):
+    sheet = tmp_path / "a.csv"
+    sheet.write_text(
+        "endpoint,trainingKeySecret,requestId,projectIds\n"
+        "https://a.cognitiveservices.azure.com,key-a,t-a,\n"
+        "https://b.cognitiveservices.azure.com,key-b,,"
+        "0f4c3d2e-1b2a-4c3d-8e9f-001122334455 1f4c3d2e-1b2a-4c3d-8e9f-001122334455\n"
+    )
+    first, second = bodies_from_csv(sheet, Options("export", ["projects"]))
+    assert first["requestId"] == "t-a"
+    assert "projectIds" not in first
+    assert second["account"] == {
+        "endpoint": "https://b.cognitiveservices.azure.com",
+        "trainingKeySecret": "key-b",
+    }
+    assert len(second["projectIds"]) == 2
+    assert first["categories"] == second["categories"] == ["projects"]
+    assert second["requestId"] != first["requestId"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("endpoint\nhttps://a\n", "trainingKeySecret"),
+        ("endpoint,trainingKeySecret,colour\nx,y,z\n", "unknown column"),
+        ("endpoint,trainingKeySecret\n,y\n", "line 2"),
+        ("endpoint,trainingKeySecret\n", "no rows"),
+    ],
+)
+def test_bad_csv_is_refused_before_anything_is_sent(tmp_path, text, message):
+    sheet = tmp_path / "a.csv"
+    sheet.write_text(text)
+    with pytest.raises(CliError, match=message):
+        bodies_from_csv(sheet, Options("export"))
+
+
+def test_bad_subject_pair_is_refused():
+    with pytest.raises(CliError, match="KEY=VALUE"):
+        build_body(Options("export", subject=["novalue"]), "https://a", "k")

@@ -1,0 +1,51 @@
+"""What GET answers while an orchestration is stuck finishing: its progress says why, not just 202."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+
+from dsr.contract import parse_request
+from dsr.status import format_time, initial_document, progress
+from tests.functional.fakes import MemoryStore
+from triggers.intake import read_status
+
+
+class StuckClient:
+    """A Durable client whose one instance is still Running with the given custom status."""
+
+    def __init__(self, stored_input: dict, custom_status: dict) -> None:
+        self._status = DurableOrchestrationStatus(
+            name="dsr_request",
+            instanceId="dsr-r1",
+            runtimeStatus="Running",
+            input=stored_input,
+            customStatus=custom_status,
+            createdTime=format_time(datetime.now(UTC)),
+            lastUpdatedTime=format_time(datetime.now(UTC)),
+        )
+
+    async def get_status(self, instance_id: str, show_input: bool = False) -> DurableOrchestrationStatus:
+        return self._status
+
+
+def test_a_failed_resolution_still_being_written_shows_its_error():
+    request = parse_request(
+        {
+            "requestId": "r1",
+            "operation": "export",
+            "account": {"endpoint": "https://a.cognitiveservices.azure.com", "trainingKeySecret": "cv-key"},
+            "categories": ["projects"],
+        }
+    )
+    received = datetime(2026, 1, 1, tzinfo=UTC)
+    document = initial_document(request, received, "failed")
+    document["categories"]["projects"]["state"] = "skipped"
+    document["error"] = "SecretStoreUnavailableError: Key Vault unavailable while reading secret 'cv-key'"
+    client = StuckClient({"request": request, "receivedAt": format_time(received)}, progress(document))
+    view = asyncio.run(read_status(client, "r1", MemoryStore()))
+    assert view.running
+    assert view.document["state"] == "running"  # the status file is still being written
+    assert view.document["error"] == document["error"]

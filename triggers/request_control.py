@@ -1,0 +1,111 @@
+"""Operator control of a request through the Durable client: cancel it, retry its failed categories."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from dsr.attempts import retry_input
+from dsr.cancellation import canceled_document, receipts_prefix, termination_reason
+from dsr.chain import seal_request_receipts
+from dsr.contract import instance_id_for
+from dsr.errors import RequestConflictError
+from dsr.record_store import RecordStore
+from dsr.request_index import IN_PROGRESS, mark
+from dsr.status import format_time, status_path
+from dsr.storage import ExportStore, put_json
+from orchestrators import names
+from triggers.intake import RUNNING_STATUSES, StatusView, _stored_input, read_status
+
+CANCEL_WAIT_SECONDS = 20.0
+"""How long a cancel waits for the orchestration to stop before it answers."""
+CANCEL_POLL_SECONDS = 0.25
+
+
+async def _terminate_children(client: df.DurableOrchestrationClient, instance_id: str, reason: str) -> None:
+    """Terminate the request's running sub-orchestrations: Durable does not pass termination down."""
+    children = await client.get_status_by(
+        runtime_status=list(RUNNING_STATUSES), instance_id_prefix=f"{instance_id}:"
+    )
+    for child in children:
+        await client.terminate(str(child.instance_id), reason)
+
+
+async def _stopped(client: df.DurableOrchestrationClient, instance_id: str) -> df.DurableOrchestrationStatus:
+    deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+    while True:
+        status = await client.get_status(instance_id)
+        if status.runtime_status not in RUNNING_STATUSES or time.monotonic() >= deadline:
+            return status
+        await asyncio.sleep(CANCEL_POLL_SECONDS)
+
+
+async def cancel(
+    client: df.DurableOrchestrationClient,
+    request_id: str,
+    by: str | None,
+    reason: str | None,
+    store: ExportStore,
+    records: RecordStore,
+) -> StatusView:
+    """Terminate a running request and keep its canceled status document with its sealed receipts.
+
+    Answers the document once the orchestration has stopped (``running`` stays True if it has not
+    within :data:`CANCEL_WAIT_SECONDS`; it then stops shortly after). A request that finished before
+    the termination reached it is a conflict: it was not canceled. The receipts its delete units wrote
+    to ``store`` so far are sealed into ``records``, as a finished delete's are.
+    """
+    view = await read_status(client, request_id, records)
+    if not view.running:
+        raise RequestConflictError(request_id, f"the request has already ended ({view.document['state']})")
+    instance_id = instance_id_for(request_id)
+    why = termination_reason(format_time(datetime.now(UTC)), by, reason)
+    await client.terminate(instance_id, why)
+    await _terminate_children(client, instance_id, why)
+    status = await _stopped(client, instance_id)
+    if status.runtime_status in RUNNING_STATUSES:
+        return await read_status(client, request_id, records)
+    view = await read_status(client, request_id, records)
+    if status.runtime_status != df.OrchestrationRuntimeStatus.Terminated:
+        ended = view.document["state"]
+        raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
+    receipts = store.list_files(receipts_prefix(request_id))
+    document = canceled_document(view.document, view.document["cancellation"], receipts)
+    seal_request_receipts(document, records, store)
+    document["statusFile"] = {"path": status_path(request_id)}
+    # Written so the document outlives the Durable history, like a finished request's.
+    put_json(records, status_path(request_id), document)
+    mark(records, request_id, document["operation"], document["state"], document["receivedAt"])
+    return StatusView(document, running=False)
+
+
+async def retry(
+    client: df.DurableOrchestrationClient, request_id: str, records: RecordStore
+) -> dict[str, Any]:
+    """Start the next attempt of a finished request: its failed categories only, same request id.
+
+    Returns the new attempt's ``retry`` block (attempt number, categories).
+    """
+    view = await read_status(client, request_id, records)
+    if view.running:
+        raise RequestConflictError(request_id, "the request is still running")
+    instance_id = instance_id_for(request_id)
+    status = await client.get_status(instance_id, show_input=True)
+    if not status or status.runtime_status is None:  # only the status document is left
+        raise RequestConflictError(
+            request_id, "its run history was purged; submit a new request for the failed categories"
+        )
+    attempt = retry_input(_stored_input(status), view.document, format_time(datetime.now(UTC)))
+    document = view.document
+    mark(records, request_id, document["operation"], IN_PROGRESS, document["receivedAt"])
+    # Durable replaces a finished instance that is started again under the same id.
+    try:
+        await client.start_new(names.DSR_REQUEST, instance_id, attempt)
+    except Exception as exc:
+        raise RequestConflictError(request_id, "a retry of this request is already running") from exc
+    retry_block: dict[str, Any] = attempt["retry"]
+    return retry_block
