@@ -352,6 +352,35 @@ def download_command(
         console.print(f"open {index} in a browser to browse the export")
 
 
+@app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    endpoint: Annotated[str, typer.Argument(help="The Custom Vision endpoint whose receipt chain to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check an account's hash chain of delete receipts in the records container; exit 1 at a break."""
+    context = _context(ctx)
+    storage = context.records_storage or context.storage
+    if not storage:
+        raise _fail(CliError("verify reads the records container: give --records-storage or --storage"))
+    # Imported here, like download's SDKs: most commands never need them.
+    from dsr.chain import verify_chain
+    from dsr.record_store import RecordStore
+
+    report = verify_chain(RecordStore(container_client(storage, context.records_container)), endpoint)
+    if as_json:
+        _print_json(report.to_json())
+    elif report.first_break is None:
+        console.print(
+            f"chain {report.chain}: intact, {report.verified} of {report.length} receipt(s) checked"
+        )
+    else:
+        broken = report.first_break
+        console.print(f"chain broken at receipt {broken.sequence} ({broken.path}): {broken.reason}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

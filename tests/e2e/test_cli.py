@@ -138,3 +138,31 @@ def test_file_submission_list_and_refused_control(stack, host, tmp_path):
     nothing = cvdsr(stack, host, "retry", body["requestId"])
     assert nothing.returncode == 1
     assert "nothing to retry" in nothing.stderr
+
+
+def test_verify_reports_an_intact_chain_and_then_the_altered_receipt(stack, host):
+    body = stack.body(
+        "dry-run", operation="delete", dryRun=True, categories=["tags"], requestId="cli-verify-1"
+    )
+    assert host.submit(body).status_code == 202
+    document = host.wait(body["requestId"]).json()
+    intact = cvdsr(stack, host, "verify", stack.emulator.base_url)
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert "intact" in intact.stdout
+    victim = next(
+        ref["path"] for e in document["categories"].values() for ref in (e["receipt"] or {}).get("files", [])
+    )
+    folder = stack.records(body["requestId"])
+    original = folder.read(victim)
+    altered = json.loads(original)
+    altered["deleted"]["count"] += 1
+    folder.container.upload_blob(victim, json.dumps(altered).encode(), overwrite=True)
+    try:
+        broken = cvdsr(stack, host, "verify", stack.emulator.base_url, "--json")
+        assert broken.returncode == 1
+        report = json.loads(broken.stdout)
+        assert report["firstBreak"]["path"] == victim
+        assert "altered" in report["firstBreak"]["reason"]
+    finally:
+        folder.container.upload_blob(victim, original, overwrite=True)
+    assert cvdsr(stack, host, "verify", stack.emulator.base_url).returncode == 0
