@@ -19,8 +19,8 @@ import tracemalloc
 import uuid
 
 from dsr.config import load_settings
-from dsr.export import run_export_unit
-from dsr.runtime import Runtime
+from dsr.export import record_account_listing, run_export_unit
+from dsr.runtime import STORE_POOL_SIZE, Runtime
 from dsr.storage import BlobExportStore
 from dsr.units import Job, Unit
 from emulator import EmulatorServer, SeedSpec, build_state
@@ -56,17 +56,22 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
         os.environ["DSR_ALLOWED_ENDPOINT_ORIGINS"] = server.base_url
         os.environ["DSR_CV_RATE_LIMIT_PER_SECOND"] = "1000"
         settings = load_settings()
-        store = BlobExportStore.from_connection(settings.storage_connection, f"bench-{uuid.uuid4().hex[:8]}")
+        store = BlobExportStore.from_connection(
+            settings.storage_connection, f"bench-{uuid.uuid4().hex[:8]}", pool_size=STORE_POOL_SIZE
+        )
         runtime = Runtime(settings=settings, secrets=_KeyOnly(key), store=store)
         job: Job = {
             "requestId": "bench",
             "operation": "export",
             "account": {"endpoint": server.base_url, "trainingKeySecret": "bench", "secretVersion": "0" * 32},
             "projectIds": [project.id],
+            "categories": ["images"],
             "subject": None,
             "dryRun": False,
         }
         unit: Unit = {"category": "images", "projectId": project.id, "cursor": None}
+        with runtime.unit_client(job["account"]) as (client, _):
+            record_account_listing("bench", store, client, client.get_projects(), [project.id])
         if trace:
             tracemalloc.start()
         started = time.monotonic()

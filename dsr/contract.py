@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -27,6 +27,7 @@ SECRET_NAME_PATTERN = re.compile(r"[0-9A-Za-z-]{1,127}")  # Key Vault secret nam
 MAX_METADATA_PAIRS = 10  # the 3.4-preview per-image metadata limit; v3.3 allows 50
 MAX_PROJECT_IDS = 100  # S0 project limit
 MAX_APPLICATION_LENGTH = 256
+MAX_CALLS_PER_SECOND = 1000.0  # far above any Custom Vision tier; guards against typos
 MAX_EXTENSION_MONTHS = 2  # GDPR Art. 12(3): "extended by two further months where necessary"
 MAX_EXTENSION_REASON_LENGTH = 500
 RFC3339_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
@@ -56,6 +57,8 @@ class DeadlineExtension(TypedDict):
 class AccountRef(TypedDict):
     endpoint: str
     trainingKeySecret: str
+    callsPerSecond: NotRequired[float]
+    """The account's Training API budget for this request; absent: the app's default (10)."""
 
 
 class DsrRequest(TypedDict):
@@ -87,6 +90,7 @@ class _Strict(BaseModel):
 class _Account(_Strict):
     endpoint: str = Field(min_length=8, max_length=256)
     trainingKeySecret: str
+    callsPerSecond: float | None = Field(default=None, gt=0, le=MAX_CALLS_PER_SECOND)
 
     @field_validator("endpoint")
     @classmethod
@@ -292,6 +296,8 @@ def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:
         "endpoint": model.account.endpoint,
         "trainingKeySecret": model.account.trainingKeySecret,
     }
+    if model.account.callsPerSecond is not None:
+        account["callsPerSecond"] = float(model.account.callsPerSecond)
     project_ids = None if model.projectIds is None else sorted({str(p) for p in model.projectIds})
     category_names = [c.value for c in categories]
     extension: DeadlineExtension | None = (

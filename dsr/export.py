@@ -9,27 +9,27 @@ a fingerprint of it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, partial
-from typing import Any
+from typing import Any, TypeVar
 
 from dsr.categories import Category
-from dsr.customvision import TrainingClient
+from dsr.customvision import Image, ImagePerformance, Project, StoredImagePrediction, TrainingClient
 from dsr.customvision.client import PAGE_SIZE
 from dsr.customvision.errors import NotFoundError
 from dsr.runtime import Runtime
 from dsr.signed_links import unsigned
-from dsr.storage import ExportStore, FileRef, put_json, put_ndjson
+from dsr.storage import ExportStore, FileRef, get_json, put_json, put_ndjson
 from dsr.subjects import subject_metadata
 from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
 """Image pages (of 256) one activity call exports before handing back a cursor."""
-DOWNLOAD_WORKERS = 4
-"""Concurrent image downloads per activity; blob URIs are not subject to the Training API rate limit."""
 KEY_FINGERPRINT_HEX = 16
+T = TypeVar("T")
 
 _IMAGE_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", ".png", "image/png"),
@@ -76,16 +76,55 @@ def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: str |
     return result
 
 
+# -- the account listing, made once per request -----------------------------------------------------
+
+
+def work_path(request_id: str) -> str:
+    """The request's own listing of projects and iterations (not part of the export itself)."""
+    return f"{request_id}/work/account.json"
+
+
+def trained(status: str | None) -> bool:
+    """Whether an iteration finished training (only those have performance data and images)."""
+    return (status or "").lower() == "completed"
+
+
+def record_account_listing(
+    request_id: str, store: ExportStore, client: TrainingClient, projects: list[Project], in_scope: list[str]
+) -> None:
+    """List each in-scope project's iterations once and keep them, with the project listing, for every
+    unit of the request: no unit lists projects or iterations again."""
+    wanted = set(in_scope)
+    document = {
+        "projectCount": len(projects),
+        "projects": [p.raw for p in projects if p.id in wanted],
+        "iterations": {pid: [it.raw for it in client.get_iterations(pid)] for pid in in_scope},
+    }
+    put_json(store, work_path(request_id), document)
+
+
+def _listing(job: Job, runtime: Runtime) -> dict[str, Any]:
+    listing: dict[str, Any] = get_json(runtime.store, work_path(job["requestId"]))
+    return listing
+
+
+def _trained_ids(listing: dict[str, Any], pid: str) -> list[str]:
+    return sorted(str(it["id"]) for it in listing["iterations"].get(pid, []) if trained(it.get("status")))
+
+
+# -- small categories -----------------------------------------------------------------------------
+
+
 def _export_account_info(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     key = runtime.secrets.get_secret(job["account"]["trainingKeySecret"], job["account"]["secretVersion"])
-    projects = client.get_projects()
+    project_count = int(_listing(job, runtime)["projectCount"])
     document = {
         "endpoint": job["account"]["endpoint"],
         "trainingKeySecret": job["account"]["trainingKeySecret"],
         "trainingKeySecretVersion": job["account"]["secretVersion"],
         "trainingKeyFingerprint": "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:KEY_FINGERPRINT_HEX],
         "apiVersion": "3.3",
-        "projectCount": len(projects),
+        "projectCount": project_count,
         "note": (
             "Training API v3.x has no GetAccountInfo; this lists what the API makes knowable. "
             "Keys are never exported: manage them in the Azure portal."
@@ -93,19 +132,19 @@ def _export_account_info(job: Job, unit: Unit, runtime: Runtime, client: Trainin
     }
     return _result(
         unit,
-        {"projects": len(projects)},
+        {"projects": project_count},
         [put_json(runtime.store, _path(job, "account-info.json"), document)],
     )
 
 
 def _export_projects(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    listed = {str(p["id"]): p for p in _listing(job, runtime)["projects"]}
     documents = []
     for pid in job["projectIds"]:
-        project = client.get_project(pid)
         counts = client.get_project_export_counts(pid)
         # ExportProject's import token lets anyone copy the project into another resource: a credential.
         counts_without_token = {k: v for k, v in counts.raw.items() if k != "token"}
-        documents.append(unsigned({"project": project.raw, "counts": counts_without_token}))
+        documents.append(unsigned({"project": listed[pid], "counts": counts_without_token}))
     ref = put_json(runtime.store, _path(job, "projects.json"), documents)
     return _result(unit, {"projects": len(documents)}, [ref])
 
@@ -114,58 +153,27 @@ ITERATION_LIST_FIELDS = ("id", "name", "status", "created", "lastModified", "tra
 """The list's own fact: which iterations exist. Their full records are iteration-details.json."""
 
 
-def _export_iteration_list(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+def _iterations_file(
+    job: Job, unit: Unit, runtime: Runtime, name: str, fields: tuple[str, ...] | None
+) -> UnitResult:
+    # GetIterations returns the same objects as GetIteration: the one listing serves both files.
+    iterations = _listing(job, runtime)["iterations"]
     listing = {
         pid: [
-            {f: it.raw[f] for f in ITERATION_LIST_FIELDS if f in it.raw} for it in client.get_iterations(pid)
+            it if fields is None else {f: it[f] for f in fields if f in it} for it in iterations.get(pid, [])
         ]
         for pid in job["projectIds"]
     }
-    ref = put_json(runtime.store, _path(job, "iterations.json"), listing)
+    ref = put_json(runtime.store, _path(job, name), listing)
     return _result(unit, {"iterations": sum(len(v) for v in listing.values())}, [ref])
 
 
+def _export_iteration_list(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    return _iterations_file(job, unit, runtime, "iterations.json", ITERATION_LIST_FIELDS)
+
+
 def _export_iteration_details(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    details: dict[str, list[dict[str, Any]]] = {}
-    for pid in job["projectIds"]:
-        details[pid] = [client.get_iteration(pid, it.id).raw for it in client.get_iterations(pid)]
-    ref = put_json(runtime.store, _path(job, "iteration-details.json"), details)
-    return _result(unit, {"iterations": sum(len(v) for v in details.values())}, [ref])
-
-
-def trained(status: str | None) -> bool:
-    """Whether an iteration finished training (only those have performance data and images)."""
-    return (status or "").lower() == "completed"
-
-
-def _export_iteration_performance(
-    job: Job, unit: Unit, runtime: Runtime, client: TrainingClient
-) -> UnitResult:
-    summaries: list[dict[str, Any]] = []
-    image_count = 0
-
-    def image_records() -> Iterator[dict[str, Any]]:
-        nonlocal image_count
-        for pid in job["projectIds"]:
-            for iteration in client.get_iterations(pid):
-                if not trained(iteration.status):
-                    continue
-                performance = client.get_iteration_performance(pid, iteration.id)
-                summaries.append(
-                    {"projectId": pid, "iterationId": iteration.id, "performance": performance.raw}
-                )
-                for page in client.iter_image_performances(pid, iteration.id):
-                    for item in page:
-                        image_count += 1
-                        yield unsigned(
-                            {"projectId": pid, "iterationId": iteration.id, "imagePerformance": item.raw}
-                        )
-
-    images_ref = put_ndjson(runtime.store, _path(job, "iteration-performance-images.ndjson"), image_records())
-    summary_ref = put_json(runtime.store, _path(job, "iteration-performance.json"), summaries)
-    return _result(
-        unit, {"iterations": len(summaries), "imagePerformances": image_count}, [summary_ref, images_ref]
-    )
+    return _iterations_file(job, unit, runtime, "iteration-details.json", None)
 
 
 def _export_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
@@ -175,34 +183,192 @@ def _export_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient)
 
 
 def _export_models(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
+    listing = _listing(job, runtime)
     exports: list[dict[str, Any]] = []
     for pid in job["projectIds"]:
-        for iteration in client.get_iterations(pid):
-            for export in client.get_exports(pid, iteration.id):
+        # Only a trained iteration can be exported.
+        for iteration_id in _trained_ids(listing, pid):
+            for export in client.get_exports(pid, iteration_id):
                 exports.append(
-                    unsigned({"projectId": pid, "iterationId": iteration.id, "export": export.raw})
+                    unsigned({"projectId": pid, "iterationId": iteration_id, "export": export.raw})
                 )
     ref = put_json(runtime.store, _path(job, "exported-models.json"), exports)
     return _result(unit, {"exports": len(exports)}, [ref])
 
 
-def _copy_originals(
-    client: TrainingClient, store: ExportStore, items: list[tuple[str, str | None]], folder: str
-) -> dict[str, FileRef]:
-    """Copy ``(id, original URI)`` pairs concurrently; returns the file written for each id."""
+# -- iteration performance --------------------------------------------------------------------------
 
-    def copy(item: tuple[str, str | None]) -> tuple[str, FileRef | None]:
-        item_id, uri = item
-        if not uri:
-            return item_id, None
+
+def performance_shared_with_images(job: Job) -> bool:
+    """Whether the image units also write iteration performance, from the one listing of each trained
+    iteration that both need. A subject-scoped image export lists only the subject's images, and
+    iteration performance is never subject-scoped, so then each lists for itself."""
+    return (
+        job["subject"] is None
+        and Category.IMAGES in job["categories"]
+        and Category.ITERATION_PERFORMANCE in job["categories"]
+    )
+
+
+def _performance_folder(job: Job, pid: str) -> str:
+    return _path(job, f"iteration-performance/{pid}")
+
+
+def _performance_summary(job: Job, runtime: Runtime, client: TrainingClient, pid: str, iid: str) -> FileRef:
+    performance = client.get_iteration_performance(pid, iid)
+    document = {"projectId": pid, "iterationId": iid, "performance": performance.raw}
+    return put_json(runtime.store, f"{_performance_folder(job, pid)}/{iid}.json", document)
+
+
+def _performance_part(
+    job: Job, runtime: Runtime, pid: str, iid: str, start: int, items: list[ImagePerformance]
+) -> FileRef:
+    records = (
+        unsigned({"projectId": pid, "iterationId": iid, "imagePerformance": item.raw}) for item in items
+    )
+    return put_ndjson(
+        runtime.store, f"{_performance_folder(job, pid)}/{iid}-images-{start:07d}.ndjson", records
+    )
+
+
+def _export_iteration_performance(
+    job: Job, unit: Unit, runtime: Runtime, client: TrainingClient
+) -> UnitResult:
+    """Every trained iteration's performance and per-image results (when no image unit does it)."""
+    listing = _listing(job, runtime)
+    files: list[FileRef] = []
+    iterations = images = 0
+    for pid in job["projectIds"]:
+        for iid in _trained_ids(listing, pid):
+            files.append(_performance_summary(job, runtime, client, pid, iid))
+            iterations += 1
+            items = [item for page in client.iter_image_performances(pid, iid) for item in page]
+            files.append(_performance_part(job, runtime, pid, iid, 0, items))
+            images += len(items)
+    return _result(unit, {"iterations": iterations, "imagePerformances": images}, files)
+
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+class _Copies:
+    """Original bytes copied on the process's download threads while the caller lists the next page."""
+
+    def __init__(self, client: TrainingClient, runtime: Runtime, folder: str) -> None:
+        self._client = client
+        self._runtime = runtime
+        self._folder = folder
+        self._pending: dict[str, Future[FileRef | None]] = {}
+
+    def _copy(self, item_id: str, uri: str) -> FileRef | None:
         try:
-            return item_id, copy_download(client, store, uri, f"{folder}/{item_id}")
+            return copy_download(self._client, self._runtime.store, uri, f"{self._folder}/{item_id}")
         except NotFoundError:
             # Deleted between listing and download: its record stays, with no file.
-            return item_id, None
+            return None
 
-    with ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
-        return {item_id: ref for item_id, ref in pool.map(copy, items) if ref is not None}
+    def add(self, items: Iterable[tuple[str, str | None]]) -> None:
+        pool = self._runtime.downloads
+        for item_id, uri in items:
+            if uri and item_id not in self._pending:
+                self._pending[item_id] = pool.submit(self._copy, item_id, uri)
+
+    def finish(self) -> dict[str, FileRef]:
+        """Wait for every copy; the file written for each id (ids whose blob had gone are absent)."""
+        done = {item_id: future.result() for item_id, future in self._pending.items()}
+        return {item_id: ref for item_id, ref in done.items() if ref is not None}
+
+
+WORKSPACE, ITERATION, UNTAGGED = "w", "i", "u"
+"""Image cursor kinds: the workspace; a trained iteration's images (its tagged ones, via image
+performances, when shared with iteration performance); that iteration's untagged ones (shared only)."""
+
+
+def _image_cursor(cursor: str | None) -> tuple[str, str | None, int]:
+    """``(kind, iteration id or None, skip)`` from ``w:<skip>``, ``i:<iteration>:<skip>``, ``u:...``."""
+    if not cursor:
+        return WORKSPACE, None, 0
+    kind, _, rest = cursor.partition(":")
+    if kind == WORKSPACE:
+        return WORKSPACE, None, int(rest)
+    iteration_id, _, skip = rest.rpartition(":")
+    return kind, iteration_id, int(skip)
+
+
+def _next_image_cursor(
+    trained_ids: list[str], kind: str, iteration_id: str | None, skip: int | None, *, shared: bool
+) -> str | None:
+    """Where the next call starts: further into this listing (``skip``), else the next listing (the
+    untagged half of a shared iteration pass, then the next trained iteration in id order, so a
+    restarted call finds its place), else ``None``: done."""
+    if skip is not None:
+        return f"w:{skip}" if iteration_id is None else f"{kind}:{iteration_id}:{skip}"
+    if shared and kind == ITERATION:
+        return f"{UNTAGGED}:{iteration_id}:0"
+    following = [i for i in trained_ids if iteration_id is None or i > iteration_id]
+    return f"{ITERATION}:{following[0]}:0" if following else None
+
+
+def _ids_folder(job: Job, pid: str) -> str:
+    return f"{job['requestId']}/work/{pid}"
+
+
+def _put_ids(runtime: Runtime, path: str, ids: Iterable[str]) -> None:
+    runtime.store.put_bytes(path, "".join(f"{i}\n" for i in ids).encode(), "text/plain")
+
+
+def _read_ids(runtime: Runtime, paths: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for path in paths:
+        found.update(runtime.store.get_bytes(path).decode().split())
+    return found
+
+
+def _exported_ids(job: Job, runtime: Runtime, pid: str, own_part: str) -> set[str]:
+    """Ids already exported for this project: the workspace's, and those earlier iteration calls found.
+    ``own_part`` is left out, so a retried call exports its images again rather than skipping them."""
+    folder = _ids_folder(job, pid)
+    parts = [
+        f.path
+        for kind in (ITERATION, UNTAGGED)
+        for f in runtime.store.list_files(f"{folder}/ids-{kind}-")
+        if f.path != own_part
+    ]
+    return _read_ids(runtime, [f"{folder}/workspace-ids.txt", *parts])
+
+
+@dataclass
+class _PageBudget:
+    """Listing calls one activity call may still make: it goes on to the next listing (the next trained
+    iteration, say) until they are spent, so a small project is one activity call, not one per listing."""
+
+    left: int = PAGES_PER_UNIT
+
+
+def _take_pages(
+    pages: Iterator[list[T]], on_page: Callable[[list[T]], None], budget: _PageBudget
+) -> tuple[list[T], bool]:
+    """Pages until the budget is spent; ``on_page`` sees each as it arrives. Returns (items, exhausted)."""
+    items: list[T] = []
+    taken = 0
+    for page in pages:
+        items.extend(page)
+        on_page(page)
+        taken += 1
+        if taken >= budget.left:
+            budget.left = 0
+            return items, len(page) < PAGE_SIZE
+    budget.left -= max(1, taken)  # an empty listing still took its one call
+    return items, True
+
+
+def _image_records(
+    images: Iterable[Image], copies: dict[str, FileRef], iid: str | None
+) -> list[dict[str, Any]]:
+    return [
+        unsigned({**image.raw, **_exported_file(copies.get(image.id)), "onlyInIteration": iid})
+        for image in images
+    ]
 
 
 def _exported_file(ref: FileRef | None) -> dict[str, Any]:
@@ -212,76 +378,126 @@ def _exported_file(ref: FileRef | None) -> dict[str, Any]:
     return {"exportedFile": ref.path, "exportedFileBytes": ref.size, "exportedFileSha256": ref.sha256}
 
 
-def _image_cursor(cursor: str | None) -> tuple[str | None, int]:
-    """``(iteration id, or None for the workspace; skip)`` from ``w:<skip>`` / ``i:<iteration>:<skip>``."""
-    if not cursor:
-        return None, 0
-    kind, _, rest = cursor.partition(":")
-    if kind == "w":
-        return None, int(rest)
-    iteration_id, _, skip = rest.rpartition(":")
-    return iteration_id, int(skip)
+@dataclass
+class _ImageCall:
+    """One activity call of an image unit: its listings go back to back while the originals copy on
+    the download threads; the image records are written once every copy of the call is done."""
+
+    job: Job
+    pid: str
+    runtime: Runtime
+    client: TrainingClient
+    trained_ids: list[str]
+    copies: _Copies
+    budget: _PageBudget = field(default_factory=_PageBudget)
+    files: list[FileRef] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    parts: list[tuple[str, list[Image], str | None]] = field(default_factory=list)
+    """(path, images, iteration id or None) of the NDJSON parts to write at the end."""
+
+    def add_part(self, path: str, images: list[Image], iteration_id: str | None) -> None:
+        self.parts.append((path, images, iteration_id))
+        self.copies.add((i.id, i.original_image_uri) for i in images)
+
+    def finish(self) -> None:
+        copied = self.copies.finish()
+        for path, images, iteration_id in self.parts:
+            self.files.append(
+                put_ndjson(self.runtime.store, path, _image_records(images, copied, iteration_id))
+            )
+            self.counts["images"] += len(images)
+            self.counts["imagesWithoutFile"] += sum(1 for i in images if i.id not in copied)
+        self.counts["bytesCopied"] += sum(ref.size for ref in copied.values())
 
 
-def _trained_iteration_ids(client: TrainingClient, pid: str) -> list[str]:
-    return sorted(it.id for it in client.get_iterations(pid) if trained(it.status))
+def _workspace_stretch(call: _ImageCall, start: int) -> str | None:
+    """Workspace images from offset ``start``; returns the next cursor."""
+    job, pid, runtime = call.job, call.pid, call.runtime
+    metadata = subject_metadata(job, runtime.store)
+    folder = _path(job, f"images/{pid}")
+    images, exhausted = _take_pages(
+        call.client.iter_images(pid, metadata=metadata, skip=start),
+        lambda page: call.copies.add((i.id, i.original_image_uri) for i in page),
+        call.budget,
+    )
+    call.add_part(f"{folder}/images-{start:07d}.ndjson", images, None)
+    ids_folder = _ids_folder(job, pid)
+    _put_ids(runtime, f"{ids_folder}/ids-w-{start:07d}.txt", (i.id for i in images))
+    if exhausted and call.trained_ids:
+        # One file of every workspace id for the iteration pass, which finds the images only
+        # iterations still hold by set difference (no per-id calls).
+        parts = [f.path for f in runtime.store.list_files(f"{ids_folder}/ids-w-")]
+        _put_ids(runtime, f"{ids_folder}/workspace-ids.txt", sorted(_read_ids(runtime, parts)))
+    skip = None if exhausted else start + len(images)
+    return _next_image_cursor(call.trained_ids, WORKSPACE, None, skip, shared=False)
 
 
-def _next_image_cursor(
-    trained_ids: Callable[[], list[str]], iteration_id: str | None, skip: int | None
-) -> str | None:
-    """Where the next call starts: further into this listing (``skip``), else the next trained
-    iteration (in id order, so a restarted call finds its place), else ``None``: done."""
-    if skip is not None:
-        return f"w:{skip}" if iteration_id is None else f"i:{iteration_id}:{skip}"
-    following = [i for i in trained_ids() if iteration_id is None or i > iteration_id]
-    return f"i:{following[0]}:0" if following else None
+def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str | None:
+    """A trained iteration's images from ``start``: its image performances (when shared) and the
+    images no longer in the workspace, each exported once however many iterations hold it."""
+    job, pid, runtime, client = call.job, call.pid, call.runtime, call.client
+    shared = performance_shared_with_images(job)
+    held: list[str]
+    listed_images: dict[str, Image] = {}
+    if shared and kind == ITERATION:
+        if start == 0:
+            call.files.append(_performance_summary(job, runtime, client, pid, iid))
+            call.counts["iterations"] += 1
+        items, exhausted = _take_pages(
+            client.iter_image_performances(pid, iid, skip=start), _ignore, call.budget
+        )
+        call.files.append(_performance_part(job, runtime, pid, iid, start, items))
+        call.counts["imagePerformances"] += len(items)
+        held = [item.id for item in items]
+    else:
+        if shared:  # the untagged images, which have no image performance
+            pages = client.iter_untagged_images(pid, iteration_id=iid, skip=start)
+        else:
+            metadata = subject_metadata(job, runtime.store)
+            pages = client.iter_images(pid, metadata=metadata, iteration_id=iid, skip=start)
+        images, exhausted = _take_pages(pages, _ignore, call.budget)
+        listed_images = {image.id: image for image in images}
+        held = list(listed_images)
+    own_part = f"{_ids_folder(job, pid)}/ids-{kind}-{iid}-{start:07d}.txt"
+    known = _exported_ids(job, runtime, pid, own_part)
+    known.update(i.id for _, part, _ in call.parts for i in part)  # earlier stretches of this call
+    absent = list(dict.fromkeys(i for i in held if i not in known))
+    if absent and not listed_images:
+        # Image performances carry no metadata or original URI: fetch the records of the few absent.
+        listed_images = {i.id: i for i in client.get_images_by_ids(pid, absent, iteration_id=iid)}
+    orphans = [listed_images[i] for i in absent if i in listed_images]
+    if orphans:
+        folder = _path(job, f"images/{pid}")
+        call.add_part(f"{folder}/iteration-{iid}-{kind}-images-{start:07d}.ndjson", orphans, iid)
+        _put_ids(runtime, own_part, (i.id for i in orphans))
+    skip = None if exhausted else start + len(held)
+    return _next_image_cursor(call.trained_ids, kind, iid, skip, shared=shared)
+
+
+def _ignore(page: list[Any]) -> None:
+    """For pages whose items are only needed once the stretch is complete."""
 
 
 def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    """Up to PAGES_PER_UNIT pages of images with their original bytes.
+    """Up to PAGES_PER_UNIT listing calls' worth of images with their original bytes.
 
     First the workspace; then, per trained iteration, the images that are no longer in the workspace
     but still held by that iteration (deleted without ``allIterations``): still the customer's data.
     """
     pid = unit["projectId"]
     assert pid is not None  # planned per project
-    iteration_id, start = _image_cursor(unit["cursor"])
-    metadata = subject_metadata(job, runtime.store)
-    images: list[Any] = []
-    exhausted = True
-    for page in client.iter_images(pid, metadata=metadata, iteration_id=iteration_id, skip=start):
-        images.extend(page)
-        if len(images) >= PAGES_PER_UNIT * PAGE_SIZE:
-            exhausted = len(page) < PAGE_SIZE
-            break
-    listed = len(images)
-    trained_ids = cache(partial(_trained_iteration_ids, client, pid))  # at most one GetIterations per call
-    if iteration_id is not None and images:
-        # Keep only images the workspace lost, and each of them once: skip those an earlier iteration
-        # (in id order) also holds, since that iteration's call exports them.
-        elsewhere: list[str | None] = [None]
-        elsewhere += [i for i in trained_ids() if i < iteration_id]
-        for other in elsewhere:
-            held = {i.id for i in client.get_images_by_ids(pid, [i.id for i in images], iteration_id=other)}
-            images = [i for i in images if i.id not in held]
-    folder = _path(job, f"images/{pid}")
-    copies = _copy_originals(client, runtime.store, [(i.id, i.original_image_uri) for i in images], folder)
-    records = [
-        unsigned({**image.raw, **_exported_file(copies.get(image.id)), "onlyInIteration": iteration_id})
-        for image in images
-    ]
-    files: list[FileRef] = []
-    if records or (iteration_id is None and start == 0):
-        name = "images" if iteration_id is None else f"iteration-{iteration_id}-images"
-        files.append(put_ndjson(runtime.store, f"{folder}/{name}-{start:07d}.ndjson", records))
-    counts = {
-        "images": len(records),
-        "imagesWithoutFile": len(records) - len(copies),
-        "bytesCopied": sum(ref.size for ref in copies.values()),
-    }
-    nxt = _next_image_cursor(trained_ids, iteration_id, None if exhausted else start + listed)
-    return _result(unit, counts, files, nxt)
+    trained_ids = _trained_ids(_listing(job, runtime), pid)
+    copies = _Copies(client, runtime, _path(job, f"images/{pid}"))
+    call = _ImageCall(job, pid, runtime, client, trained_ids, copies)
+    cursor: str | None = unit["cursor"] or f"{WORKSPACE}:0"
+    while cursor is not None and call.budget.left > 0:
+        kind, iteration_id, start = _image_cursor(cursor)
+        if iteration_id is None:
+            cursor = _workspace_stretch(call, start)
+        else:
+            cursor = _iteration_stretch(call, kind, iteration_id, start)
+    call.finish()
+    return _result(unit, dict(call.counts), call.files, cursor)
 
 
 def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime | None] | None:
@@ -312,14 +528,16 @@ def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
         return empty_result(unit, "not_attributable", NOT_ATTRIBUTABLE_NOTE)
     application, start, end = window
     folder = _path(job, f"predictions/{pid}")
-    records: list[dict[str, Any]] = []
-    copied = 0
+    copies = _Copies(client, runtime, folder)
+    predictions: list[StoredImagePrediction] = []
     for page in client.iter_predictions(pid, application=application, start_time=start, end_time=end):
-        copies = _copy_originals(client, runtime.store, [(p.id, p.original_image_uri) for p in page], folder)
-        copied += sum(ref.size for ref in copies.values())
-        records.extend(unsigned({**p.raw, **_exported_file(copies.get(p.id))}) for p in page)
+        copies.add((p.id, p.original_image_uri) for p in page)
+        predictions.extend(page)
+    copied = copies.finish()
+    records = [unsigned({**p.raw, **_exported_file(copied.get(p.id))}) for p in predictions]
     ref = put_ndjson(runtime.store, f"{folder}/predictions.ndjson", records)
-    return _result(unit, {"predictions": len(records), "bytesCopied": copied}, [ref])
+    size = sum(r.size for r in copied.values())
+    return _result(unit, {"predictions": len(records), "bytesCopied": size}, [ref])
 
 
 UnitHandler = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
@@ -332,14 +550,20 @@ def run_with_handlers(
     runtime: Runtime,
     project_gone: Callable[[], UnitResult],
 ) -> UnitResult:
-    """Run the unit's handler; a per-project unit whose project has vanished gets ``project_gone()``."""
-    client = runtime.client_for(job["account"])
-    try:
-        return handlers[unit["category"]](job, unit, runtime, client)
-    except NotFoundError:
-        if unit["projectId"] is None or project_exists(client, unit["projectId"]):
-            raise
-        return project_gone()
+    """Run the unit's handler; a per-project unit whose project has vanished gets ``project_gone()``.
+
+    The unit counts against the account's rate budget while it runs; its result counts the Training
+    API calls it made (``apiCalls``) and the throttled (429) answers it got (``throttled``).
+    """
+    with runtime.unit_client(job["account"]) as (client, tally):
+        try:
+            result = handlers[unit["category"]](job, unit, runtime, client)
+        except NotFoundError:
+            if unit["projectId"] is None or project_exists(client, unit["projectId"]):
+                raise
+            result = project_gone()
+    result["counts"] = {**result["counts"], "apiCalls": tally.api_calls, "throttled": tally.throttled}
+    return result
 
 
 EXPORTERS: dict[str, UnitHandler] = {

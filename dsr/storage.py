@@ -15,8 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypedDict
 
+import requests
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
+from requests.adapters import HTTPAdapter
 
 from dsr.errors import PermanentError, TransientError
 
@@ -130,6 +133,28 @@ def get_json(store: ExportStore, path: str) -> Any:
     return json.loads(store.get_bytes(path))
 
 
+def container_client(connection: str, container_name: str, pool_size: int = 10) -> ContainerClient:
+    """A container client from a connection string, or an https account URL (managed identity).
+
+    ``pool_size``: the threads that may use it at once. One pooled connection each, or urllib3 opens
+    and throws away connections ("Connection pool is full") when more threads upload than its 10.
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    transport = RequestsTransport(session=session, session_owner=True)
+    if connection.startswith("https://"):
+        from azure.identity import DefaultAzureCredential
+
+        service = BlobServiceClient(
+            account_url=connection, credential=DefaultAzureCredential(), transport=transport
+        )
+    else:
+        service = BlobServiceClient.from_connection_string(connection, transport=transport)
+    return service.get_container_client(container_name)
+
+
 class BlobExportStore:
     """:class:`ExportStore` on one private Blob Storage container (Azurite locally)."""
 
@@ -138,15 +163,10 @@ class BlobExportStore:
         self._ensured = False
 
     @classmethod
-    def from_connection(cls, connection: str, container_name: str) -> Self:
-        """``connection`` is a connection string, or an https account URL used with managed identity."""
-        if connection.startswith("https://"):
-            from azure.identity import DefaultAzureCredential
-
-            service = BlobServiceClient(account_url=connection, credential=DefaultAzureCredential())
-        else:
-            service = BlobServiceClient.from_connection_string(connection)
-        return cls(service.get_container_client(container_name))
+    def from_connection(cls, connection: str, container_name: str, pool_size: int = 10) -> Self:
+        """``connection`` is a connection string, or an https account URL used with managed identity;
+        ``pool_size`` the threads that may write at once."""
+        return cls(container_client(connection, container_name, pool_size))
 
     def _ensure_container(self) -> None:
         if self._ensured:

@@ -8,7 +8,7 @@ orchestration history bounded, however many images an account holds.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from dsr.categories import ITERATION_CATEGORIES, Category
 from dsr.contract import DsrRequest, SubjectScope
@@ -23,6 +23,8 @@ class ResolvedAccount(TypedDict):
     endpoint: str
     trainingKeySecret: str
     secretVersion: str
+    callsPerSecond: NotRequired[float]
+    """The request's Training API budget for the account; absent: the app's default."""
 
 
 class ProjectSummary(TypedDict):
@@ -37,6 +39,8 @@ class Job(TypedDict):
     operation: Literal["export", "delete"]
     account: ResolvedAccount
     projectIds: list[str]
+    categories: list[str]
+    """Every category the request names (units that can serve two at once need to know)."""
     subject: SubjectScope | None
     dryRun: bool
 
@@ -72,6 +76,7 @@ def make_job(request: DsrRequest, account: ResolvedAccount, project_ids: list[st
         "operation": request["operation"],
         "account": account,
         "projectIds": project_ids,
+        "categories": list(request["categories"]),
         "subject": request["subject"],
         "dryRun": request["dryRun"],
     }
@@ -82,6 +87,36 @@ def unit_category(category: str, operation: str) -> str:
     if operation == "delete" and category in ITERATION_CATEGORIES:
         return ITERATIONS_UNIT
     return category
+
+
+PERFORMANCE_COUNTS = frozenset({"iterations", "imagePerformances"})
+PERFORMANCE_FOLDER = "/export/iteration-performance/"
+
+
+def shared_export_units(categories: list[str], subject_scoped: bool) -> dict[str, list[str]]:
+    """Which unit serves which export categories: images also serves iteration performance when both
+    are requested (one listing of each trained iteration feeds both), unless the images are one
+    subject's (iteration performance is never narrowed to a subject)."""
+    serves: dict[str, list[str]] = {category: [category] for category in categories}
+    if not subject_scoped and Category.IMAGES in serves and Category.ITERATION_PERFORMANCE in serves:
+        del serves[Category.ITERATION_PERFORMANCE]
+        serves[Category.IMAGES].append(Category.ITERATION_PERFORMANCE)
+    return serves
+
+
+def split_shared_entry(entry: dict[str, Any], category: str) -> dict[str, Any]:
+    """The part of a shared images entry that belongs to ``category`` (images or iterationPerformance)."""
+    performance = category == Category.ITERATION_PERFORMANCE
+    part = dict(entry)
+    part["counts"] = {
+        name: value
+        for name, value in entry["counts"].items()
+        if (name in PERFORMANCE_COUNTS) == performance  # apiCalls and throttled stay with images
+    }
+    part["files"] = [f for f in entry["files"] if (PERFORMANCE_FOLDER in f["path"]) == performance]
+    if performance:
+        part["note"] = "exported together with images, from one listing of each trained iteration"
+    return part
 
 
 def plan_units(category: str, job: Job) -> list[Unit]:

@@ -3,7 +3,8 @@
 GET    /_emulator/state                           snapshot of accounts, projects, counters (no keys)
 GET    /_emulator/counters                        calls per operation, per account
 POST   /_emulator/counters/reset
-PUT    /_emulator/accounts/{name}/knobs     {"rateLimitPerSecond", "latencySeconds", "deleteDelaySeconds"}
+PUT    /_emulator/accounts/{name}/knobs     {"rateLimitPerSecond", "latencySeconds",
+                                             "downloadLatencySeconds", "deleteDelaySeconds"}
 POST   /_emulator/accounts/{name}/faults    {"operation", "count", "kind", "status", "delaySeconds"}
                                             kind: status (5xx), reset (TCP RST) or slow (stall)
 DELETE /_emulator/accounts/{name}/faults
@@ -26,6 +27,7 @@ from emulator.state import Account, EmulatorState
 _KNOBS = {
     "rateLimitPerSecond": "rate_limit_per_second",
     "latencySeconds": "latency_seconds",
+    "downloadLatencySeconds": "download_latency_seconds",
     "deleteDelaySeconds": "delete_delay_seconds",
 }
 _FAULT_KINDS = {"status", "reset", "slow"}

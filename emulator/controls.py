@@ -34,6 +34,8 @@ class Knobs:
     """Service-side limit; excess calls get 429 + Retry-After. ``None``: unlimited."""
     latency_seconds: float = 0.0
     """Added to every API call."""
+    download_latency_seconds: float = 0.0
+    """Added to every blob download (image, prediction image, model), like a remote blob store's."""
     delete_delay_seconds: float = 0.0
     """How long 202-accepted image deletions stay visible before they complete."""
 
@@ -47,10 +49,26 @@ class Controls:
     counters: Counter[str] = field(default_factory=Counter)
     """Calls received per operation (after authentication), including throttled and faulted ones."""
     throttled: Counter[str] = field(default_factory=Counter)
+    first_call_at: float | None = None
+    """Monotonic time of the first call counted since the last reset (benchmarks: how long the API
+    was in use, apart from the byte copying that may trail it)."""
+    last_call_at: float | None = None
     injector: FaultInjector = field(default_factory=FaultInjector)
     """Random faults by probability (``injector.set_plan``), holds, and what was injected."""
     _tokens: float = 0.0
     _updated: float = 0.0
+
+    def count(self, operation: str, now: float) -> None:
+        """Count one received call of ``operation`` at monotonic time ``now``."""
+        self.counters[operation] += 1
+        if self.first_call_at is None:
+            self.first_call_at = now
+        self.last_call_at = now
+
+    def reset(self) -> None:
+        self.counters.clear()
+        self.throttled.clear()
+        self.first_call_at = self.last_call_at = None
 
     def fail_next(
         self,

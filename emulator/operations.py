@@ -285,7 +285,7 @@ def delete_images(req: ApiRequest) -> ApiResponse:
     if all_images or all_iterations:
         due = time.monotonic() + req.account.controls.knobs.delete_delay_seconds
         for img in targets:
-            img.delete_at = due if img.delete_at is None else min(img.delete_at, due)
+            project.schedule_deletion(img, due)
         project.complete_deletions(time.monotonic())
         project.changed()
         return ApiResponse(202)

@@ -157,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         operation, handler, ids = resolve(self.command, path)
         with state.lock:
             controls = account.controls
-            controls.counters[operation] += 1
+            controls.count(operation, time.monotonic())
             wait = controls.throttle()
             if wait is not None:
                 controls.throttled[operation] += 1
@@ -214,6 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
         operation = BLOB_OPERATIONS.get(kind, kind)
         if owner is not None and self._inject(owner[0].controls.injector.before(operation)):
             return
+        latency = owner[0].controls.knobs.download_latency_seconds if owner else 0.0
+        if latency:
+            time.sleep(latency)
         state.settle()
         with state.lock:
             found = blob_bytes(state, kind, project_id, item_id, variant)

@@ -4,6 +4,7 @@ exports and stored predictions. Tests inspect and change it directly; the server
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import secrets
 import threading
@@ -112,6 +113,8 @@ class ProjectRecord:
     iterations: dict[str, IterationRecord] = field(default_factory=dict)
     predictions: dict[str, PredictionRecord] = field(default_factory=dict)
     _views: dict[Any, list[ImageRecord]] = field(default_factory=dict, repr=False)
+    _due: list[tuple[float, str]] = field(default_factory=list, repr=False)
+    """Pending all-iterations deletions as a heap of (when, image id): settling looks at the head only."""
 
     def changed(self) -> None:
         """Drop cached image listings; call after any change to images or tags."""
@@ -124,13 +127,26 @@ class ProjectRecord:
             view = self._views[key] = build()
         return view
 
+    def schedule_deletion(self, image: ImageRecord, when: float) -> None:
+        """Accept an asynchronous deletion of ``image`` that completes at monotonic time ``when``."""
+        if image.delete_at is not None and image.delete_at <= when:
+            return
+        image.delete_at = when
+        heapq.heappush(self._due, (when, image.id))
+
     def complete_deletions(self, now: float) -> None:
-        """Finish accepted image deletions whose delay has passed."""
-        done = [img.id for img in self.images.values() if img.delete_at is not None and img.delete_at <= now]
-        for image_id in done:
+        """Finish accepted image deletions whose delay has passed: work in proportion to those due,
+        not to the project's size, so every request costs the same at any account size."""
+        done = False
+        while self._due and self._due[0][0] <= now:
+            when, image_id = heapq.heappop(self._due)
+            image = self.images.get(image_id)
+            if image is None or image.delete_at != when:
+                continue  # already gone, or rescheduled earlier
             del self.images[image_id]
             for iteration in self.iterations.values():
                 iteration.image_ids.discard(image_id)
+            done = True
         if done:
             self.changed()
 
@@ -191,8 +207,7 @@ class EmulatorState:
     def reset_counters(self) -> None:
         with self.lock:
             for account in self.accounts.values():
-                account.controls.counters.clear()
-                account.controls.throttled.clear()
+                account.controls.reset()
             self.blob_counters.clear()
 
     def settle(self, now: float | None = None) -> None:
@@ -217,6 +232,7 @@ class EmulatorState:
                         "projects": {pid: _project_summary(p) for pid, p in account.projects.items()},
                         "counters": dict(account.controls.counters),
                         "throttled": dict(account.controls.throttled),
+                        "apiSpanSeconds": _span(account.controls),
                         "knobs": vars(account.controls.knobs).copy(),
                         "pendingFaults": sum(f.remaining for f in account.controls.faults),
                     }
@@ -224,6 +240,12 @@ class EmulatorState:
                 },
                 "blobDownloads": dict(self.blob_counters),
             }
+
+
+def _span(controls: Controls) -> float:
+    if controls.first_call_at is None or controls.last_call_at is None:
+        return 0.0
+    return round(controls.last_call_at - controls.first_call_at, 3)
 
 
 def _project_summary(project: ProjectRecord) -> dict[str, Any]:

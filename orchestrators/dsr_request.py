@@ -29,7 +29,16 @@ from dsr.status import (
     parse_time,
     progress,
 )
-from dsr.units import ITERATIONS_UNIT, Job, UnitResult, make_job, plan_units, unit_category
+from dsr.units import (
+    ITERATIONS_UNIT,
+    Job,
+    UnitResult,
+    make_job,
+    plan_units,
+    shared_export_units,
+    split_shared_entry,
+    unit_category,
+)
 from orchestrators import names
 
 bp = df.Blueprint()
@@ -154,8 +163,11 @@ def _run_phase(
 ) -> Generator[Any, Any, None]:
     operation = job["operation"]
     serves: dict[str, list[str]] = {}
-    for category in phase:
-        serves.setdefault(unit_category(category, operation), []).append(category)
+    if operation == "export":
+        serves = shared_export_units(phase, job["subject"] is not None)
+    else:
+        for category in phase:
+            serves.setdefault(unit_category(category, operation), []).append(category)
     pending: dict[Any, str] = {}
     for unit_name, categories in serves.items():
         for category in categories:
@@ -179,6 +191,8 @@ def _run_phase(
             shared = dict(entry)
             if unit_name == ITERATIONS_UNIT:
                 shared["note"] = "removed by DeleteIteration together with the other iteration categories"
+            elif len(serves[unit_name]) > 1:
+                shared = split_shared_entry(entry, category)
             document["categories"][category] = shared
         context.set_custom_status(progress(document))
 
@@ -239,27 +253,29 @@ def dsr_category(context: df.DurableOrchestrationContext) -> Orchestration:
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.DSR_PAGED_UNIT)
 def dsr_paged_unit(context: df.DurableOrchestrationContext) -> Orchestration:
+    """One activity call per generation, then continue-as-new with the cursor: the history of this
+    instance stays a few events long however many pages the project has."""
     payload = context.get_input()
     job: Job = payload["job"]
     unit = dict(payload["unit"])
-    combined: UnitResult | None = None
-    while True:
-        result: UnitResult = yield context.call_activity_with_retry(
-            names.RUN_UNIT, ACTIVITY_RETRY, {"job": job, "unit": unit}
-        )
-        if combined is None:
-            combined = result
-        else:
-            for name, value in result["counts"].items():
-                combined["counts"][name] = combined["counts"].get(name, 0) + value
-            combined["files"].extend(result["files"])
-            if result["verified"] is not None:  # a delete unit verifies in its last call
-                combined["verified"] = result["verified"]
-            combined["note"] = result["note"] or combined["note"]
-            if result["state"] == "failed":
-                combined["state"], combined["note"] = "failed", result["note"]
-        if result["state"] == "failed" or result["next"] is None:
-            break
-        unit["cursor"] = result["next"]
-    combined["next"] = None
-    return combined
+    combined: UnitResult | None = payload.get("combined")
+    result: UnitResult = yield context.call_activity_with_retry(
+        names.RUN_UNIT, ACTIVITY_RETRY, {"job": job, "unit": unit}
+    )
+    if combined is None:
+        combined = result
+    else:
+        for name, value in result["counts"].items():
+            combined["counts"][name] = combined["counts"].get(name, 0) + value
+        combined["files"].extend(result["files"])
+        if result["verified"] is not None:  # a delete unit verifies in its last call
+            combined["verified"] = result["verified"]
+        combined["note"] = result["note"] or combined["note"]
+        if result["state"] == "failed":
+            combined["state"], combined["note"] = "failed", result["note"]
+    if result["state"] == "failed" or result["next"] is None:
+        combined["next"] = None
+        return combined
+    unit["cursor"] = result["next"]
+    context.continue_as_new({"job": job, "unit": unit, "combined": combined})
+    return None

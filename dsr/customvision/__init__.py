@@ -8,7 +8,7 @@ Typical use::
             ...
 """
 
-from dsr.customvision.calls import CallOutcome, CallRecord
+from dsr.customvision.calls import CallHook, CallOutcome, CallRecord, CallRecorder, CallTally
 from dsr.customvision.client import ClientOptions, TrainingClient
 from dsr.customvision.endpoints import EndpointAllowList
 from dsr.customvision.errors import (
@@ -42,8 +42,11 @@ from dsr.customvision.models import (
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CallHook",
     "CallOutcome",
     "CallRecord",
+    "CallRecorder",
+    "CallTally",
     "ClientOptions",
     "ConflictError",
     "CustomVisionError",

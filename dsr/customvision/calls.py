@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,15 @@ class CallRecord:
     """Final HTTP status; ``None`` when no response arrived (reset, timeout)."""
     attempts: int
     duration_ms: float
+    throttled: int = 0
+    """Attempts answered 429 (Too Many Requests) before the final one."""
+
+
+DOWNLOAD_OPERATION = "Download"
+"""The operation name of blob fetches, which the Training API rate limit does not cover."""
+
+CallHook = Callable[[CallRecord], None]
+"""Called once per finished call, from whichever thread made it; must be quick and thread-safe."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,38 @@ class CallOutcome:
     @property
     def accepted_async(self) -> bool:
         return self.status == 202
+
+
+@dataclass
+class CallTally:
+    """A call hook that counts API calls, throttled (429) answers and downloads of one piece of work."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    throttled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, record: CallRecord) -> None:
+        with self._lock:
+            self.calls[record.operation] += 1
+            self.throttled += record.throttled
+
+    @property
+    def api_calls(self) -> int:
+        """Training API calls (each counted once, however many attempts it took); downloads excluded."""
+        with self._lock:
+            return sum(n for operation, n in self.calls.items() if operation != DOWNLOAD_OPERATION)
+
+
+@dataclass
+class CallRecorder:
+    """A call hook that keeps every record, for tests and short benchmark runs (it grows with use)."""
+
+    records: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, record: CallRecord) -> None:
+        with self._lock:
+            self.records.append(record)
 
 
 _observers = threading.local()

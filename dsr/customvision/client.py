@@ -1,14 +1,19 @@
 """Synchronous client for the Custom Vision Training API v3.3, built on ``requests``.
 
 One client per account (endpoint + training key). It is safe to share between threads: the rate limiter
-and the call log are locked, and ``requests.Session`` connection pooling is thread-safe for this use.
-The session is the transport seam: pass one with mounted adapters to test without a network.
+is locked, and ``requests.Session`` connection pooling is thread-safe for this use. The session is the
+transport seam: pass one with mounted adapters to test without a network.
+
+The client keeps no record of its calls: whoever wants one passes *call hooks* (like httpx's event
+hooks), each called with a :class:`CallRecord` when a call ends. :meth:`TrainingClient.view` gives one
+piece of work its own hooks over the shared sessions and rate limiter, so nothing grows with the life
+of the process.
 """
 
 from __future__ import annotations
 
+import copy
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,8 +24,9 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
-from dsr.customvision.calls import CallOutcome, CallRecord, report_call
+from dsr.customvision.calls import DOWNLOAD_OPERATION, CallHook, CallOutcome, CallRecord, report_call
 from dsr.customvision.endpoints import EndpointAllowList
 from dsr.customvision.errors import (
     ITERATION_IS_PUBLISHED,
@@ -50,13 +56,15 @@ from dsr.customvision.models import (
     Tag,
     parse_list,
 )
-from dsr.customvision.ratelimit import TokenBucket
+from dsr.customvision.ratelimit import RateLimiter, TokenBucket
 from dsr.customvision.retry import backoff_seconds, is_retryable, parse_retry_after
 from dsr.errors import InvalidRequestError, TransientError
 
 API_BASE_PATH: Final = "/customvision/v3.3/training"
 KEY_HEADER: Final = "Training-Key"
 PAGE_SIZE: Final = 256  # maximum `take` of every list operation
+API_POOL_CONNECTIONS: Final = 16  # concurrent API calls of one process stay below this at ~10 calls/s
+POOL_HOSTS: Final = 4  # hosts kept pooled per session (one API host; blob hosts per storage account)
 MAX_IMAGE_IDS_PER_CALL: Final = 256  # GetImagesByIds, DeleteImages
 MAX_PREDICTION_IDS_PER_CALL: Final = 64  # DeletePrediction
 PREDICTION_PAGE_SIZE: Final = 256  # QueryPredictions maxCount (the spec sets no maximum)
@@ -80,6 +88,10 @@ class ClientOptions:
     max_download_bytes: int = 512 * 1024 * 1024
     """Refuse blobs larger than this (images are at most 6 MB; exported models are larger)."""
     download_chunk_bytes: int = 64 * 1024
+    download_concurrency: int = 16
+    """Threads expected to download at once; the blob connection pool holds this many connections."""
+    hooks: tuple[CallHook, ...] = ()
+    """Called with a :class:`CallRecord` after every call and download (any thread)."""
 
 
 class _Secret:
@@ -171,6 +183,7 @@ class TrainingClient:
         options: ClientOptions | None = None,
         allow_list: EndpointAllowList | None = None,
         session: requests.Session | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.endpoint = (allow_list or EndpointAllowList()).check(endpoint)
         if not training_key or not training_key.isprintable():
@@ -179,23 +192,40 @@ class TrainingClient:
         self._key = _Secret(training_key)
         self._base = self.endpoint + API_BASE_PATH
         self._owns_session = session is None
-        self._session = session or self._new_session()
+        self._session = session or self._new_session(API_POOL_CONNECTIONS)
         # Blob URIs carry their own SAS authorization; a separate session makes sure that no header
         # configured for the API (the key) can ever reach a blob host.
-        self._download_session = self._new_session()
+        self._download_session = self._new_session(self.options.download_concurrency)
         rate = self.options.rate_limit_per_second
-        self._bucket = TokenBucket(rate) if rate else None
-        self._calls: list[CallRecord] = []
-        self._calls_lock = threading.Lock()
+        self._bucket: RateLimiter | None = limiter or (TokenBucket(rate) if rate else None)
+        self._hooks = self.options.hooks
+        self._is_view = False
         self._sleep: Callable[[float], None] = time.sleep
 
     @staticmethod
-    def _new_session() -> requests.Session:
+    def _new_session(pool_size: int) -> requests.Session:
         session = requests.Session()
         # No proxies or .netrc credentials from the environment: requests would add an
         # Authorization header from ~/.netrc to any matching host.
         session.trust_env = False
+        # One pool slot per thread that may use the session at once; requests' default of 10 makes
+        # extra threads open and drop connections ("Connection pool is full").
+        adapter = HTTPAdapter(pool_connections=POOL_HOSTS, pool_maxsize=max(1, pool_size))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         return session
+
+    def view(self, hooks: tuple[CallHook, ...]) -> TrainingClient:
+        """This client with other call hooks: same sessions, same rate limiter. Closing it is a no-op."""
+        other = copy.copy(self)
+        other._hooks = hooks
+        other._is_view = True
+        return other
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The rate limiter API calls wait on (shared with every view of this client)."""
+        return self._bucket
 
     def __repr__(self) -> str:
         return f"TrainingClient(endpoint={self.endpoint!r})"
@@ -210,25 +240,23 @@ class TrainingClient:
 
     def close(self) -> None:
         """Release pooled connections (the caller's session is left open if one was passed in)."""
+        if self._is_view:
+            return
         if self._owns_session:
             self._session.close()
         self._download_session.close()
 
-    @property
-    def calls(self) -> list[CallRecord]:
-        """Every call made so far, in completion order (a copy)."""
-        with self._calls_lock:
-            return list(self._calls)
-
     # -- transport -------------------------------------------------------------------------------
 
-    def _record(self, operation: str, method: str, status: int | None, attempts: int, started: float) -> None:
+    def _record(
+        self, operation: str, method: str, status: int | None, attempts: int, started: float, throttled: int
+    ) -> None:
         record = CallRecord(
-            operation, method, status, attempts, round((time.monotonic() - started) * 1000, 3)
+            operation, method, status, attempts, round((time.monotonic() - started) * 1000, 3), throttled
         )
         report_call(record)
-        with self._calls_lock:
-            self._calls.append(record)
+        for hook in self._hooks:
+            hook(record)
 
     def _send(
         self,
@@ -243,6 +271,7 @@ class TrainingClient:
         started = time.monotonic()
         deadline = started + self.options.max_retry_seconds
         attempts = 0
+        throttled = 0
         while True:
             attempts += 1
             if rate_limited and self._bucket is not None:
@@ -260,17 +289,19 @@ class TrainingClient:
             else:
                 status = response.status_code
                 if status in expected:
-                    self._record(operation, method, status, attempts, started)
+                    self._record(operation, method, status, attempts, started, throttled)
                     return response
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 error = error_for_status(operation, status, _error_code(response), attempts, retry_after)
                 response.close()
                 if not isinstance(error, TransientError):
-                    self._record(operation, method, status, attempts, started)
+                    self._record(operation, method, status, attempts, started, throttled)
                     raise error
+                if status == 429:
+                    throttled += 1
                 wait = retry_after if status == 429 and retry_after is not None else backoff_seconds(attempts)
             if time.monotonic() + wait > deadline:
-                self._record(operation, method, status, attempts, started)
+                self._record(operation, method, status, attempts, started, throttled)
                 raise error
             self._sleep(wait)
 
@@ -388,10 +419,13 @@ class TrainingClient:
         path = self._iteration_path(project_id, iteration_id) + "/performance"
         return IterationPerformance.from_json(self._get_json(op, path, params), op)
 
-    def iter_image_performances(self, project_id: str, iteration_id: str) -> Iterator[list[ImagePerformance]]:
+    def iter_image_performances(
+        self, project_id: str, iteration_id: str, skip: int = 0
+    ) -> Iterator[list[ImagePerformance]]:
+        """Pages of GetImagePerformances from offset ``skip``: every image the iteration was trained on."""
         op = "GetImagePerformances"
         path = self._iteration_path(project_id, iteration_id) + "/performance/images"
-        for page in self._pages(op, path, {}):
+        for page in self._pages(op, path, {}, start=skip):
             yield [ImagePerformance.from_json(item, op) for item in page]
 
     def get_exports(self, project_id: str, iteration_id: str) -> list[Export]:
@@ -468,10 +502,12 @@ class TrainingClient:
         for page in self._pages(op, self._project_path(project_id) + "/images/tagged", params):
             yield [Image.from_json(item, op) for item in page]
 
-    def iter_untagged_images(self, project_id: str, iteration_id: str | None = None) -> Iterator[list[Image]]:
+    def iter_untagged_images(
+        self, project_id: str, iteration_id: str | None = None, skip: int = 0
+    ) -> Iterator[list[Image]]:
         op = "GetUntaggedImages"
         params = self._image_params(None, None, iteration_id)
-        for page in self._pages(op, self._project_path(project_id) + "/images/untagged", params):
+        for page in self._pages(op, self._project_path(project_id) + "/images/untagged", params, start=skip):
             yield [Image.from_json(item, op) for item in page]
 
     def count_images(
@@ -590,7 +626,7 @@ class TrainingClient:
                 uri, stream=True, timeout=(timeout, timeout), allow_redirects=False
             )
 
-        response = self._send("Download", "GET", attempt_once, (200,), rate_limited=False)
+        response = self._send(DOWNLOAD_OPERATION, "GET", attempt_once, (200,), rate_limited=False)
         try:
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -5,6 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class RateLimiter(Protocol):
+    """What the client waits on before each API call."""
+
+    def acquire(self) -> float: ...
 
 
 class TokenBucket:
@@ -25,12 +32,30 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self._rate = rate
+        self._fixed_burst = burst
         self._burst = max(1.0, burst if burst is not None else rate)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._tokens = self._burst
         self._updated = clock()
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate from now on (tokens already earned are kept, capped at the burst, which
+        follows the rate unless one was given)."""
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            self._rate = rate
+            self._burst = max(1.0, self._fixed_burst if self._fixed_burst is not None else rate)
+            self._tokens = min(self._tokens, self._burst)
 
     def acquire(self) -> float:
         """Take one token, sleeping until it is available. Returns the seconds waited."""

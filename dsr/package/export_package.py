@@ -17,7 +17,7 @@ from dsr.package.paging import PagedView
 from dsr.package.reading import optional_json, parts_under, records, relative, subject_of, unit_files
 from dsr.signed_links import without_query
 from dsr.status import format_time
-from dsr.storage import ExportStore, FileRef
+from dsr.storage import ExportStore, FileRef, get_json
 
 INDEX_NAME = "index.html"
 
@@ -175,7 +175,13 @@ def _write_pages(
     tags_doc = _doc(store, root, "tags.json", {})
     details = _doc(store, root, "iteration-details.json", {})
     listing = _doc(store, root, "iterations.json", {})
-    performance = _doc(store, root, "iteration-performance.json", [])
+    # One summary per trained iteration (export/iteration-performance/<projectId>/<iterationId>.json),
+    # as the iterationPerformance units reported them.
+    performance = [
+        get_json(store, entry["path"])
+        for entry in unit_files(document, Category.ITERATION_PERFORMANCE)
+        if entry["path"].endswith(".json")
+    ]
     models = _doc(store, root, "exported-models.json", [])
     subject = _subject(record_store, store, document)
     subject_note = (

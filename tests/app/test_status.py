@@ -129,6 +129,33 @@ def test_documents_validate_against_the_published_schema():
         validator.validate(document)
 
 
+def test_shared_images_entry_splits_into_images_and_iteration_performance():
+    from dsr.units import shared_export_units, split_shared_entry
+
+    assert shared_export_units(["images", "iterationPerformance", "tags"], subject_scoped=False) == {
+        "images": ["images", "iterationPerformance"],
+        "tags": ["tags"],
+    }
+    assert "iterationPerformance" in shared_export_units(
+        ["images", "iterationPerformance"], subject_scoped=True
+    )
+    entry = {
+        "state": "succeeded",
+        "counts": {"images": 3, "imagePerformances": 5, "iterations": 2, "apiCalls": 9, "throttled": 0},
+        "files": [
+            {"path": "r/export/images/p/images-0000000.ndjson"},
+            {"path": "r/export/iteration-performance/p/i.json"},
+        ],
+        "note": None,
+    }
+    images = split_shared_entry(entry, "images")
+    performance = split_shared_entry(entry, "iterationPerformance")
+    assert images["counts"] == {"images": 3, "apiCalls": 9, "throttled": 0}
+    assert performance["counts"] == {"imagePerformances": 5, "iterations": 2}
+    assert [f["path"] for f in images["files"]] == ["r/export/images/p/images-0000000.ndjson"]
+    assert [f["path"] for f in performance["files"]] == ["r/export/iteration-performance/p/i.json"]
+
+
 def _request(**fields):
     return parse_request(
         {

@@ -13,7 +13,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import pytest  # noqa: E402
 
-from dsr.customvision import ClientOptions, EndpointAllowList, TrainingClient  # noqa: E402
+from dsr.customvision import CallRecorder, ClientOptions, EndpointAllowList, TrainingClient  # noqa: E402
 from emulator import EmulatorServer, EmulatorState, SeedSpec, build_state  # noqa: E402
 
 SPEC = SeedSpec(accounts=2, projects_per_account=2, images_per_project=40, predictions_per_project=30)
@@ -36,11 +36,18 @@ def server(state):
 
 
 @pytest.fixture
-def make_client(server, keys):
+def recorder() -> CallRecorder:
+    """The call hook every client of a test reports to (the client itself keeps no record)."""
+    return CallRecorder()
+
+
+@pytest.fixture
+def make_client(server, keys, recorder):
     """Build clients against the emulator; unlimited client-side rate unless a test asks for one."""
     made = []
 
     def make(key=None, **options):
+        options.setdefault("hooks", (recorder,))
         options.setdefault("rate_limit_per_second", None)
         options.setdefault("max_retry_seconds", 10.0)
         options.setdefault("timeout_seconds", 5.0)

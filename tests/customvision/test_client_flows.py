@@ -143,7 +143,7 @@ def test_predictions_query_pages_filters_and_delete(client, state):
     assert not set(doomed) & set(record.predictions)
 
 
-def test_prediction_paging_follows_continuation(client, state):
+def test_prediction_paging_follows_continuation(client, state, recorder):
     record = _project(state)
     for n, prediction in enumerate(list(record.predictions.values())):
         for extra in range(20):
@@ -152,7 +152,7 @@ def test_prediction_paging_follows_continuation(client, state):
     pages = list(client.iter_predictions(record.id))
     assert [len(page) for page in pages] == [256, 256, len(record.predictions) - 512]
     assert len({p.id for p in _flatten(pages)}) == len(record.predictions)
-    assert [c.operation for c in client.calls].count("QueryPredictions") == 3
+    assert [c.operation for c in recorder.records].count("QueryPredictions") == 3
 
 
 def test_delete_images_tag_iteration_project(client, state):
@@ -189,11 +189,11 @@ def test_delete_from_workspace_only_keeps_iteration_copies(client, state):
     ]
 
 
-def test_large_batches_are_chunked(client, state):
+def test_large_batches_are_chunked(client, state, recorder):
     record = _project(state)
     ids = list(record.images) * 7  # 280 ids: two GetImagesByIds calls
     assert len(client.get_images_by_ids(record.id, ids)) == 280
-    assert [c.operation for c in client.calls].count("GetImagesByIds") == 2
+    assert [c.operation for c in recorder.records].count("GetImagesByIds") == 2
     predictions = list(record.predictions) + [p[:-2] + "00" for p in record.predictions] * 2
     outcomes = client.delete_predictions(record.id, predictions)
     assert [len(o.ids) for o in outcomes] == [64, 26]

@@ -21,7 +21,7 @@ def _project_id(state):
     return next(iter(state.account("account-1").projects))
 
 
-def test_429_retry_after_is_honoured(client, state):
+def test_429_retry_after_is_honoured(client, state, recorder):
     controls = state.account("account-1").controls
     controls.knobs.rate_limit_per_second = 1.0
     started = time.monotonic()
@@ -31,9 +31,10 @@ def test_429_retry_after_is_honoured(client, state):
     assert controls.throttled["GetProjects"] >= 1
     # Burst of 1, then Retry-After: 1 (rounded up) for each of the next two calls.
     assert 1.0 <= elapsed < 5.0
-    retried = [c for c in client.calls if c.attempts > 1]
+    retried = [c for c in recorder.records if c.attempts > 1]
     assert retried
     assert all(c.status == 200 for c in retried)
+    assert sum(c.throttled for c in recorder.records) == controls.throttled["GetProjects"]
 
 
 def test_throttled_error_when_retry_after_exceeds_budget(make_client, state):
@@ -61,22 +62,22 @@ def test_client_rate_limit_keeps_under_service_limit(make_client, state):
 
 
 @pytest.mark.parametrize("kind", ["status", "reset"])
-def test_transient_faults_are_retried(client, state, kind):
+def test_transient_faults_are_retried(client, state, kind, recorder):
     state.account("account-1").controls.fail_next("GetProjects", 2, kind, status=503)
     assert client.get_projects()
-    [record] = client.calls
+    [record] = recorder.records
     assert (record.operation, record.status, record.attempts) == ("GetProjects", 200, 3)
     assert state.account("account-1").controls.counters["GetProjects"] == 3
 
 
-def test_slow_response_times_out_and_is_retried(make_client, state):
+def test_slow_response_times_out_and_is_retried(make_client, state, recorder):
     client = make_client(timeout_seconds=0.3)
     state.account("account-1").controls.fail_next("GetProjects", 1, "slow", delay_seconds=1.0)
     assert client.get_projects()
-    assert client.calls[-1].attempts == 2
+    assert recorder.records[-1].attempts == 2
 
 
-def test_retry_budget_exhausted_raises_transient_error(make_client, state):
+def test_retry_budget_exhausted_raises_transient_error(make_client, state, recorder):
     client = make_client(max_retry_seconds=1.5)
     state.account("account-1").controls.fail_next("GetProjects", 1000, "status", status=500)
     started = time.monotonic()
@@ -86,7 +87,7 @@ def test_retry_budget_exhausted_raises_transient_error(make_client, state):
     assert info.value.status == 500
     assert info.value.attempts >= 2
     assert info.value.transient
-    assert client.calls[-1].status == 500
+    assert recorder.records[-1].status == 500
 
 
 def test_reset_until_budget_ends_reports_no_status(make_client, state):
@@ -123,7 +124,7 @@ def test_404_maps_to_not_found_with_code(client, state, call, code):
     assert (info.value.status, info.value.code) == (404, code)
 
 
-def test_key_never_appears_in_repr_errors_or_records(make_client, keys, state):
+def test_key_never_appears_in_repr_errors_or_records(make_client, keys, state, recorder):
     key = keys["account-1"]
     client = make_client(max_retry_seconds=0.3)
     state.account("account-1").controls.fail_next("GetProjects", 1000, "status", status=503)
@@ -135,7 +136,7 @@ def test_key_never_appears_in_repr_errors_or_records(make_client, keys, state):
         with pytest.raises(Exception) as info:  # noqa: PT011 - any error; we inspect its text
             failing()
         texts += [str(info.value), repr(info.value), repr(info.value.args), str(vars(info.value))]
-    texts += [repr(c) for c in client.calls]
+    texts += [repr(c) for c in recorder.records]
     assert all(key not in text for text in texts)
 
 
@@ -154,3 +155,18 @@ def test_listing_100000_images_takes_391_calls(make_client, state):
     assert state.account("account-2").controls.counters["GetImages"] == math.ceil(100_000 / 256) == 391
     assert elapsed < 60
     print(f"listed 100000 images in {elapsed:.2f}s")
+
+
+def test_call_records_go_to_hooks_only_and_views_have_their_own(make_client, state, recorder):
+    from dsr.customvision import CallTally
+
+    client = make_client()
+    tally = CallTally()
+    unit = client.view((tally,))
+    unit.get_projects()
+    unit.close()  # a view's close leaves the shared sessions open
+    client.get_projects()
+    assert tally.api_calls == 1
+    assert [r.operation for r in recorder.records] == ["GetProjects"]
+    assert unit.limiter is client.limiter
+    assert not any(isinstance(value, list) for value in vars(client).values())  # nothing kept per call

@@ -188,3 +188,36 @@ def test_subject_scoped_export_returns_exactly_that_subjects_images(stack, host,
     }
     assert expected
     assert exported == expected
+
+
+def test_one_listing_of_each_trained_iteration_serves_images_and_performance(stack, whole_export):
+    _, finished, _ = whole_export
+    categories = finished.json()["categories"]
+    performance, images = categories["iterationPerformance"], categories["images"]
+    assert performance["files"]
+    assert all("/export/iteration-performance/" in f["path"] for f in performance["files"])
+    assert not any("/export/iteration-performance/" in f["path"] for f in images["files"])
+    account = stack.account("export")
+    trained = sum(len(p.iterations) for p in account.projects.values())
+    assert performance["counts"]["iterations"] == trained
+    tagged_held = sum(
+        sum(1 for i in it.image_ids if i in p.images and p.images[i].tag_ids)
+        for p in account.projects.values()
+        for it in p.iterations.values()
+    )
+    assert performance["counts"]["imagePerformances"] == tagged_held
+    assert images["counts"]["apiCalls"] > 0
+
+
+def test_iteration_performance_alone_lists_each_trained_iteration(stack, host):
+    body = stack.body("export", operation="export", categories=["iterationPerformance"])
+    assert host.submit(body).status_code == 202
+    finished = host.wait(body["requestId"])
+    assert finished.status_code == 200, finished.text
+    entry = finished.json()["categories"]["iterationPerformance"]
+    account = stack.account("export")
+    assert entry["counts"]["iterations"] == sum(len(p.iterations) for p in account.projects.values())
+    folder = stack.folder(body["requestId"])
+    summaries = [f["path"] for f in entry["files"] if f["path"].endswith(".json")]
+    assert len(summaries) == entry["counts"]["iterations"]
+    assert folder.json(summaries[0])["performance"]["perTagPerformance"]

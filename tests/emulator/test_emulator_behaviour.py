@@ -228,3 +228,33 @@ def test_validator_rejects_shapes_the_spec_forbids(spec_v33):
     for bad in ({**good, "extra": 1}, {**good, "name": None}, {**good, "type": "Bogus"}, {**good, "id": "x"}):
         with pytest.raises(jsonschema.ValidationError):
             spec_v33.check("GetTag", 200, json.dumps(bad).encode())
+
+
+class _NoScan(dict):
+    """An image dict that fails the test if anything walks all of it."""
+
+    def values(self):
+        raise AssertionError("scanned every image")
+
+    def __iter__(self):
+        raise AssertionError("scanned every image")
+
+
+def test_pending_deletions_complete_by_time_without_scanning_images(state):
+    from emulator.state import ImageRecord
+
+    project = next(iter(state.account("account-1").projects.values()))
+    images = _NoScan(project.images)
+    project.images = images
+    first, second = (dict.__getitem__(images, i) for i in list(dict.keys(images))[:2])
+    assert isinstance(first, ImageRecord)
+    project.schedule_deletion(first, 10.0)
+    project.schedule_deletion(second, 20.0)
+    project.schedule_deletion(second, 15.0)  # rescheduled earlier: the earlier time wins
+    project.complete_deletions(5.0)
+    assert first.id in images
+    assert second.id in images
+    project.complete_deletions(15.0)
+    assert first.id not in images
+    assert second.id not in images
+    assert all(first.id not in it.image_ids for it in project.iterations.values())

@@ -18,7 +18,7 @@ from azure.cognitiveservices.vision.customvision.training import CustomVisionTra
 from msrest.authentication import ApiKeyCredentials
 from msrest.exceptions import ClientRequestError
 
-from dsr.customvision import ClientOptions, EndpointAllowList, TrainingClient
+from dsr.customvision import CallRecorder, ClientOptions, EndpointAllowList, TrainingClient
 from emulator.faults import FAULT_KINDS, FaultPlan, FaultPlanError, parse_fault_spec
 from tests.e2e.stack import free_port
 from tests.emulator.conftest import REPO_ROOT
@@ -171,9 +171,11 @@ def _download(client: TrainingClient, uri):
         return list(chunks)
 
 
-def _client(server, keys, timeout=0.3):
+def _client(server, keys, timeout=0.3, hooks=()):
     allow = EndpointAllowList(extra_origins=(server.base_url,))
-    options = ClientOptions(rate_limit_per_second=None, max_retry_seconds=60, timeout_seconds=timeout)
+    options = ClientOptions(
+        rate_limit_per_second=None, max_retry_seconds=60, timeout_seconds=timeout, hooks=hooks
+    )
     return TrainingClient(server.base_url, keys["account-1"], options, allow)
 
 
@@ -186,9 +188,10 @@ def test_our_client_recovers_from_20_percent_faults_of_every_kind(server, state,
         clean = _read_everything(client, project_ids)
     injector = _injector(state)
     injector.set_plan(FaultPlan.uniform(0.2, seed=8, retry_after_seconds=0, slow_seconds=0.4))
-    with _client(server, keys) as client:
+    recorder = CallRecorder()
+    with _client(server, keys, hooks=(recorder,)) as client:
         assert _read_everything(client, project_ids) == clean
-        assert sum(call.attempts - 1 for call in client.calls) == sum(injector.injected.values())
+        assert sum(call.attempts - 1 for call in recorder.records) == sum(injector.injected.values())
     assert set(injector.injected) == set(FAULT_KINDS)
     hit = {key.split()[0] for key in injector.injected_by_operation}
     assert {"DownloadImage", "DownloadModel"} <= hit

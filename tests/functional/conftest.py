@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from dsr.categories import ALL_CATEGORIES
 from dsr.config import Settings
+from dsr.export import record_account_listing
 from dsr.runtime import Runtime
-from dsr.units import Job, Unit
+from dsr.units import Job, Unit, UnitResult
 from emulator import EmulatorServer, SeedSpec, build_state
 from emulator.state import Account
 from tests.functional.fakes import KeyOnlySecrets, MemoryStore
@@ -71,8 +73,26 @@ class World:
                 "metadataFile": None,
                 "predictions": None,
             },
+            "categories": [c.value for c in ALL_CATEGORIES],
             "dryRun": dry_run,
         }
+
+    def prepare_export(self, job: Job) -> None:
+        """What resolution does for an export: list projects and iterations once, for every unit."""
+        runtime = self.runtime()
+        with runtime.unit_client(job["account"]) as (client, _):
+            projects = client.get_projects()
+            in_scope = [p.id for p in projects if p.id in job["projectIds"]]
+            record_account_listing(job["requestId"], self.store, client, projects, in_scope)
+
+
+RUN_COUNTS = frozenset({"apiCalls", "throttled"})
+"""Counts of how a unit ran (its calls, the 429s it met), beside the counts of what it did."""
+
+
+def item_counts(result: UnitResult) -> dict[str, int]:
+    """A unit result's counts of what it exported or deleted."""
+    return {k: v for k, v in result["counts"].items() if k not in RUN_COUNTS}
 
 
 def unit(category: str, project_id: str | None) -> Unit:

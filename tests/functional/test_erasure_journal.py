@@ -11,7 +11,7 @@ from dsr.customvision import ClientOptions, TrainingClient
 from dsr.erasure import RESUME_CURSOR, receipt_path, run_delete_unit
 from dsr.storage import get_json
 from emulator.seed import _Ids, add_images
-from tests.functional.conftest import SPEC, World, unit
+from tests.functional.conftest import SPEC, World, item_counts, unit
 from tests.functional.fakes import CrashingStore, SimulatedCrash
 
 IMAGES = 834
@@ -44,8 +44,7 @@ def _big_project(world: World) -> str:
 
 def _install(world: World, runtime, client: TrainingClient) -> None:
     job = world.job("delete")
-    account = job["account"]
-    runtime._clients[(account["endpoint"], account["trainingKeySecret"], account["secretVersion"])] = client
+    runtime.use_client(job["account"], client)
 
 
 @pytest.mark.parametrize("crash_at", [2, 3, 4])
@@ -73,7 +72,7 @@ def test_a_delete_cut_short_mid_batch_reports_every_image_it_deleted(world: Worl
     assert set(receipt["deleted"]["ids"]) == all_ids
     assert receipt["alreadyGone"]["count"] == 0
     assert receipt["verification"]["verified"] is True
-    assert result["counts"] == {"imagesTargeted": len(all_ids), "imagesDeleted": len(all_ids)}
+    assert item_counts(result) == {"imagesTargeted": len(all_ids), "imagesDeleted": len(all_ids)}
     assert world.account.projects[pid].images == {}
     assert receipt["journal"]["resentSteps"] <= 1
 
@@ -120,7 +119,7 @@ def test_a_unit_past_its_time_budget_hands_back_a_cursor_and_finishes_exactly(wo
         if result["next"] is None:
             break
         assert result["next"] == RESUME_CURSOR
-        assert result["counts"] == {}
+        assert item_counts(result) == {}
         assert calls < 50
     assert calls == 4  # one batch per call; the last call verifies too
     receipt = get_json(world.store, receipt_path(job, images))
@@ -149,7 +148,7 @@ def test_dry_run_plans_without_a_journal_or_a_delete(world: World):
     before = set(world.account.projects[pid].images)
     job, images = world.job("delete", dry_run=True), unit("images", pid)
     result = run_delete_unit(job, images, world.runtime())
-    assert result["counts"] == {"imagesTargeted": len(before), "imagesDeleted": 0}
+    assert item_counts(result) == {"imagesTargeted": len(before), "imagesDeleted": 0}
     assert set(world.account.projects[pid].images) == before
     assert not [p for p in world.store.files if "/journal/" in p]
 

@@ -11,6 +11,7 @@ from tests.functional.conftest import World, unit
 
 
 def _export_images(world: World, job, pid: str) -> None:
+    world.prepare_export(job)
     images, calls = unit("images", pid), 0
     while True:
         calls += 1
@@ -71,7 +72,9 @@ def test_subject_scoped_export_holds_only_that_subjects_images(world: World):
 def test_a_project_deleted_meanwhile_exports_nothing_and_says_so(world: World):
     pid = sorted(world.account.projects)[0]
     del world.account.projects[pid]
-    result = run_export_unit(world.job("export"), unit("images", pid), world.runtime())
+    job = world.job("export")
+    world.prepare_export(job)
+    result = run_export_unit(job, unit("images", pid), world.runtime())
     assert result["state"] == "succeeded"
     assert result["note"] == "project no longer exists"
     assert _image_records(world, pid) == []

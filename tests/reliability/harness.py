@@ -386,14 +386,19 @@ def receipts(rel: Reliability, document: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+RUN_COUNTS = frozenset({"apiCalls", "throttled"})
+"""Counts that describe how a run went (calls made, 429s met), not what it exported or deleted."""
+
+
 def outcome(document: dict[str, Any]) -> dict[str, Any]:
-    """The status document's verdict: overall state and, per category, state, counts and verified."""
+    """The status document's verdict: overall state and, per category, state, counts (less the
+    run-dependent ones) and verified."""
     return {
         "state": document["state"],
         "categories": {
             name: {
                 "state": entry["state"],
-                "counts": entry.get("counts"),
+                "counts": {k: v for k, v in (entry.get("counts") or {}).items() if k not in RUN_COUNTS},
                 "verified": entry.get("verified"),
             }
             for name, entry in document["categories"].items()

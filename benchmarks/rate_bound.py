@@ -1,0 +1,385 @@
+"""Benchmark suite: export and delete at the rate-limit bound, against a sequential SDK baseline.
+
+Drives the full stack: the function app on devhost (a subprocess, as in production one host per
+instance), the emulator (its own process) at ``--rate`` calls/s with ``--latency`` on every API call
+and ``--download-latency`` on every blob, Azurite and the Key Vault stand-in. Needs Azurite and the
+stand-in running: ``./scripts/run.sh`` or ``devstack start azurite keyvault`` first, then::
+
+    eval "$(.venv/bin/python -m devstack env)"
+    .venv/bin/python -m benchmarks.rate_bound --sizes 1000,10000 --bulk 20
+
+For each size it prints export and delete by this app (wall s; API span, the first to the last API
+call; calls vs minimal; utilisation, the call bound (minimal calls / rate) over the wall time, and
+call utilisation, the same over the API span; 429s; peak RSS of the host; largest history of any
+orchestration instance), the same export and delete by the baseline, and the speed-up; then the bulk
+run: ``--bulk`` accounts, each with its own limit, submitted through the queue at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from azure.core.exceptions import ResourceExistsError
+from azure.identity import DefaultAzureCredential
+from azure.keyvault.secrets import SecretClient
+from azure.storage.blob import ContainerClient
+from azure.storage.queue import QueueClient
+
+from benchmarks import baseline_sdk
+from benchmarks.emulator_process import build
+from benchmarks.minimal_calls import delete_calls, export_calls
+from dsr.config import load_settings
+from tests.e2e.stack import HostProcess, environment
+
+ROOT = Path(__file__).resolve().parents[1]
+POLL_SECONDS = 0.5
+WAIT_SLACK_SECONDS = 600
+"""How long past 60x its call bound a run may take before the suite gives up (a shared, loaded
+machine copies bytes slowly)."""
+BULK_LIMITS = (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+"""Calls/s of the bulk accounts, in turn: every account has its own limit."""
+
+
+def size_spec(images: int) -> dict[str, int]:
+    """The issue's shape: 4 projects, 3 trained iterations (last published), 50 predictions, 1/4 untagged."""
+    return {
+        "projects_per_account": 4,
+        "images_per_project": images // 4,
+        "iterations_per_project": 3,
+        "predictions_per_project": 50,
+        "tags_per_project": 3,
+        "untagged_every": 4,
+    }
+
+
+def bulk_spec(images: int) -> dict[str, int]:
+    return {"projects_per_account": 1, "images_per_project": images, "iterations_per_project": 2}
+
+
+@dataclass
+class Row:
+    label: str
+    wall: float
+    calls: int
+    minimal: int
+    rate: float
+    throttled: int
+    api_span: float
+    """Seconds from the first to the last API call: the copying of bytes may trail it."""
+    rss_mib: float | None = None
+    history: int | None = None
+
+    @property
+    def utilisation(self) -> float:
+        """The call bound (minimal calls at the account's rate) over the wall time."""
+        return (self.minimal / self.rate) / self.wall
+
+    @property
+    def call_utilisation(self) -> float:
+        """The call bound over the time the API was in use."""
+        return (self.minimal / self.rate) / max(self.api_span, 1e-9)
+
+    def line(self) -> str:
+        rss = "-" if self.rss_mib is None else f"{self.rss_mib:.0f}"
+        history = "-" if self.history is None else str(self.history)
+        ratio = self.calls / self.minimal
+        return (
+            f"| {self.label} | {self.wall:.1f} | {self.api_span:.1f} | {self.calls} | {self.minimal} "
+            f"| {ratio:.2f} | {self.utilisation:.2f} | {self.call_utilisation:.2f} | {self.throttled} "
+            f"| {rss} | {history} |"
+        )
+
+
+class Emulator:
+    """The emulator process and its admin API."""
+
+    def __init__(self, accounts: dict[str, dict[str, int]], keys: dict[str, str]) -> None:
+        self.token = secrets.token_hex(16)
+        env = {
+            **os.environ,
+            "BENCH_EMULATOR_KEYS": json.dumps(keys),
+            "BENCH_EMULATOR_ADMIN_TOKEN": self.token,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.emulator_process", json.dumps(accounts)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        if not self.base_url.startswith("http"):
+            raise RuntimeError("emulator did not start")
+
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = requests.request(
+            method,
+            f"{self.base_url}/_emulator/{path}",
+            json=body or {},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def knobs(self, account: str, rate: float, latency: float, download_latency: float) -> None:
+        self.admin(
+            "PUT",
+            f"accounts/{account}/knobs",
+            {
+                "rateLimitPerSecond": rate,
+                "latencySeconds": latency,
+                "downloadLatencySeconds": download_latency,
+            },
+        )
+
+    def calls(self, account: str) -> tuple[int, int, float]:
+        """(calls received, of which throttled, seconds from first to last) since the last reset."""
+        snapshot = self.admin("GET", "state")["accounts"][account]
+        return (
+            sum(snapshot["counters"].values()),
+            sum(snapshot["throttled"].values()),
+            float(snapshot["apiSpanSeconds"]),
+        )
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _largest_history(state_dir: Path) -> int:
+    with sqlite3.connect(state_dir / "devhost.sqlite3") as db:
+        row = db.execute(
+            "SELECT COUNT(*) FROM history GROUP BY instance_id ORDER BY 1 DESC LIMIT 1"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, accounts: dict[str, dict[str, int]]) -> None:
+        self.args = args
+        self.settings = load_settings()
+        self.run_id = uuid.uuid4().hex[:8]
+        self.container_name = f"bench-{self.run_id}"
+        self.queue_name = f"bench-{self.run_id}"
+        self.keys = {name: secrets.token_hex(16) for name in accounts}
+        self.truth = build(accounts, self.keys)  # the same seeds: an identical copy to count against
+        self.emulator = Emulator(accounts, self.keys)
+        vault = SecretClient(
+            self.settings.key_vault_url,
+            DefaultAzureCredential(),
+            verify_challenge_resource=self.settings.key_vault_verify_challenge_resource,
+            connection_verify=self.settings.key_vault_ca_bundle or True,
+        )
+        for name, key in self.keys.items():
+            vault.set_secret(self.secret(name), key)
+        self.container = ContainerClient.from_connection_string(
+            self.settings.storage_connection, self.container_name
+        )
+        self.container.create_container()
+
+    def secret(self, account: str) -> str:
+        return f"bench-{self.run_id}-{account}"
+
+    @contextmanager
+    def host(self) -> Iterator[HostProcess]:
+        """A fresh host per run, so its peak RSS and history belong to that run alone."""
+        with tempfile.TemporaryDirectory() as tmp:
+            process = HostProcess(
+                env=environment(
+                    {
+                        "DSR_ALLOWED_ENDPOINT_ORIGINS": self.emulator.base_url,
+                        "DSR_EXPORT_CONTAINER": self.container_name,
+                        "DSR_REQUEST_QUEUE": self.queue_name,
+                        "DSR_CV_RATE_LIMIT_PER_SECOND": str(self.args.rate),
+                    }
+                ),
+                state_dir=Path(tmp) / "state",
+                log_path=Path(tmp) / "host.log",
+                function_key=secrets.token_urlsafe(24),
+            )
+            try:
+                yield process.start()
+            finally:
+                process.stop()
+
+    def body(self, account: str, operation: str, rate: float | None = None) -> dict[str, Any]:
+        reference: dict[str, Any] = {
+            "endpoint": self.emulator.base_url,
+            "trainingKeySecret": self.secret(account),
+        }
+        if rate is not None:
+            reference["callsPerSecond"] = rate
+        return {
+            "requestId": f"{operation}-{account}-{self.run_id}",
+            "operation": operation,
+            "account": reference,
+        }
+
+    def prepare(self, account: str, rate: float) -> None:
+        self.emulator.knobs(account, rate, self.args.latency, self.args.download_latency)
+        self.emulator.admin("POST", "counters/reset")
+
+    def app_run(self, account: str, operation: str) -> Row:
+        minimal = export_calls if operation == "export" else delete_calls
+        expected = sum(minimal(self.truth.account(account)).values())
+        self.prepare(account, self.args.rate)
+        with self.host() as host:
+            body = self.body(account, operation)
+            started = time.monotonic()
+            accepted = host.submit(body)
+            accepted.raise_for_status()
+            finished = host.wait(
+                body["requestId"], timeout=WAIT_SLACK_SECONDS + 60 * expected / self.args.rate
+            )
+            wall = time.monotonic() - started
+            if finished.json()["state"] != "succeeded":
+                raise RuntimeError(
+                    f"{operation} of {account} ended {finished.json()['state']}: {finished.text[:2000]}"
+                )
+            assert host.process is not None
+            rss = _peak_rss_mib(host.process.pid)
+            history = _largest_history(host.state_dir)
+        calls, throttled, span = self.emulator.calls(account)
+        return Row(f"app {operation}", wall, calls, expected, self.args.rate, throttled, span, rss, history)
+
+    def baseline_run(self, account: str, operation: str) -> Row:
+        minimal = export_calls if operation == "export" else delete_calls
+        expected = sum(minimal(self.truth.account(account)).values())
+        self.prepare(account, self.args.rate)
+        key = self.keys[account]
+        started = time.monotonic()
+        if operation == "export":
+            baseline_sdk.export(
+                self.emulator.base_url, key, self.container, f"baseline-{account}", self.args.rate
+            )
+        else:
+            baseline_sdk.delete(self.emulator.base_url, key, self.args.rate)
+        wall = time.monotonic() - started
+        calls, throttled, span = self.emulator.calls(account)
+        return Row(f"SDK baseline {operation}", wall, calls, expected, self.args.rate, throttled, span)
+
+    def bulk(self, names: list[str]) -> tuple[float, float, int]:
+        """(total wall s, the largest single account's bound s, 429s) for all ``names`` at once."""
+        bounds = []
+        for index, name in enumerate(names):
+            limit = BULK_LIMITS[index % len(BULK_LIMITS)]
+            self.emulator.knobs(name, limit, self.args.latency, self.args.download_latency)
+            bounds.append(sum(export_calls(self.truth.account(name)).values()) / limit)
+        self.emulator.admin("POST", "counters/reset")
+        bodies = [
+            self.body(name, "export", BULK_LIMITS[index % len(BULK_LIMITS)])
+            for index, name in enumerate(names)
+        ]
+        with self.host() as host:
+            queue = QueueClient.from_connection_string(self.settings.storage_connection, self.queue_name)
+            with suppress(ResourceExistsError):
+                queue.create_queue()  # as the deployment's infrastructure does
+            started = time.monotonic()
+            queue.send_message(base64.b64encode(json.dumps({"requests": bodies}).encode()).decode())
+            deadline = started + WAIT_SLACK_SECONDS + 60 * max(bounds)
+            for body in bodies:
+                while host.status(body["requestId"]).status_code == 404:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("queued request never started")
+                    time.sleep(POLL_SECONDS)
+                finished = host.wait(body["requestId"], timeout=max(1.0, deadline - time.monotonic()))
+                if finished.json()["state"] != "succeeded":
+                    raise RuntimeError(f"bulk export ended {finished.json()['state']}")
+            wall = time.monotonic() - started
+        throttled = sum(self.emulator.calls(name)[1] for name in names)
+        return wall, max(bounds), throttled
+
+    def close(self) -> None:
+        self.emulator.stop()
+        self.container.delete_container()
+
+
+HEADER = (
+    "| run | wall s | API span s | calls | minimal | calls/minimal | utilisation | call utilisation "
+    "| 429s | peak host RSS MiB | largest history |\n|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the suite and print the tables; returns the figures (the smoke test reads them)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.rate_bound")
+    parser.add_argument("--sizes", default="1000,10000", help="image counts, comma-separated")
+    parser.add_argument("--rate", type=float, default=10.0, help="calls/s of the account (service and app)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
+    parser.add_argument("--download-latency", type=float, default=0.05, help="seconds added to every blob")
+    parser.add_argument("--bulk", type=int, default=20, help="accounts in the bulk run (0: none)")
+    parser.add_argument("--bulk-images", type=int, default=500, help="images per bulk account")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the sequential SDK baseline")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    accounts = {f"app-{n}": size_spec(n) for n in sizes}
+    if not args.no_baseline:
+        accounts |= {f"sdk-{n}": size_spec(n) for n in sizes}
+    bulk_names = [f"bulk-{i + 1:02d}" for i in range(args.bulk)]
+    accounts |= {name: bulk_spec(args.bulk_images) for name in bulk_names}
+    print(
+        f"rate {args.rate} calls/s, API latency {args.latency * 1000:.0f} ms, "
+        f"download latency {args.download_latency * 1000:.0f} ms, {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    bench = Bench(args, accounts)
+    figures: dict[str, Any] = {"sizes": {}}
+    try:
+        for n in sizes:
+            print(f"\n{n} images\n{HEADER}", flush=True)
+            plan = [(bench.app_run, f"app-{n}", "export"), (bench.app_run, f"app-{n}", "delete")]
+            if not args.no_baseline:
+                plan += [
+                    (bench.baseline_run, f"sdk-{n}", "export"),
+                    (bench.baseline_run, f"sdk-{n}", "delete"),
+                ]
+            rows = []
+            for run, account, operation in plan:
+                rows.append(run(account, operation))
+                print(rows[-1].line(), flush=True)
+            figures["sizes"][n] = rows
+            if not args.no_baseline:
+                for op, ours, theirs in (("export", rows[0], rows[2]), ("delete", rows[1], rows[3])):
+                    print(f"speed-up over the SDK baseline, {op}: {theirs.wall / ours.wall:.1f}x", flush=True)
+        if bulk_names:
+            wall, bound, throttled = bench.bulk(bulk_names)
+            figures["bulk"] = (wall, bound, throttled)
+            print(
+                f"\nbulk: {len(bulk_names)} accounts x {args.bulk_images} images via the queue: {wall:.1f} s "
+                f"total; largest single bound {bound:.1f} s; ratio {wall / bound:.2f}; 429s {throttled}",
+                flush=True,
+            )
+    finally:
+        bench.close()
+    return figures
+
+
+if __name__ == "__main__":
+    main()
