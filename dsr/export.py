@@ -97,8 +97,10 @@ def record_account_listing(
     wanted = set(in_scope)
     document = {
         "projectCount": len(projects),
-        "projects": [p.raw for p in projects if p.id in wanted],
-        "iterations": {pid: [it.raw for it in client.get_iterations(pid)] for pid in in_scope},
+        # Kept without signed links, like everything exported from it: a working file is no place for
+        # credentials either.
+        "projects": [unsigned(p.raw) for p in projects if p.id in wanted],
+        "iterations": {pid: [unsigned(it.raw) for it in client.get_iterations(pid)] for pid in in_scope},
     }
     put_json(store, work_path(request_id), document)
 

@@ -90,7 +90,15 @@ def unit_category(category: str, operation: str) -> str:
 
 
 PERFORMANCE_COUNTS = frozenset({"iterations", "imagePerformances"})
+OPERATIONAL_COUNTS = frozenset({"apiCalls", "throttled"})
+"""Counts of how the work went (Training API calls made, 429s met), not of the customer's data: they
+differ between runs of the same request, so the documents handed to people leave them out."""
 PERFORMANCE_FOLDER = "/export/iteration-performance/"
+
+
+def data_counts(counts: dict[str, int]) -> dict[str, int]:
+    """``counts`` without the :data:`OPERATIONAL_COUNTS`."""
+    return {name: value for name, value in counts.items() if name not in OPERATIONAL_COUNTS}
 
 
 def shared_export_units(categories: list[str], subject_scoped: bool) -> dict[str, list[str]]:
@@ -117,6 +125,31 @@ def split_shared_entry(entry: dict[str, Any], category: str) -> dict[str, Any]:
     if performance:
         part["note"] = "exported together with images, from one listing of each trained iteration"
     return part
+
+
+def phase_units(operation: str, phase: list[str], subject_scoped: bool) -> dict[str, list[str]]:
+    """Which unit runs for which categories of one phase (shared units serve several)."""
+    if operation == "export":
+        return shared_export_units(phase, subject_scoped)
+    serves: dict[str, list[str]] = {}
+    for category in phase:
+        serves.setdefault(unit_category(category, operation), []).append(category)
+    return serves
+
+
+def category_entries(
+    unit_name: str, categories: list[str], entry: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The status entry of each category a unit served, from the unit's one merged entry."""
+    entries = {}
+    for category in categories:
+        shared = dict(entry)
+        if unit_name == ITERATIONS_UNIT:
+            shared["note"] = "removed by DeleteIteration together with the other iteration categories"
+        elif len(categories) > 1:
+            shared = split_shared_entry(entry, category)
+        entries[category] = shared
+    return entries
 
 
 def plan_units(category: str, job: Job) -> list[Unit]:

@@ -29,16 +29,7 @@ from dsr.status import (
     parse_time,
     progress,
 )
-from dsr.units import (
-    ITERATIONS_UNIT,
-    Job,
-    UnitResult,
-    make_job,
-    plan_units,
-    shared_export_units,
-    split_shared_entry,
-    unit_category,
-)
+from dsr.units import Job, UnitResult, category_entries, make_job, phase_units, plan_units
 from orchestrators import names
 
 bp = df.Blueprint()
@@ -161,13 +152,7 @@ def _await_approval(
 def _run_phase(
     context: df.DurableOrchestrationContext, document: dict[str, Any], job: Job, phase: list[str]
 ) -> Generator[Any, Any, None]:
-    operation = job["operation"]
-    serves: dict[str, list[str]] = {}
-    if operation == "export":
-        serves = shared_export_units(phase, job["subject"] is not None)
-    else:
-        for category in phase:
-            serves.setdefault(unit_category(category, operation), []).append(category)
+    serves = phase_units(job["operation"], phase, job["subject"] is not None)
     pending: dict[Any, str] = {}
     for unit_name, categories in serves.items():
         for category in categories:
@@ -187,13 +172,7 @@ def _run_phase(
             entry["error"] = _error_text(done.result)
         else:
             entry = done.result
-        for category in serves[unit_name]:
-            shared = dict(entry)
-            if unit_name == ITERATIONS_UNIT:
-                shared["note"] = "removed by DeleteIteration together with the other iteration categories"
-            elif len(serves[unit_name]) > 1:
-                shared = split_shared_entry(entry, category)
-            document["categories"][category] = shared
+        document["categories"].update(category_entries(unit_name, serves[unit_name], entry))
         context.set_custom_status(progress(document))
 
 

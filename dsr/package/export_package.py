@@ -18,6 +18,7 @@ from dsr.package.reading import optional_json, parts_under, records, relative, s
 from dsr.signed_links import without_query
 from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, get_json
+from dsr.units import data_counts
 
 INDEX_NAME = "index.html"
 
@@ -282,7 +283,7 @@ def _category_rows(document: dict[str, Any], index_path: str) -> list[dict[str, 
                 "text": text,
                 "state": entry["state"],
                 "note": entry.get("note") or entry.get("error"),
-                "counts": sorted(entry.get("counts", {}).items()),
+                "counts": sorted(data_counts(entry.get("counts", {})).items()),
                 "files": [
                     {"href": relative(index_path, f["path"]), "label": relative(index_path, f["path"])}
                     for f in files

@@ -20,6 +20,7 @@ from dsr.package.pages import CATEGORY_GUIDE, render
 from dsr.package.reading import relative, subject_of, unit_files
 from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.units import data_counts
 
 RECEIPT_JSON = "receipt.json"
 RECEIPT_HTML = "receipt.html"
@@ -97,7 +98,7 @@ def certificate_document(
                 "title": CATEGORY_GUIDE.get(name, (name, ""))[0],
                 "state": entry["state"],
                 "verified": entry.get("verified"),
-                "counts": entry.get("counts") or {},
+                "counts": data_counts(entry.get("counts") or {}),
                 "note": entry.get("note"),
                 "error": entry.get("error"),
                 "units": units,

@@ -22,7 +22,7 @@ from dsr.report import write_reports
 from dsr.runtime import Runtime
 from dsr.status import completed, initial_document, merge_units
 from dsr.storage import BlobExportStore
-from dsr.units import Job, Unit, UnitResult, make_job, plan_units, unit_category
+from dsr.units import Job, Unit, UnitResult, category_entries, make_job, phase_units, plan_units
 from emulator import EmulatorServer
 from tests.functional.fakes import KeyOnlySecrets
 
@@ -87,13 +87,10 @@ def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> dict[str, Any
     requested = {Category(c) for c in request["categories"]}
     phases = [requested] if job["operation"] == "export" else [set(p) & requested for p in DELETE_PHASES]
     for phase in phases:
-        serves: dict[str, list[Category]] = {}
-        for category in ordered(phase):
-            serves.setdefault(unit_category(category, job["operation"]), []).append(category)
+        serves = phase_units(job["operation"], [c.value for c in ordered(phase)], job["subject"] is not None)
         for unit_name, categories in serves.items():
             entry = _run_units(job, unit_name, runtime)
-            for category in categories:
-                document["categories"][category] = dict(entry)
+            document["categories"].update(category_entries(unit_name, categories, entry))
     finished = completed(document, datetime.now(UTC))
     seal_request_receipts(finished, runtime.records, runtime.store)  # as write_status does, in its order
     write_reports(runtime, finished, datetime.now(UTC))
