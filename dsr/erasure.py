@@ -192,6 +192,8 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
             resent = entered and not state.steps[-1].checkpoint
             if not entered:
                 journal.begin_step(state, index)
+            elif not resent:
+                journal.confirm_checkpoint(state)
             outcome = spec.run_step(steps[index])
             record = state.steps[-1]
             # Our own unconfirmed step found done already: the earlier attempt of this unit did it.

@@ -132,15 +132,25 @@ class DeleteJournal:
         ``index == len(plan.steps)`` is the closing entry: every step is done. A ``checkpoint`` entry
         is written when the unit stops at its time budget: the step is not sent before the next call.
         """
-        previous = state.steps[-1] if state.steps else None
+        state.steps.append(StepRecord(index, checkpoint=checkpoint))
+        self._write_last(state)
+
+    def confirm_checkpoint(self, state: JournalState) -> None:
+        """Before sending a step whose entry is a checkpoint, record that it is being sent now, so a
+        crash during it makes the next attempt treat it as this unit's own unconfirmed step."""
+        state.steps[-1].checkpoint = False
+        self._write_last(state)
+
+    def _write_last(self, state: JournalState) -> None:
+        record = state.steps[-1]
+        previous = state.steps[-2] if len(state.steps) > 1 else None
         entry = {
-            "index": index,
+            "index": record.index,
             "previousOutcome": None if previous is None else previous.outcome,
             "previousCalls": [] if previous is None else previous.calls,
-            "checkpoint": checkpoint,
+            "checkpoint": record.checkpoint,
         }
-        put_json(self._store, self._path(f"step-{index:06d}"), entry)
-        state.steps.append(StepRecord(index, checkpoint=checkpoint))
+        put_json(self._store, self._path(f"step-{record.index:06d}"), entry)
 
     def save_verification(self, state: JournalState, now: float) -> None:
         """Keep when verification began (its deadline survives restarts) and the calls it made."""

@@ -178,3 +178,49 @@ def test_project_gone_keeps_what_the_journal_recorded(world: World):
     assert result["verified"] is True
     assert receipt["deleted"]["count"] == 3 * 256
     assert set(receipt["targeted"]["ids"]) == all_ids
+
+
+class DyingAfterSendClient(TrainingClient):
+    """A real client whose host dies right after the ``crash_at``-th call of ``operation`` was done."""
+
+    def __init__(self, *args: Any, operation: str, crash_at: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._operation, self._crash_at, self._seen = operation, crash_at, 0
+
+    def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        response = super()._call(operation, *args, **kwargs)
+        if operation == self._operation:
+            self._seen += 1
+            if self._seen == self._crash_at:
+                raise SimulatedCrash(operation)
+        return response
+
+
+def test_a_crash_in_the_step_after_a_budget_stop_still_counts_that_step_as_ours(world: World):
+    pid = sorted(world.account.projects)[0]
+    tag_ids = set(world.account.projects[pid].tags)
+    assert len(tag_ids) >= 2
+    job, tags = world.job("delete"), unit("tags", pid)
+    stopping = world.runtime(unit_time_budget_seconds=0.0)
+    assert run_delete_unit(job, tags, stopping)["next"] == RESUME_CURSOR  # step 0 done, step 1 checkpointed
+    dying = world.runtime(unit_time_budget_seconds=0.0)
+    _install(
+        world,
+        dying,
+        DyingAfterSendClient(
+            world.server.base_url,
+            world.key,
+            options=ClientOptions(rate_limit_per_second=1000),
+            allow_list=dying.allow_list,
+            operation="DeleteTag",
+            crash_at=1,
+        ),
+    )
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, tags, dying)  # step 1 is sent, then the host dies
+    runtime = world.runtime()
+    while run_delete_unit(job, tags, runtime)["next"] is not None:
+        pass
+    receipt = get_json(world.store, receipt_path(job, tags))
+    assert set(receipt["deleted"]["ids"]) == tag_ids
+    assert receipt["alreadyGone"]["count"] == 0
