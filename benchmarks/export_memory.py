@@ -25,19 +25,7 @@ from dsr.storage import BlobExportStore
 from dsr.units import Job, Unit
 from emulator import EmulatorServer, SeedSpec, build_state
 from emulator.seed import _Ids, add_images
-
-
-class _KeyOnly:
-    """The benchmark measures export, not Key Vault: hand the runtime its one key directly."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def resolve_version(self, name: str) -> str:
-        return "0" * 32
-
-    def get_secret(self, name: str, version: str) -> str:
-        return self._key
+from tests.functional.fakes import KeyOnlySecrets
 
 
 def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
@@ -59,7 +47,7 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
         store = BlobExportStore.from_connection(
             settings.storage_connection, f"bench-{uuid.uuid4().hex[:8]}", pool_size=STORE_POOL_SIZE
         )
-        runtime = Runtime(settings=settings, secrets=_KeyOnly(key), store=store)
+        runtime = Runtime(settings=settings, secrets=KeyOnlySecrets(key), store=store)
         job: Job = {
             "requestId": "bench",
             "operation": "export",

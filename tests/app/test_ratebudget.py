@@ -16,6 +16,7 @@ from dsr.ratebudget import CLAIM_TTL_SECONDS, AccountBudget, BlobBoard, Claim, M
 from dsr.runtime import Runtime
 from dsr.storage import container_client
 from emulator import EmulatorServer, SeedSpec, build_state
+from tests.functional.fakes import KeyOnlySecrets
 
 pytestmark = pytest.mark.services
 
@@ -78,17 +79,6 @@ def test_token_bucket_rate_can_change_while_shared():
         bucket.set_rate(0)
 
 
-class _KeyOnly:
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def resolve_version(self, name: str) -> str:
-        return "0" * 32
-
-    def get_secret(self, name: str, version: str) -> str:
-        return self._key
-
-
 def test_two_instances_of_one_account_stay_under_its_limit_together(storage_connection, export_store):
     """Two runtimes (two scaled-out instances) hammer one account: the service never has to say 429."""
     key = secrets.token_hex(16)
@@ -106,7 +96,7 @@ def test_two_instances_of_one_account_stay_under_its_limit_together(storage_conn
             }
         )
         account = {"endpoint": server.base_url, "trainingKeySecret": "k", "secretVersion": "0" * 32}
-        runtimes = [Runtime(settings, _KeyOnly(key), export_store, board=board) for _ in range(2)]
+        runtimes = [Runtime(settings, KeyOnlySecrets(key), export_store, board=board) for _ in range(2)]
         errors: list[BaseException] = []
 
         def work(runtime: Runtime) -> None:

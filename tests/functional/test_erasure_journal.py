@@ -19,18 +19,23 @@ IMAGES = 834
 
 
 class CrashingClient(TrainingClient):
-    """A real client whose host dies as it is about to send the ``crash_at``-th call of ``operation``."""
+    """A real client whose host dies at the ``crash_at``-th call of ``operation``: just before sending it,
+    or (``after_send``) right after the service did it."""
 
-    def __init__(self, *args: Any, operation: str, crash_at: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, operation: str, crash_at: int, after_send: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._operation, self._crash_at, self._seen = operation, crash_at, 0
+        self._operation, self._crash_at, self._after_send, self._seen = operation, crash_at, after_send, 0
 
     def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        crash = operation == self._operation and (seen := self._seen + 1) == self._crash_at
         if operation == self._operation:
-            self._seen += 1
-            if self._seen == self._crash_at:
-                raise SimulatedCrash(operation)
-        return super()._call(operation, *args, **kwargs)
+            self._seen = seen
+        if crash and not self._after_send:
+            raise SimulatedCrash(operation)
+        response = super()._call(operation, *args, **kwargs)
+        if crash:
+            raise SimulatedCrash(operation)
+        return response
 
 
 def _big_project(world: World) -> str:
@@ -180,22 +185,6 @@ def test_project_gone_keeps_what_the_journal_recorded(world: World):
     assert set(receipt["targeted"]["ids"]) == all_ids
 
 
-class DyingAfterSendClient(TrainingClient):
-    """A real client whose host dies right after the ``crash_at``-th call of ``operation`` was done."""
-
-    def __init__(self, *args: Any, operation: str, crash_at: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._operation, self._crash_at, self._seen = operation, crash_at, 0
-
-    def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
-        response = super()._call(operation, *args, **kwargs)
-        if operation == self._operation:
-            self._seen += 1
-            if self._seen == self._crash_at:
-                raise SimulatedCrash(operation)
-        return response
-
-
 def test_a_crash_in_the_step_after_a_budget_stop_still_counts_that_step_as_ours(world: World):
     pid = sorted(world.account.projects)[0]
     tag_ids = set(world.account.projects[pid].tags)
@@ -207,13 +196,14 @@ def test_a_crash_in_the_step_after_a_budget_stop_still_counts_that_step_as_ours(
     _install(
         world,
         dying,
-        DyingAfterSendClient(
+        CrashingClient(
             world.server.base_url,
             world.key,
             options=ClientOptions(rate_limit_per_second=1000),
             allow_list=dying.allow_list,
             operation="DeleteTag",
             crash_at=1,
+            after_send=True,
         ),
     )
     with pytest.raises(SimulatedCrash):
