@@ -21,42 +21,12 @@ from tests.e2e.test_approval_and_failures import approve, wait_for_state
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-RACERS = 8
-
 
 def _purge(host, request_id: str) -> None:
     purge = requests.delete(
         f"http://127.0.0.1:{host.rpc_port}/durabletask/instances/dsr-{request_id}", timeout=10
     )
     assert purge.status_code == 200
-
-
-def test_concurrent_bodies_for_one_id_run_only_the_winner_and_its_subject(stack, host):
-    subjects = [f"subject-00{1 + i % 3}" for i in range(RACERS)]
-    bodies = [
-        stack.body("subject-export", operation="export", requestId="race-subject", categories=["images"])
-        | {"subject": {"metadata": {"subjectId": subject}}}
-        for subject in subjects
-    ]
-    with ThreadPoolExecutor(RACERS) as pool:
-        responses = list(pool.map(host.submit, bodies))
-    created = [i for i, r in enumerate(responses) if r.status_code == 202 and r.json()["created"]]
-    assert len(created) == 1, [r.status_code for r in responses]
-    winner = subjects[created[0]]
-    for subject, response in zip(subjects, responses, strict=True):
-        expected = {202} if subject == winner else {409}
-        assert response.status_code in expected, (subject, winner, response.status_code)
-    finished = host.wait("race-subject")
-    assert finished.status_code == 200, finished.json()
-    folder = stack.folder("race-subject")
-    records = [
-        r
-        for name in folder.names()
-        if name.endswith(".ndjson") and "/images/" in name
-        for r in folder.ndjson(name)
-    ]
-    assert records, "the winner's images were exported"
-    assert {r["metadata"]["subjectId"] for r in records} == {winner}
 
 
 def test_a_used_id_stays_taken_after_the_durable_history_is_purged(stack, host):
