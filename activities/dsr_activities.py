@@ -13,6 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dsr import layout
 from dsr.accounts import resolve_account as resolve
 from dsr.callbacks import notify
 from dsr.chain import seal_request_receipts
@@ -24,7 +25,6 @@ from dsr.report import write_reports
 from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
-from dsr.status import status_path
 from dsr.storage import put_json
 from dsr.units import Job, Unit, UnitResult, empty_result
 from orchestrators import names
@@ -81,8 +81,8 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
     document["retention"] = document.get("retention") or retention_terms(
         document["receivedAt"], runtime.settings
     )
-    document["statusFile"] = {"path": status_path(request_id)}
-    put_json(runtime.records, status_path(request_id), document)
+    document["statusFile"] = {"path": layout.status(request_id)}
+    put_json(runtime.records, layout.status(request_id), document)
     # After the document: a listed outcome always has its status document to show.
     mark(runtime.records, request_id, document["operation"], document["state"], document["receivedAt"])
     log.info("request %s: %s", request_id, document["state"])

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from dsr import layout
 from dsr.storage import FileRef
 from dsr.units import unit_category
 
@@ -41,10 +42,6 @@ def cancellation_from(output: Any) -> dict[str, Any] | None:
     return {"at": record.get("at"), "by": record.get("by"), "reason": record.get("reason")}
 
 
-def receipts_prefix(request_id: str) -> str:
-    return f"{request_id}/receipts/"
-
-
 def canceled_document(
     document: dict[str, Any], cancellation: dict[str, Any] | None, receipts: Iterable[FileRef]
 ) -> dict[str, Any]:
@@ -58,9 +55,8 @@ def canceled_document(
     canceled["completedAt"] = cancellation["at"] if cancellation else document.get("completedAt")
     canceled["error"] = CANCELED_ERROR if cancellation else TERMINATED_ERROR
     by_unit: dict[str, list[dict[str, Any]]] = {}
-    prefix = receipts_prefix(document["requestId"])
     for ref in receipts:
-        unit = ref.path.removeprefix(prefix).split("/", 1)[0]
+        unit = layout.unit_of_receipt(document["requestId"], ref.path)
         by_unit.setdefault(unit, []).append(dict(ref.to_json()))
     categories: dict[str, dict[str, Any]] = {}
     for name, entry in document["categories"].items():

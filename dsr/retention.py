@@ -21,12 +21,11 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+from dsr import layout
 from dsr.config import Settings
 from dsr.record_store import RecordStore
-from dsr.status import TIME_FORMAT, format_time, status_path
+from dsr.status import TIME_FORMAT, format_time
 from dsr.storage import BlobExportStore, StorageUnavailableError, get_json, put_json
-
-REJECTED_PREFIX = "intake/rejected/"
 
 
 def _reason(settings: Settings) -> str:
@@ -87,12 +86,12 @@ def purge_expired(
     report = PurgeReport()
     per_request: dict[str, int] = {}
     for name, created in exports.created():
-        if name.startswith(REJECTED_PREFIX):
+        if name.startswith(layout.REJECTED_PREFIX):
             if created < rejected_cutoff and exports.delete(name):
                 report.rejected_deleted += 1
         elif created < export_cutoff and exports.delete(name):
             report.files_deleted += 1
-            request_id = name.split("/", 1)[0]
+            request_id = layout.request_of(name)
             per_request[request_id] = per_request.get(request_id, 0) + 1
     for request_id, count in sorted(per_request.items()):
         if _note_expiry(records, request_id, count, settings, now):
@@ -103,7 +102,7 @@ def purge_expired(
 def _note_expiry(
     records: RecordStore, request_id: str, count: int, settings: Settings, now: datetime
 ) -> bool:
-    path = status_path(request_id)
+    path = layout.status(request_id)
     if not records.exists(path):  # not a request (or one still running): nothing to note
         return False
     document = get_json(records, path)

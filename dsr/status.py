@@ -29,11 +29,6 @@ PROGRESS_ERROR_LENGTH = 200
 _OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action_required", "skipped"})
 
 
-def status_path(request_id: str) -> str:
-    """Where the finished status document is kept in the records container, beside the receipts."""
-    return f"{request_id}/status.json"
-
-
 def format_time(moment: datetime) -> str:
     return moment.strftime(TIME_FORMAT)
 

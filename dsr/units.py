@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+from dsr import layout
 from dsr.categories import ITERATION_CATEGORIES, Category
 from dsr.contract import DsrRequest, SubjectScope
 
@@ -93,7 +94,6 @@ PERFORMANCE_COUNTS = frozenset({"iterations", "imagePerformances"})
 OPERATIONAL_COUNTS = frozenset({"apiCalls", "throttled"})
 """Counts of how the work went (Training API calls made, 429s met), not of the customer's data: they
 differ between runs of the same request, so the documents handed to people leave them out."""
-PERFORMANCE_FOLDER = "/export/iteration-performance/"
 
 
 def data_counts(counts: dict[str, int]) -> dict[str, int]:
@@ -121,7 +121,7 @@ def split_shared_entry(entry: dict[str, Any], category: str) -> dict[str, Any]:
         for name, value in entry["counts"].items()
         if (name in PERFORMANCE_COUNTS) == performance  # apiCalls and throttled stay with images
     }
-    part["files"] = [f for f in entry["files"] if (PERFORMANCE_FOLDER in f["path"]) == performance]
+    part["files"] = [f for f in entry["files"] if layout.is_performance_file(f["path"]) == performance]
     if performance:
         part["note"] = "exported together with images, from one listing of each trained iteration"
     return part

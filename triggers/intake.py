@@ -9,14 +9,15 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dsr import layout
 from dsr.callbacks import check_callback_url
-from dsr.cancellation import canceled_document, cancellation_from, receipts_prefix
+from dsr.cancellation import canceled_document, cancellation_from
 from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for, parse_request
 from dsr.errors import RequestConflictError, RequestNotFoundError
 from dsr.records import claim, stash_payloads
 from dsr.runtime import endpoint_allow_list
-from dsr.status import TERMINAL_STATES, initial_document, parse_time, status_path
+from dsr.status import TERMINAL_STATES, initial_document, parse_time
 from dsr.storage import ExportStore, StoredFileExistsError, StoredFileNotFoundError, create_json, get_json
 from orchestrators import names
 
@@ -65,7 +66,7 @@ async def _instance_exists(client: df.DurableOrchestrationClient, request_id: st
 def _finished(store: ExportStore, request_id: str) -> bool:
     """Whether the request wrote its final status document (its Durable history may be purged since)."""
     try:
-        store.get_bytes(status_path(request_id))
+        store.get_bytes(layout.status(request_id))
     except StoredFileNotFoundError:
         return False
     return True
@@ -125,7 +126,7 @@ async def read_status(
     status = await client.get_status(instance_id, show_input=True)
     if not status or status.runtime_status is None:
         try:
-            return StatusView(get_json(store, status_path(request_id)), running=False)
+            return StatusView(get_json(store, layout.status(request_id)), running=False)
         except StoredFileNotFoundError:
             raise RequestNotFoundError(request_id) from None
     stored = _stored_input(status)
@@ -157,17 +158,13 @@ def _terminated(document: dict[str, Any], output: Any, store: ExportStore) -> di
     """A terminated request (canceled): the document its cancel wrote, or else its progress so far,
     who canceled it and the receipts found beside the status document."""
     try:
-        written: dict[str, Any] = get_json(store, status_path(document["requestId"]))
+        written: dict[str, Any] = get_json(store, layout.status(document["requestId"]))
     except StoredFileNotFoundError:
         written = {}
     if written.get("state") == "canceled":
         return written
-    receipts = store.list_files(receipts_prefix(document["requestId"]))
+    receipts = store.list_files(layout.receipts_prefix(document["requestId"]))
     return canceled_document(document, cancellation_from(output), receipts)
-
-
-def approval_path(request_id: str) -> str:
-    return f"{request_id}/request/approval.json"
 
 
 async def approve(
@@ -184,7 +181,7 @@ async def approve(
     if not view.running or view.document["state"] != "awaiting_approval":
         raise RequestConflictError(request_id, "the request is not awaiting approval")
     try:
-        create_json(store, approval_path(request_id), decision)
+        create_json(store, layout.approval(request_id), decision)
     except StoredFileExistsError:
         _refuse_other_decision(store, request_id, decision)
     await client.raise_event(instance_id_for(request_id), names.APPROVAL_EVENT, decision)
@@ -192,7 +189,7 @@ async def approve(
 
 def _refuse_other_decision(store: ExportStore, request_id: str, decision: dict[str, Any]) -> None:
     try:
-        recorded = get_json(store, approval_path(request_id))
+        recorded = get_json(store, layout.approval(request_id))
     except StoredFileNotFoundError:
         return
     if recorded != decision:

@@ -9,14 +9,15 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dsr import layout
 from dsr.attempts import retry_input
-from dsr.cancellation import canceled_document, receipts_prefix, termination_reason
+from dsr.cancellation import canceled_document, termination_reason
 from dsr.chain import seal_request_receipts
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.request_index import IN_PROGRESS, mark
-from dsr.status import format_time, status_path
+from dsr.status import format_time
 from dsr.storage import ExportStore, put_json
 from orchestrators import names
 from triggers.intake import RUNNING_STATUSES, StatusView, _stored_input, read_status
@@ -73,12 +74,12 @@ async def cancel(
     if status.runtime_status != df.OrchestrationRuntimeStatus.Terminated:
         ended = view.document["state"]
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
-    receipts = store.list_files(receipts_prefix(request_id))
+    receipts = store.list_files(layout.receipts_prefix(request_id))
     document = canceled_document(view.document, view.document["cancellation"], receipts)
     seal_request_receipts(document, records, store)
-    document["statusFile"] = {"path": status_path(request_id)}
+    document["statusFile"] = {"path": layout.status(request_id)}
     # Written so the document outlives the Durable history, like a finished request's.
-    put_json(records, status_path(request_id), document)
+    put_json(records, layout.status(request_id), document)
     mark(records, request_id, document["operation"], document["state"], document["receivedAt"])
     return StatusView(document, running=False)
 
