@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dsr import layout
 from dsr.errors import TransientError
 from dsr.record_store import RecordConflictError, RecordStore
 from dsr.storage import ExportStore, FileRef, get_json, put_json
@@ -45,7 +46,7 @@ def chain_id(endpoint: str) -> str:
 
 
 def head_path(endpoint: str) -> str:
-    return f"chains/{chain_id(endpoint)}/head.json"
+    return layout.chain_head(chain_id(endpoint))
 
 
 def _sha256(data: bytes) -> str:

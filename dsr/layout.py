@@ -30,6 +30,7 @@ Records container (kept; WORM in Azure)::
     <requestId>/request/approval.json               the approver's decision
     <requestId>/receipts/<unit>/<scope>.json        one receipt per delete unit
     <requestId>/receipts/receipt.json, receipt.html the erasure certificate
+    chains/<chainId>/head.json                      the head of an account's receipt chain
 
 Request ids cannot start with ``_`` and are never ``intake``, so the shared prefixes cannot clash
 with a request's folder.
@@ -315,6 +316,11 @@ def certificate_json(request_id: str) -> str:
 
 def certificate_html(request_id: str) -> str:
     return _join(receipts_folder(request_id), CERTIFICATE_HTML)
+
+
+def chain_head(chain_id: str) -> str:
+    """The head of one account's receipt chain (see :mod:`dsr.chain`)."""
+    return _join("chains", chain_id, "head.json")
 
 
 def folder_of(path: str) -> str:
