@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dsr.categories import ALL_CATEGORIES, SUBJECT_SCOPED, Category, ordered
-from dsr.customvision.endpoints import canonical_origin
-from dsr.customvision.filters import metadata_problem
+from dsr.customvision import canonical_origin, metadata_problem
 from dsr.errors import EndpointNotAllowedError, InvalidRequestError
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -19,15 +19,20 @@ from typing import Any
 
 from dsr import layout
 from dsr.categories import Category
-from dsr.customvision import TrainingClient
-from dsr.customvision.calls import CallRecord, observe_calls
-from dsr.customvision.client import MAX_IMAGE_IDS_PER_CALL, MAX_PREDICTION_IDS_PER_CALL
-from dsr.customvision.errors import BadRequestError, NotFoundError
-from dsr.export import NOT_ATTRIBUTABLE_NOTE, UnitHandler, prediction_window, run_with_handlers, trained
+from dsr.customvision import (
+    MAX_IMAGE_IDS_PER_CALL,
+    MAX_PREDICTION_IDS_PER_CALL,
+    BadRequestError,
+    CallRecord,
+    NotFoundError,
+    TrainingClient,
+    observe_calls,
+)
 from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
 from dsr.runtime import Runtime
 from dsr.storage import put_json
-from dsr.subjects import subject_metadata
+from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
+from dsr.unit_runner import UnitHandler, run_with_handlers, trained
 from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result
 
 VERIFY_POLL_SECONDS = 2.0

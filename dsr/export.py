@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 from dsr import layout
 from dsr.categories import Category
-from dsr.customvision import Image, ImagePerformance, Project, StoredImagePrediction, TrainingClient
-from dsr.customvision.client import PAGE_SIZE
-from dsr.customvision.errors import NotFoundError
+from dsr.customvision import (
+    PAGE_SIZE,
+    Image,
+    ImagePerformance,
+    NotFoundError,
+    Project,
+    StoredImagePrediction,
+    TrainingClient,
+)
 from dsr.runtime import Runtime
 from dsr.signed_links import unsigned
 from dsr.storage import ExportStore, FileRef, get_json, put_json, put_ndjson
-from dsr.subjects import subject_metadata
+from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
+from dsr.unit_runner import UnitHandler, run_with_handlers, trained
 from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
@@ -74,11 +80,6 @@ def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: str |
 
 
 # -- the account listing, made once per request -----------------------------------------------------
-
-
-def trained(status: str | None) -> bool:
-    """Whether an iteration finished training (only those have performance data and images)."""
-    return (status or "").lower() == "completed"
 
 
 def record_account_listing(
@@ -484,26 +485,6 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     return _result(unit, dict(call.counts), call.files, cursor)
 
 
-def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime | None] | None:
-    """The caller's narrowing of stored predictions, or ``None`` when a subject request gave none."""
-    if job["subject"] is None:
-        return (None, None, None)
-    narrowing = job["subject"]["predictions"]
-    if narrowing is None:
-        return None
-
-    def moment(value: str | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-    return narrowing.get("application"), moment(narrowing.get("from")), moment(narrowing.get("to"))
-
-
-NOT_ATTRIBUTABLE_NOTE = (
-    "Stored predictions carry no image metadata, so they cannot be matched to a data subject. "
-    "Give subject.predictions (application and/or from/to) to include the predictions you can attribute."
-)
-
-
 def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
@@ -521,32 +502,6 @@ def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
     ref = put_ndjson(runtime.store, layout.predictions_part(job["requestId"], pid), records)
     size = sum(r.size for r in copied.values())
     return _result(unit, {"predictions": len(records), "bytesCopied": size}, [ref])
-
-
-UnitHandler = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
-
-
-def run_with_handlers(
-    handlers: Mapping[str, UnitHandler],
-    job: Job,
-    unit: Unit,
-    runtime: Runtime,
-    project_gone: Callable[[], UnitResult],
-) -> UnitResult:
-    """Run the unit's handler; a per-project unit whose project has vanished gets ``project_gone()``.
-
-    The unit counts against the account's rate budget while it runs; its result counts the Training
-    API calls it made (``apiCalls``) and the throttled (429) answers it got (``throttled``).
-    """
-    with runtime.unit_client(job["account"]) as (client, tally):
-        try:
-            result = handlers[unit["category"]](job, unit, runtime, client)
-        except NotFoundError:
-            if unit["projectId"] is None or project_exists(client, unit["projectId"]):
-                raise
-            result = project_gone()
-    result["counts"] = {**result["counts"], "apiCalls": tally.api_calls, "throttled": tally.throttled}
-    return result
 
 
 EXPORTERS: dict[str, UnitHandler] = {
@@ -568,11 +523,3 @@ def run_export_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
     return run_with_handlers(
         EXPORTERS, job, unit, runtime, lambda: empty_result(unit, "succeeded", "project no longer exists")
     )
-
-
-def project_exists(client: TrainingClient, project_id: str) -> bool:
-    try:
-        client.get_project(project_id)
-    except NotFoundError:
-        return False
-    return True

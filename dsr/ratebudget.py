@@ -24,7 +24,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 from azure.storage.blob import ContainerClient
 
 from dsr import layout
-from dsr.customvision.ratelimit import TokenBucket
+from dsr.customvision import TokenBucket
 
 REFRESH_SECONDS = 1.0
 """How often a process with running units republishes its claim and recomputes its share."""

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from dsr.customvision.calls import DOWNLOAD_OPERATION, CallHook, CallOutcome, CallRecord, report_call
+from dsr.customvision.calls import DOWNLOAD_OPERATION, CallHook, CallOutcome, CallRecord
 from dsr.customvision.endpoints import EndpointAllowList
 from dsr.customvision.errors import (
     ITERATION_IS_PUBLISHED,
@@ -222,11 +222,6 @@ class TrainingClient:
         other._is_view = True
         return other
 
-    @property
-    def limiter(self) -> RateLimiter | None:
-        """The rate limiter API calls wait on (shared with every view of this client)."""
-        return self._bucket
-
     def __repr__(self) -> str:
         return f"TrainingClient(endpoint={self.endpoint!r})"
 
@@ -254,7 +249,6 @@ class TrainingClient:
         record = CallRecord(
             operation, method, status, attempts, round((time.monotonic() - started) * 1000, 3), throttled
         )
-        report_call(record)
         for hook in self._hooks:
             hook(record)
 
@@ -401,10 +395,6 @@ class TrainingClient:
         )
         return [Iteration.from_json(item, op) for item in items]
 
-    def get_iteration(self, project_id: str, iteration_id: str) -> Iteration:
-        op = "GetIteration"
-        return Iteration.from_json(self._get_json(op, self._iteration_path(project_id, iteration_id)), op)
-
     def get_iteration_performance(
         self,
         project_id: str,
@@ -451,12 +441,6 @@ class TrainingClient:
         items = parse_list(self._get_json(op, self._project_path(project_id) + "/tags", params), op, "Tag")
         return [Tag.from_json(item, op) for item in items]
 
-    def get_tag(self, project_id: str, tag_id: str, iteration_id: str | None = None) -> Tag:
-        op = "GetTag"
-        params = {"iterationId": _check_uuid(iteration_id, "iterationId")} if iteration_id else None
-        path = f"{self._project_path(project_id)}/tags/{_check_uuid(tag_id, 'tagId')}"
-        return Tag.from_json(self._get_json(op, path, params), op)
-
     def delete_tag(self, project_id: str, tag_id: str) -> None:
         path = f"{self._project_path(project_id)}/tags/{_check_uuid(tag_id, 'tagId')}"
         self._call("DeleteTag", "DELETE", path, expected=(204, 200))
@@ -496,12 +480,6 @@ class TrainingClient:
         for page in self._pages(op, self._project_path(project_id) + "/images", params, start=skip):
             yield [Image.from_json(item, op) for item in page]
 
-    def iter_tagged_images(self, project_id: str, iteration_id: str | None = None) -> Iterator[list[Image]]:
-        op = "GetTaggedImages"
-        params = self._image_params(None, None, iteration_id)
-        for page in self._pages(op, self._project_path(project_id) + "/images/tagged", params):
-            yield [Image.from_json(item, op) for item in page]
-
     def iter_untagged_images(
         self, project_id: str, iteration_id: str | None = None, skip: int = 0
     ) -> Iterator[list[Image]]:
@@ -509,21 +487,6 @@ class TrainingClient:
         params = self._image_params(None, None, iteration_id)
         for page in self._pages(op, self._project_path(project_id) + "/images/untagged", params, start=skip):
             yield [Image.from_json(item, op) for item in page]
-
-    def count_images(
-        self,
-        project_id: str,
-        *,
-        metadata: Mapping[str, str] | None = None,
-        tagging_status: str = "All",
-        iteration_id: str | None = None,
-    ) -> int:
-        op = "GetImageCount"
-        params = self._image_params(metadata, tagging_status, iteration_id)
-        count = self._get_json(op, self._project_path(project_id) + "/images/count", params)
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise UnexpectedResponseError(op, 200, "count is not an integer")
-        return count
 
     def get_images_by_ids(
         self, project_id: str, ids: Sequence[str], iteration_id: str | None = None

@@ -53,3 +53,10 @@ def test_orchestrators_do_no_io(path):
 def test_dev_tools_are_not_deployed():
     ignored = {line.strip() for line in (ROOT / ".funcignore").read_text().splitlines()}
     assert set(DEV_ONLY) <= ignored
+
+
+@pytest.mark.parametrize(("module", "other"), [("erasure", "export"), ("export", "erasure")])
+def test_export_and_erasure_share_machinery_only_through_the_unit_runner(module, other):
+    """What both need (running a unit, project-gone, subject scope) lives in dsr/unit_runner.py and
+    dsr/subjects.py, so neither operation depends on the other."""
+    assert f"dsr.{other}" not in imports(ROOT / "dsr" / f"{module}.py")
