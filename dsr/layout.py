@@ -28,6 +28,7 @@ Records container (kept; WORM in Azure)::
     _records/<requestId>.json                       the request record (first writer wins)
     <requestId>/status.json                         the finished status document
     <requestId>/request/approval.json               the approver's decision
+    <requestId>/runs/<attempt>.json                 which start of an attempt runs it (its ticket)
     <requestId>/receipts/<unit>/<scope>.json        one receipt per delete unit
     <requestId>/receipts/receipt.json, receipt.html the erasure certificate
     chains/<chainId>/head.json                      the head of an account's receipt chain
@@ -286,6 +287,11 @@ def request_of_record(path: str) -> str | None:
 def status(request_id: str) -> str:
     """The finished status document, beside the receipts."""
     return _join(request_id, "status.json")
+
+
+def run_ticket(request_id: str, attempt: int) -> str:
+    """Beside the status document in the records container (the list reads only the records)."""
+    return _join(request_id, "runs", f"{attempt}.json")
 
 
 def approval(request_id: str) -> str:
