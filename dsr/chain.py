@@ -23,13 +23,13 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from dsr import layout
 from dsr.errors import TransientError
 from dsr.record_store import RecordConflictError, RecordStore
 from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.times import precise_now
 
 HEAD_ATTEMPTS = 20
 """Compare-and-swap attempts on the chain head before giving up (the activity is then retried)."""
@@ -54,7 +54,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return precise_now()
 
 
 @dataclass(frozen=True)

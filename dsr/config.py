@@ -11,14 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from dsr.customvision import (
+    DEFAULT_ENDPOINT_SUFFIXES,
+    DEFAULT_MAX_RETRY_SECONDS,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+)
 from dsr.errors import ConfigurationError
 
-DEFAULT_ALLOWED_ENDPOINT_SUFFIXES = (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com")
 DEFAULT_EXPORT_CONTAINER = "dsr-exports"
 REQUEST_QUEUE_SETTING = "DSR_REQUEST_QUEUE"
 """App setting naming the intake queue (``dsr-requests``); the trigger binds to ``%DSR_REQUEST_QUEUE%``."""
-DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both F0 and S0
-DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
 DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS = 300.0
 DEFAULT_RECORDS_CONTAINER = "dsr-records"
@@ -80,7 +82,7 @@ class Settings:
     """Only a local Key Vault stand-in (not *.vault.azure.net) needs this off."""
     key_vault_ca_bundle: str | None = None
     """Extra CA bundle to trust for Key Vault TLS (local stand-in certificate); None = system store."""
-    allowed_endpoint_suffixes: tuple[str, ...] = DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
+    allowed_endpoint_suffixes: tuple[str, ...] = DEFAULT_ENDPOINT_SUFFIXES
     allowed_endpoint_origins: tuple[str, ...] = field(default_factory=tuple)
     """Exact extra origins (scheme://host:port) allowed besides the suffixes; local emulator only."""
     callback_allowed_suffixes: tuple[str, ...] = ()
@@ -124,9 +126,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             name="DSR_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE",
         ),
         key_vault_ca_bundle=env.get("DSR_KEY_VAULT_CA_BUNDLE") or None,
-        allowed_endpoint_suffixes=_csv(
-            env.get("DSR_ALLOWED_ENDPOINT_SUFFIXES"), DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
-        ),
+        allowed_endpoint_suffixes=_csv(env.get("DSR_ALLOWED_ENDPOINT_SUFFIXES"), DEFAULT_ENDPOINT_SUFFIXES),
         allowed_endpoint_origins=_csv(env.get("DSR_ALLOWED_ENDPOINT_ORIGINS")),
         callback_allowed_suffixes=_csv(env.get("DSR_CALLBACK_ALLOWED_HOSTS")),
         callback_allowed_origins=_csv(env.get("DSR_CALLBACK_ALLOWED_ORIGINS")),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from dsr import layout
@@ -32,6 +31,7 @@ from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, Step
 from dsr.runtime import Runtime
 from dsr.storage import put_json
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
+from dsr.times import precise_now
 from dsr.unit_runner import UnitHandler, run_with_handlers, trained
 from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result
 
@@ -55,7 +55,7 @@ MANUAL_ACTIONS = {
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return precise_now()
 
 
 def _entries(records: list[CallRecord]) -> list[CallEntry]:

@@ -22,7 +22,6 @@ from typing import Any, TypedDict
 from dsr import layout
 from dsr.contract import DsrRequest
 from dsr.errors import RequestConflictError, RequestPayloadError
-from dsr.status import format_time
 from dsr.storage import (
     ExportStore,
     StoredFileExistsError,
@@ -31,6 +30,7 @@ from dsr.storage import (
     get_json,
     put_json,
 )
+from dsr.times import format_time
 
 
 class RequestRecord(TypedDict):

@@ -24,8 +24,8 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from dsr import layout
 from dsr.config import Settings
 from dsr.record_store import RecordStore
-from dsr.status import TIME_FORMAT, format_time
 from dsr.storage import BlobExportStore, StorageUnavailableError, get_json, put_json
+from dsr.times import format_time, parse_time
 
 
 def _reason(settings: Settings) -> str:
@@ -37,7 +37,7 @@ def _reason(settings: Settings) -> str:
 
 def retention_terms(received_at: str, settings: Settings) -> dict[str, Any]:
     """The ``retention`` block of a finished request's status document: when its files expire."""
-    received = datetime.strptime(received_at, TIME_FORMAT)
+    received = parse_time(received_at)
     return {
         "days": settings.export_retention_days,
         "expiresAt": format_time(received + timedelta(days=settings.export_retention_days)),

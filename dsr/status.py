@@ -7,14 +7,14 @@ schema is published in ``docs/status.schema.json`` and pinned by a test.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 from dsr.contract import DsrRequest
+from dsr.times import format_time
 from dsr.units import UnitResult
 
 SCHEMA_VERSION = "1.0"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 RequestState = Literal[
     "pending", "awaiting_approval", "running", "succeeded", "partially_succeeded", "failed", "canceled"
@@ -27,15 +27,6 @@ TERMINAL_STATES = frozenset({"succeeded", "partially_succeeded", "failed", "canc
 PROGRESS_ERROR_LENGTH = 200
 """Errors are cut to this in Durable custom status, which must stay under 16 KB."""
 _OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action_required", "skipped"})
-
-
-def format_time(moment: datetime) -> str:
-    return moment.strftime(TIME_FORMAT)
-
-
-def parse_time(text: str) -> datetime:
-    """The UTC moment a :data:`TIME_FORMAT` string names."""
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 def due_date(received: datetime, months: int = 1) -> datetime:

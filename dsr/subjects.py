@@ -12,6 +12,7 @@ from datetime import datetime
 
 from dsr.errors import RequestPayloadError
 from dsr.storage import ExportStore, get_json
+from dsr.times import parse_time
 from dsr.units import Job
 
 
@@ -39,7 +40,8 @@ def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime |
         return None
 
     def moment(value: str | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # The contract wrote from/to in TIME_FORMAT (UTC) when it accepted the request.
+        return None if value is None else parse_time(value)
 
     return narrowing.get("application"), moment(narrowing.get("from")), moment(narrowing.get("to"))
 

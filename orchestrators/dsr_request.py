@@ -20,15 +20,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from dsr.categories import DELETE_PHASES, Category, ordered
-from dsr.status import (
-    completed,
-    format_time,
-    initial_document,
-    merge_units,
-    new_category_entry,
-    parse_time,
-    progress,
-)
+from dsr.status import completed, initial_document, merge_units, new_category_entry, progress
+from dsr.times import format_time, parse_time
 from dsr.units import Job, UnitResult, category_entries, make_job, phase_units, plan_units
 from orchestrators import names
 

@@ -17,8 +17,9 @@ from dsr.contract import DsrRequest, instance_id_for, parse_request
 from dsr.errors import RequestConflictError, RequestNotFoundError
 from dsr.records import claim, new_run_ticket, run_started, stash_payloads
 from dsr.runtime import endpoint_allow_list
-from dsr.status import TERMINAL_STATES, initial_document, parse_time
+from dsr.status import TERMINAL_STATES, initial_document
 from dsr.storage import ExportStore, StoredFileExistsError, StoredFileNotFoundError, create_json, get_json
+from dsr.times import parse_time
 from orchestrators import names
 
 RUNNING_STATUSES = frozenset(

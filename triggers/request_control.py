@@ -18,8 +18,8 @@ from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.records import new_run_ticket
 from dsr.request_index import IN_PROGRESS, mark
-from dsr.status import format_time
 from dsr.storage import ExportStore, put_json
+from dsr.times import format_time
 from orchestrators import names
 from triggers.intake import RUNNING_STATUSES, StatusView, _stored_input, read_status
 

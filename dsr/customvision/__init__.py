@@ -18,13 +18,15 @@ from dsr.customvision.calls import (
     to_thread_observers,
 )
 from dsr.customvision.client import (
+    DEFAULT_MAX_RETRY_SECONDS,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
     MAX_IMAGE_IDS_PER_CALL,
     MAX_PREDICTION_IDS_PER_CALL,
     PAGE_SIZE,
     ClientOptions,
     TrainingClient,
 )
-from dsr.customvision.endpoints import EndpointAllowList, canonical_origin
+from dsr.customvision.endpoints import DEFAULT_ENDPOINT_SUFFIXES, EndpointAllowList, canonical_origin
 from dsr.customvision.errors import (
     AuthenticationError,
     BadRequestError,
@@ -56,6 +58,9 @@ from dsr.customvision.models import (
 from dsr.customvision.ratelimit import TokenBucket
 
 __all__ = [
+    "DEFAULT_ENDPOINT_SUFFIXES",
+    "DEFAULT_MAX_RETRY_SECONDS",
+    "DEFAULT_RATE_LIMIT_PER_SECOND",
     "MAX_IMAGE_IDS_PER_CALL",
     "MAX_PREDICTION_IDS_PER_CALL",
     "PAGE_SIZE",

@@ -69,6 +69,10 @@ MAX_IMAGE_IDS_PER_CALL: Final = 256  # GetImagesByIds, DeleteImages
 MAX_PREDICTION_IDS_PER_CALL: Final = 64  # DeletePrediction
 PREDICTION_PAGE_SIZE: Final = 256  # QueryPredictions maxCount (the spec sets no maximum)
 TAGGING_STATUSES: Final = frozenset({"All", "Tagged", "Untagged"})
+DEFAULT_RATE_LIMIT_PER_SECOND: Final = 10.0  # Training API "other calls" limit on both F0 and S0
+DEFAULT_MAX_RETRY_SECONDS: Final = 120.0
+"""Long enough to ride out a throttling burst; short enough that a unit's last call still ends well
+inside the Functions timeout (see ``DEFAULT_UNIT_TIME_BUDGET_SECONDS`` in :mod:`dsr.config`)."""
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -79,9 +83,9 @@ _RETRIED_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exce
 class ClientOptions:
     """Tuning for one client. Defaults suit the Training API's ~10 calls/s per resource."""
 
-    rate_limit_per_second: float | None = 10.0
+    rate_limit_per_second: float | None = DEFAULT_RATE_LIMIT_PER_SECOND
     """Client-side limit for API calls (not blob downloads); ``None`` disables it."""
-    max_retry_seconds: float = 60.0
+    max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
     """Upper bound on the time one call may spend retrying 429/5xx/resets before raising."""
     timeout_seconds: float = 30.0
     """Connect and read timeout of each attempt."""

@@ -21,8 +21,8 @@ from azure.storage.blob import BlobClient, BlobSasPermissions, BlobServiceClient
 from dsr import layout
 from dsr.config import Settings
 from dsr.errors import ConfigurationError
-from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, StorageUnavailableError
+from dsr.times import format_time
 
 CHUNK = 1024 * 1024
 CLOCK_SKEW = timedelta(minutes=5)

@@ -16,8 +16,8 @@ from dsr.package.pages import CATEGORY_GUIDE, render
 from dsr.package.paging import PagedView
 from dsr.package.reading import optional_json, parts_under, records, relative, subject_of, unit_files
 from dsr.signed_links import without_query
-from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, get_json
+from dsr.times import format_time
 from dsr.units import data_counts
 
 EXPORT_MANUAL_ACTIONS: dict[str, tuple[str, str]] = {

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from dsr import layout
-from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef
+from dsr.times import format_time
 
 _CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".bmp": "image/bmp"}
 

@@ -19,8 +19,8 @@ from typing import Any
 from dsr import layout
 from dsr.package.pages import CATEGORY_GUIDE, render
 from dsr.package.reading import relative, subject_of, unit_files
-from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.times import format_time
 from dsr.units import data_counts
 
 

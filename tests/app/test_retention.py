@@ -14,8 +14,8 @@ from dsr import layout
 from dsr.config import load_settings
 from dsr.record_store import RecordStore
 from dsr.retention import ExportContainer, purge_expired, retention_terms
-from dsr.status import format_time
 from dsr.storage import get_json, put_json
+from dsr.times import format_time
 
 EXPORT_FILES = ("req-1/export/tags.json", "req-1/export/manifest.json", "req-1/request/subject.json")
 
