@@ -40,8 +40,12 @@ def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime |
         return None
 
     def moment(value: str | None) -> datetime | None:
-        # The contract wrote from/to in TIME_FORMAT (UTC) when it accepted the request.
-        return None if value is None else parse_time(value)
+        if value is None:
+            return None
+        try:
+            return parse_time(value)  # as the contract wrote it when it accepted the request
+        except ValueError:
+            raise RequestPayloadError(job["requestId"], "subject") from None
 
     return narrowing.get("application"), moment(narrowing.get("from")), moment(narrowing.get("to"))
 
