@@ -111,6 +111,7 @@ def _watch_and_summarize(context: Context, request_ids: list[str], poll: float, 
     return 0 if ok else EXIT_NOT_SUCCEEDED
 
 
+WatchOption = Annotated[bool, typer.Option("--watch", help="Then watch it until it ends.")]
 PollOption = Annotated[float, typer.Option(help="Seconds between polls.")]
 TimeoutOption = Annotated[float, typer.Option(help="Give up watching after this many seconds.")]
 
@@ -145,7 +146,7 @@ def submit(
     dry_run: Annotated[bool, typer.Option(help="Delete only: count, delete nothing.")] = False,
     request_id: Annotated[str | None, typer.Option(help="Your id (default: generated).")] = None,
     callback_url: Annotated[str | None, typer.Option(help="Told when the request ends.")] = None,
-    wait: Annotated[bool, typer.Option("--watch", help="Then watch it until it ends.")] = False,
+    wait: WatchOption = False,
     poll: PollOption = DEFAULT_POLL_SECONDS,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
 ) -> None:
@@ -270,7 +271,7 @@ def cancel(
 def retry(
     ctx: typer.Context,
     request_id: str,
-    wait: Annotated[bool, typer.Option("--watch", help="Then watch it until it ends.")] = False,
+    wait: WatchOption = False,
     poll: PollOption = DEFAULT_POLL_SECONDS,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
 ) -> None:

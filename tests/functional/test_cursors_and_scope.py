@@ -97,12 +97,7 @@ def test_a_prediction_window_narrows_export_and_delete_to_it(world: World):
 
 def test_subject_metadata_is_read_from_its_stored_payload(world: World):
     pid = sorted(world.account.projects)[0]
-    project = world.account.projects[pid]
-    theirs = {
-        i.id
-        for i in project.images.values()
-        if i.in_workspace and i.metadata.get("subjectId") == "subject-002"
-    }
+    theirs = world.subject_images(pid, "subject-002")
     assert theirs
     job = world.job("export", subject={"subjectId": "subject-002"})
     stored = put_json(
