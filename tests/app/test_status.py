@@ -8,7 +8,15 @@ import pytest
 
 from dsr.contract import parse_request
 from dsr.errors import InvalidRequestError
-from dsr.status import completed, due_date, initial_document, merge_units, overall_state, progress
+from dsr.status import (
+    due_date,
+    finish,
+    initial_document,
+    merge_units,
+    new_category_entry,
+    overall_state,
+    progress,
+)
 
 
 def unit(state, counts=None, verified=None, note=None):
@@ -74,8 +82,8 @@ def test_merge_fails_the_category_when_any_unit_failed():
 
 
 def test_overall_state():
-    ok, bad = {"state": "succeeded"}, {"state": "failed"}
-    manual = {"state": "manual_action_required"}
+    ok, bad = new_category_entry("succeeded"), new_category_entry("failed")
+    manual = new_category_entry("manual_action_required")
     assert overall_state({"a": ok, "b": manual}) == "succeeded"
     assert overall_state({"a": ok, "b": bad}) == "partially_succeeded"
     assert overall_state({"a": bad}) == "failed"
@@ -92,12 +100,12 @@ def test_completed_and_progress():
     document = initial_document(request, datetime(2026, 3, 1))
     for entry in document["categories"].values():
         entry["state"] = "succeeded"
-    done = completed(document, datetime(2026, 3, 2))
+    done = finish(document, datetime(2026, 3, 2))
     assert done["state"] == "succeeded"
     assert done["completedAt"] == "2026-03-02T00:00:00Z"
     compact = progress(done)
     assert "files" not in compact["categories"]["images"]
-    assert document["completedAt"] is None  # completed() does not mutate its input
+    assert document["completedAt"] is None  # finish() does not mutate its input
 
 
 def test_documents_validate_against_the_published_schema():
@@ -123,14 +131,14 @@ def test_documents_validate_against_the_published_schema():
         "delete", "images", [unit("succeeded", {"imagesDeleted": 2}, True)]
     )
     document["categories"]["images"]["receipt"] = {"files": document["categories"]["images"]["files"]}
-    validator.validate(completed(document, datetime(2026, 3, 2)))
-    document["state"] = "exploded"
+    validator.validate(finish(document, datetime(2026, 3, 2)))
     with pytest.raises(jsonschema.ValidationError):
-        validator.validate(document)
+        validator.validate({**document, "state": "exploded"})
 
 
 def test_shared_images_entry_splits_into_images_and_iteration_performance():
-    from dsr.units import shared_export_units, split_shared_entry
+    from dsr.status import split_shared_entry
+    from dsr.units import shared_export_units
 
     assert shared_export_units(["images", "iterationPerformance", "tags"], subject_scoped=False) == {
         "images": ["images", "iterationPerformance"],
@@ -139,15 +147,12 @@ def test_shared_images_entry_splits_into_images_and_iteration_performance():
     assert "iterationPerformance" in shared_export_units(
         ["images", "iterationPerformance"], subject_scoped=True
     )
-    entry = {
-        "state": "succeeded",
-        "counts": {"images": 3, "imagePerformances": 5, "iterations": 2, "apiCalls": 9, "throttled": 0},
-        "files": [
-            {"path": "r/export/images/p/images-0000000.ndjson"},
-            {"path": "r/export/iteration-performance/p/i.json"},
-        ],
-        "note": None,
-    }
+    entry = new_category_entry("succeeded")
+    entry["counts"] = {"images": 3, "imagePerformances": 5, "iterations": 2, "apiCalls": 9, "throttled": 0}
+    entry["files"] = [
+        {"path": "r/export/images/p/images-0000000.ndjson"},
+        {"path": "r/export/iteration-performance/p/i.json"},
+    ]
     images = split_shared_entry(entry, "images")
     performance = split_shared_entry(entry, "iterationPerformance")
     assert images["counts"] == {"images": 3, "apiCalls": 9, "throttled": 0}
@@ -197,10 +202,14 @@ def test_a_delete_left_with_manual_actions_lists_them():
     document = initial_document(
         _request(categories=["images", "accountInfo", "exportedModels"]), datetime(2026, 1, 1)
     )
-    document["categories"]["images"].update(state="succeeded")
-    document["categories"]["accountInfo"].update(state="manual_action_required", note="delete the resource")
-    document["categories"]["exportedModels"].update(state="manual_action_required", note="delete copies")
-    finished = completed(document, datetime(2026, 1, 2))
+    document["categories"]["images"].update({"state": "succeeded"})
+    document["categories"]["accountInfo"].update(
+        {"state": "manual_action_required", "note": "delete the resource"}
+    )
+    document["categories"]["exportedModels"].update(
+        {"state": "manual_action_required", "note": "delete copies"}
+    )
+    finished = finish(document, datetime(2026, 1, 2))
     assert finished["state"] == "succeeded"
     assert finished["manualActions"] == [
         {"category": "accountInfo", "action": "delete the resource"},
@@ -215,4 +224,4 @@ def test_progress_carries_errors_so_a_stuck_request_says_why():
     document["categories"]["images"]["error"] = "x" * 5000
     compact = progress(document)
     assert compact["error"] == document["error"]
-    assert len(compact["categories"]["images"]["error"]) == 200
+    assert compact["categories"]["images"]["error"] == "x" * 200
