@@ -5,9 +5,10 @@ sub-orchestrator inputs and results, external events, custom status), so they ar
 TypedDicts, and a change to one is a change to what replays read: keep new keys ``NotRequired`` so
 histories written before them still replay. Pure (no I/O, no Functions imports), so triggers,
 orchestrators and activities all depend on this module rather than on one another.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the TypedDicts' required and optional keys are read
+at run time (``__required_keys__``, pinned against the schema by a test), which needs real annotations.
+"""
 
 from typing import Any, Literal, NotRequired, TypedDict
 

@@ -1,4 +1,7 @@
-"""Dependencies point one way: triggers -> orchestrators -> activities -> domain; dev tools stay out."""
+"""Dependencies point one way: triggers -> orchestrators -> activities -> domain; dev tools stay out.
+
+Triggers and activities meet the orchestrators only through the wire contract (``dsr/wire.py``).
+"""
 
 from __future__ import annotations
 
@@ -53,3 +56,11 @@ def test_orchestrators_do_no_io(path):
 def test_dev_tools_are_not_deployed():
     ignored = {line.strip() for line in (ROOT / ".funcignore").read_text().splitlines()}
     assert set(DEV_ONLY) <= ignored
+
+
+@pytest.mark.parametrize(
+    "path", python_files("activities", "triggers"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_callees_and_starters_never_import_the_orchestrators(path):
+    # What they share with the orchestrators (function names, payload shapes) lives in dsr/wire.py.
+    assert not {m for m in imports(path) if m.split(".")[0] == "orchestrators"}
