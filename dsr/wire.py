@@ -20,6 +20,7 @@ DSR_REQUEST = "dsr_request"
 DSR_CATEGORY = "dsr_category"
 DSR_PAGED_UNIT = "dsr_paged_unit"
 
+CLAIM_RUN = "claim_run"
 RESOLVE_ACCOUNT = "resolve_account"
 RUN_UNIT = "run_unit"
 WRITE_STATUS = "write_status"
@@ -159,11 +160,20 @@ class RetryBlock(TypedDict):
     """The decision the first run recorded; it covers re-running the failed categories."""
 
 
+class RunTicket(TypedDict):
+    """Which start of an attempt may run it: every start carries a fresh token in its input."""
+
+    attempt: int
+    token: str
+
+
 class RequestInput(TypedDict):
     request: DsrRequest
     receivedAt: str
     approval: ApprovalSettings
     retry: NotRequired[RetryBlock]
+    run: NotRequired[RunTicket]
+    """Absent only in instances started before run tickets existed (see :func:`dsr.records.claim_run`)."""
 
 
 # raise_event: the approval decision.
@@ -178,6 +188,18 @@ class ApprovalDecision(TypedDict):
 
 
 # call_activity: inputs and results.
+
+
+class ClaimRunInput(TypedDict):
+    requestId: str
+    run: RunTicket
+
+
+class ClaimRunResult(TypedDict):
+    owner: bool
+    """False for a duplicate start of a finished attempt: it must run nothing."""
+    document: StatusDocument | None
+    """Not the owner: the recorded status document, handed back as the instance's output."""
 
 
 class Resolved(TypedDict):

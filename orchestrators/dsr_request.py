@@ -28,6 +28,8 @@ from dsr.wire import (
     CallbackOutcome,
     CategoryEntry,
     CategoryInput,
+    ClaimRunInput,
+    ClaimRunResult,
     NotifyCallbackInput,
     PagedUnitInput,
     RequestInput,
@@ -77,6 +79,15 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     # A retry runs only the failed categories; the others are carried from the last attempt.
     to_run: list[str] = retry["categories"] if retry else request["categories"]
     context.set_custom_status(progress(document))
+
+    run = payload.get("run")  # absent only in instances started before run tickets existed
+    if run is not None:
+        ticket: ClaimRunInput = {"requestId": request["requestId"], "run": run}
+        claimed: ClaimRunResult = yield context.call_activity_with_retry(
+            wire.CLAIM_RUN, ACTIVITY_RETRY, ticket
+        )
+        if not claimed["owner"]:  # a duplicate start of a finished attempt: run nothing
+            return claimed["document"]
 
     resolution: Resolution
     try:

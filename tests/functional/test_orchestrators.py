@@ -35,6 +35,7 @@ def request_input(operation: str, categories: list[str], *, approval: bool = Fal
         "request": request,
         "receivedAt": "2026-01-01T00:00:00Z",
         "approval": {"required": approval, "timeoutHours": 24.0},
+        "run": {"attempt": 1, "token": "t-1"},
     }
 
 
@@ -56,6 +57,8 @@ def host(*, resolution: Any = RESOLVED, category: Any = succeeded_entry, event: 
     """A ``respond`` playing the activities and sub-orchestrations of a healthy run."""
 
     def respond(call: Call) -> Any:
+        if call.name == wire.CLAIM_RUN:
+            return {"owner": True, "document": None}
         if call.name == wire.RESOLVE_ACCOUNT:
             if isinstance(resolution, Exception):
                 raise resolution
@@ -71,6 +74,28 @@ def host(*, resolution: Any = RESOLVED, category: Any = succeeded_entry, event: 
         raise AssertionError(f"unexpected call {call.kind} {call.name}")
 
     return respond
+
+
+def test_the_run_is_claimed_before_any_work():
+    context = FakeContext(request_input("export", ["projects"]))
+    drive(REQUEST, context, host())
+    assert context.calls[0].name == wire.CLAIM_RUN
+    assert context.calls[0].input == {"requestId": "r1", "run": {"attempt": 1, "token": "t-1"}}
+
+
+def test_a_duplicate_start_of_a_finished_attempt_runs_nothing_and_answers_the_recorded_document():
+    payload = request_input("delete", ["tags"])
+    recorded = finish(initial_document(payload["request"], NOW), NOW, "succeeded")
+    context = FakeContext(payload)
+    healthy = host()
+
+    def respond(call: Call) -> Any:
+        if call.name == wire.CLAIM_RUN:
+            return {"owner": False, "document": recorded}
+        return healthy(call)
+
+    assert drive(REQUEST, context, respond) == recorded
+    assert [c.name for c in context.calls] == [wire.CLAIM_RUN]
 
 
 def test_a_failed_resolution_fails_the_request_and_skips_every_category():
