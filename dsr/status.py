@@ -444,6 +444,19 @@ def canceled(
     return stopped
 
 
+def with_expiry(
+    document: StatusDocument, terms: dict[str, Any], at: str, reason: str, files_deleted: int
+) -> StatusDocument:
+    """A finished request's document once the purge deleted ``files_deleted`` more of its working
+    copies: its retention block (``terms`` if it had none) says when and why, counting every purge."""
+    retention = dict(document.get("retention") or terms)
+    earlier = (retention.get("expired") or {}).get("filesDeleted", 0)
+    retention["expired"] = {"at": at, "reason": reason, "filesDeleted": earlier + files_deleted}
+    expired = document.copy()
+    expired["retention"] = retention
+    return expired
+
+
 DurablePhase = Literal["running", "terminated", "failed"]
 
 
