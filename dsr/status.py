@@ -106,6 +106,7 @@ def request_echo(request: DsrRequest) -> dict[str, Any]:
 
 
 def new_category_entry(state: CategoryState = "pending") -> CategoryEntry:
+    """A category's entry before any of its units reported."""
     return {
         "state": state,
         "counts": {},
@@ -221,6 +222,7 @@ def category_entries(unit_name: str, categories: list[str], entry: CategoryEntry
 
 
 def overall_state(categories: dict[str, CategoryEntry]) -> RequestState:
+    """The request's state from its categories' (``running`` while any is unfinished)."""
     states = [entry["state"] for entry in categories.values()]
     if not states:
         return "succeeded"
@@ -296,6 +298,7 @@ def with_projects(document: StatusDocument, resolution: Resolved) -> StatusDocum
 
 
 def await_approval(document: StatusDocument, deadline: datetime) -> StatusDocument:
+    """A delete waiting for an approver's decision until ``deadline``."""
     waiting = document.copy()
     waiting["state"] = "awaiting_approval"
     waiting["approval"] = {"required": True, "deadline": format_time(deadline), "decision": None}
@@ -343,6 +346,7 @@ def record_decision(document: StatusDocument, decision: ApprovalDecision, now: d
 
 
 def mark_running(document: StatusDocument, categories: list[str]) -> StatusDocument:
+    """``categories`` started (their unit's sub-orchestration was scheduled)."""
     running = document.copy()
     running["categories"] = {
         name: {**entry, "state": "running"} if name in categories else entry
@@ -371,6 +375,7 @@ def finish(document: StatusDocument, now: datetime, state: RequestState | None =
 
 
 def with_callback(document: StatusDocument, outcome: CallbackOutcome) -> StatusDocument:
+    """How telling the caller's callback URL went."""
     notified = document.copy()
     notified["callback"] = outcome
     return notified
