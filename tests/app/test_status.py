@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from dsr.contract import parse_request
 from dsr.errors import InvalidRequestError
 from dsr.status import (
+    await_approval,
     due_date,
     finish,
+    from_durable,
     initial_document,
+    mark_running,
     merge_units,
     new_category_entry,
     overall_state,
     progress,
+    record_category,
+    record_decision,
+    with_expiry,
 )
+from dsr.wire import RequestInput
 
 
 def unit(state, counts=None, verified=None, note=None):
@@ -225,3 +233,74 @@ def test_progress_carries_errors_so_a_stuck_request_says_why():
     compact = progress(document)
     assert compact["error"] == document["error"]
     assert compact["categories"]["images"]["error"] == "x" * 200
+
+
+def _stored(**fields) -> RequestInput:
+    return {
+        "request": _request(**fields),
+        "receivedAt": "2026-01-01T00:00:00Z",
+        "approval": {"required": False},
+    }
+
+
+def test_from_durable_rebuilds_the_document_from_input_and_progress():
+    running = mark_running(
+        initial_document(_request(categories=["images", "tags"]), datetime(2026, 1, 1), "running"), ["tags"]
+    )
+    reported = progress(record_category(running, "images", ["images"], new_category_entry("succeeded")))
+    document = from_durable(_stored(categories=["images", "tags"]), reported, "running")
+    assert {n: e["state"] for n, e in document["categories"].items()} == {
+        "images": "succeeded",
+        "tags": "running",
+    }
+    assert document["categories"]["tags"]["files"] == []  # progress carries no files; the entry stays whole
+    assert document["state"] == "running"
+
+
+def test_from_durable_shows_a_finished_but_unwritten_request_as_running_and_a_crash_as_failed():
+    finished = progress(
+        finish(
+            initial_document(_request(categories=["tags"]), datetime(2026, 1, 1)),
+            datetime(2026, 1, 1),
+            "failed",
+        )
+    )
+    assert from_durable(_stored(categories=["tags"]), finished, "running")["state"] == "running"
+    crashed = from_durable(_stored(categories=["tags"]), None, "failed")
+    assert crashed["state"] == "failed"
+    assert crashed["error"] == "the request failed unexpectedly; operators can find details in the logs"
+    assert from_durable(_stored(categories=["tags"]), None, "terminated")["state"] == "pending"
+
+
+def test_a_decision_recorded_without_optional_keys_still_reads():
+    waiting = await_approval(
+        initial_document(_request(categories=["tags"]), datetime(2026, 1, 1)), datetime(2026, 1, 2)
+    )
+    decision: Any = {"by": "ann"}  # an event raised before decisions named themselves: an approval
+    approved = record_decision(waiting, decision, datetime(2026, 1, 1, 1))
+    assert approved["state"] == "running"
+    assert approved["approval"] == {
+        "required": True,
+        "deadline": "2026-01-02T00:00:00Z",
+        "decision": "approve",
+        "by": "ann",
+        "principal": None,
+        "at": "2026-01-01T01:00:00Z",
+        "comment": None,
+    }
+    assert waiting["approval"]
+    assert waiting["approval"]["decision"] is None  # the input is not changed
+
+
+def test_every_purge_adds_to_the_expiry_count():
+    terms = {"days": 30, "expiresAt": "2026-01-31T00:00:00Z", "policy": "p", "expired": None}
+    document = finish(
+        initial_document(_request(categories=["tags"]), datetime(2026, 1, 1)), datetime(2026, 1, 1)
+    )
+    once = with_expiry(document, terms, "2026-02-01T00:00:00Z", "expired", 3)
+    twice = with_expiry(once, terms, "2026-02-02T00:00:00Z", "expired", 2)
+    assert twice["retention"] == {
+        **terms,
+        "expired": {"at": "2026-02-02T00:00:00Z", "reason": "expired", "filesDeleted": 5},
+    }
+    assert document["retention"] is None
