@@ -31,6 +31,7 @@ from dsr.storage import (
     put_json,
 )
 from dsr.times import format_time
+from dsr.wire import RunTicket
 
 
 class RequestRecord(TypedDict):
@@ -46,13 +47,6 @@ class Claim:
     record: RequestRecord
     created: bool
     """True for the submission whose write created the record; False for an identical resubmission."""
-
-
-class RunTicket(TypedDict):
-    """Which start of an attempt may run it: every start carries a fresh token in its input."""
-
-    attempt: int
-    token: str
 
 
 def new_run_ticket(attempt: int) -> RunTicket:
