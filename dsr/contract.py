@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dsr.categories import ALL_CATEGORIES, SUBJECT_SCOPED, Category, ordered
 from dsr.customvision import canonical_origin, metadata_problem
 from dsr.errors import EndpointNotAllowedError, InvalidRequestError
+from dsr.layout import SHARED_FOLDERS
 from dsr.times import format_time
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -193,6 +194,8 @@ class _Request(_Strict):
     def _request_id(cls, value: str | None) -> str | None:
         if value is not None and not REQUEST_ID_PATTERN.fullmatch(value):
             raise ValueError("must be 1-64 letters, digits or . _ - and start with a letter or digit")
+        if value in SHARED_FOLDERS:
+            raise ValueError(f"is reserved: {', '.join(sorted(SHARED_FOLDERS))} name shared folders")
         return value
 
     @field_validator("categories")

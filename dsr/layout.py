@@ -33,8 +33,8 @@ Records container (kept; WORM in Azure)::
     <requestId>/receipts/receipt.json, receipt.html the erasure certificate
     chains/<chainId>/head.json                      the head of an account's receipt chain
 
-Request ids cannot start with ``_`` and are never ``intake``, so the shared prefixes cannot clash
-with a request's folder.
+Request ids cannot start with ``_`` and are never one of :data:`SHARED_FOLDERS` (the contract refuses
+them), so the shared prefixes cannot clash with a request's folder.
 """
 
 from __future__ import annotations
@@ -50,8 +50,13 @@ STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 ACCOUNT_SCOPE = "account"
 """The scope of a unit that is not per project (its journal folder and receipt name)."""
 
+CHAINS_FOLDER = "chains"
+INTAKE_FOLDER = "intake"
+SHARED_FOLDERS = frozenset({CHAINS_FOLDER, INTAKE_FOLDER})
+"""Top-level folders that no request owns; a request id may not be one of them."""
+
 RECORDS_PREFIX = "_records/"
-REJECTED_PREFIX = "intake/rejected/"
+REJECTED_PREFIX = f"{INTAKE_FOLDER}/rejected/"
 BOARD_PREFIX = "_ratebudget/"
 
 INDEX_NAME = "index.html"
@@ -326,7 +331,7 @@ def certificate_html(request_id: str) -> str:
 
 def chain_head(chain_id: str) -> str:
     """The head of one account's receipt chain (see :mod:`dsr.chain`)."""
-    return _join("chains", chain_id, "head.json")
+    return _join(CHAINS_FOLDER, chain_id, "head.json")
 
 
 def folder_of(path: str) -> str:
