@@ -24,6 +24,8 @@ async def approve(
     _refuse_other_decision(store, request_id, decision)
     view = await read_status(client, request_id, store)
     if not view.running or view.document["state"] != "awaiting_approval":
+        # Another approver may have decided since the first look: name that decision if so.
+        _refuse_other_decision(store, request_id, decision)
         raise RequestConflictError(request_id, "the request is not awaiting approval")
     try:
         create_json(store, layout.approval(request_id), decision)
