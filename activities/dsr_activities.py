@@ -19,13 +19,14 @@ from dsr.chain import seal_request_receipts
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
+from dsr.records import claim_run as claim_run_ticket
 from dsr.records import read_callback
 from dsr.report import write_reports
 from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
 from dsr.status import status_path
-from dsr.storage import put_json
+from dsr.storage import StoredFileNotFoundError, get_json, put_json
 from dsr.units import Job, Unit, UnitResult, empty_result
 from orchestrators import names
 
@@ -35,6 +36,27 @@ log = logging.getLogger("dsr.activities")
 
 def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+@bp.activity_trigger(input_name="payload", activity=names.CLAIM_RUN)
+def claim_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Claim this attempt of the request for this start; a duplicate start gets the recorded document.
+
+    The duplicate replaced a finished instance, so the document it hands back becomes that instance's
+    output again, as it was before.
+    """
+    runtime = get_runtime()
+    request_id = payload["requestId"]
+    if claim_run_ticket(runtime.records, request_id, payload["run"]):
+        return {"owner": True, "document": None}
+    log.warning(
+        "request %s: a duplicate start of attempt %s ran nothing", request_id, payload["run"]["attempt"]
+    )
+    try:
+        document = get_json(runtime.records, status_path(request_id))
+    except StoredFileNotFoundError:
+        document = None
+    return {"owner": False, "document": document}
 
 
 @bp.activity_trigger(input_name="request", activity=names.RESOLVE_ACCOUNT)

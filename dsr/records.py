@@ -14,6 +14,7 @@ Records hold ids, the operation, the endpoint and secret name and a timestamp: n
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
@@ -21,7 +22,14 @@ from typing import Any, TypedDict
 from dsr.contract import DsrRequest
 from dsr.errors import RequestConflictError, RequestPayloadError
 from dsr.status import format_time
-from dsr.storage import ExportStore, StoredFileExistsError, create_json, get_json, put_json
+from dsr.storage import (
+    ExportStore,
+    StoredFileExistsError,
+    StoredFileNotFoundError,
+    create_json,
+    get_json,
+    put_json,
+)
 
 RECORDS_PREFIX = "_records"
 """Records sit apart from the request folders; a request id cannot start with ``_``."""
@@ -44,6 +52,50 @@ class Claim:
 
 def record_path(request_id: str) -> str:
     return f"{RECORDS_PREFIX}/{request_id}.json"
+
+
+def run_path(request_id: str, attempt: int) -> str:
+    """Beside the status document in the records container (the list reads only the records)."""
+    return f"{request_id}/runs/{attempt}.json"
+
+
+class RunTicket(TypedDict):
+    """Which start of an attempt may run it: every start carries a fresh token in its input."""
+
+    attempt: int
+    token: str
+
+
+def new_run_ticket(attempt: int) -> RunTicket:
+    return {"attempt": attempt, "token": secrets.token_hex(16)}
+
+
+def run_started(store: ExportStore, request_id: str, attempt: int = 1) -> bool:
+    """Whether an orchestration has claimed ``attempt`` of the request (see :func:`claim_run`)."""
+    try:
+        store.get_bytes(run_path(request_id, attempt))
+    except StoredFileNotFoundError:
+        return False
+    return True
+
+
+def claim_run(store: ExportStore, request_id: str, ticket: RunTicket) -> bool:
+    """Record that the orchestration holding ``ticket`` runs this attempt; False if another start did.
+
+    Checking for an instance and then starting one leaves a window: a second identical submission
+    that checked before the first started, and starts after the first finished, replaces the
+    finished instance (Durable overrides non-running instances by default). Its orchestration must
+    then run nothing. The first run of an attempt writes this blob (``If-None-Match: *``) before any
+    work; a later start finds another token. The same token again is the same run (a replay, or a
+    retried activity whose first try wrote the blob).
+    """
+    path = run_path(request_id, ticket["attempt"])
+    try:
+        create_json(store, path, ticket)
+        return True
+    except StoredFileExistsError:
+        existing: RunTicket = get_json(store, path)
+    return existing["token"] == ticket["token"]
 
 
 def payload_path(request_id: str, fingerprint: str, name: str) -> str:

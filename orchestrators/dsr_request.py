@@ -85,6 +85,14 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     to_run: list[str] = retry["categories"] if retry else request["categories"]
     context.set_custom_status(progress(document))
 
+    run = payload.get("run")  # absent only in instances started before run tickets existed
+    if run is not None:
+        claimed = yield context.call_activity_with_retry(
+            names.CLAIM_RUN, ACTIVITY_RETRY, {"requestId": request["requestId"], "run": run}
+        )
+        if not claimed["owner"]:  # a duplicate start of a finished attempt: run nothing
+            return claimed["document"]
+
     try:
         resolution = yield context.call_activity_with_retry(names.RESOLVE_ACCOUNT, ACTIVITY_RETRY, request)
     except Exception as exc:

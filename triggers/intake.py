@@ -14,7 +14,7 @@ from dsr.cancellation import canceled_document, cancellation_from, receipts_pref
 from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for, parse_request
 from dsr.errors import RequestConflictError, RequestNotFoundError
-from dsr.records import claim, stash_payloads
+from dsr.records import claim, new_run_ticket, run_started, stash_payloads
 from dsr.runtime import endpoint_allow_list
 from dsr.status import TERMINAL_STATES, initial_document, parse_time, status_path
 from dsr.storage import ExportStore, StoredFileExistsError, StoredFileNotFoundError, create_json, get_json
@@ -84,19 +84,26 @@ async def submit(
     retention period of the export container); the payloads go to ``store`` and expire with it.
 
     The claim (:func:`dsr.records.claim`) decides which body owns the id; only that body's submissions
-    get further. Whichever of them finds no instance and no final status document starts the
-    orchestration, so a winner that crashed (or failed to reach Durable) between its claim and the
-    start is recovered by the caller's retry. Two identical submissions racing to start it are
-    resolved by Durable: starting an id that is pending or running fails, and that failure is fine.
+    get further. Whichever of them finds no instance, no claimed run and no final status document
+    starts the orchestration, so a winner that crashed (or failed to reach Durable) between its claim
+    and the start is recovered by the caller's retry. Two identical submissions racing to start it:
+    starting an id that is pending or running fails, and that failure is fine; a start that comes
+    after the first run finished replaces the finished instance, and its run ticket tells it to run
+    nothing (:func:`dsr.records.claim_run`).
     """
     claimed = claim(records, request, datetime.now(UTC))
     request_id = request["requestId"]
-    if await _instance_exists(client, request_id) or _finished(records, request_id):
+    if (
+        await _instance_exists(client, request_id)
+        or run_started(records, request_id)
+        or _finished(records, request_id)
+    ):
         return Submission(request_id, created=claimed.created)
     orchestration_input = {
         "request": stash_payloads(store, request),
         "receivedAt": claimed.record["receivedAt"],
         "approval": {"required": settings.approval_required, "timeoutHours": settings.approval_timeout_hours},
+        "run": new_run_ticket(1),
     }
     try:
         await client.start_new(names.DSR_REQUEST, instance_id_for(request_id), orchestration_input)

@@ -15,6 +15,7 @@ from dsr.chain import seal_request_receipts
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
+from dsr.records import new_run_ticket
 from dsr.request_index import IN_PROGRESS, mark
 from dsr.status import format_time, status_path
 from dsr.storage import ExportStore, put_json
@@ -100,6 +101,7 @@ async def retry(
             request_id, "its run history was purged; submit a new request for the failed categories"
         )
     attempt = retry_input(_stored_input(status), view.document, format_time(datetime.now(UTC)))
+    attempt["run"] = new_run_ticket(attempt["retry"]["attempt"])
     document = view.document
     mark(records, request_id, document["operation"], IN_PROGRESS, document["receivedAt"])
     # Durable replaces a finished instance that is started again under the same id.

@@ -9,8 +9,9 @@ import pytest
 
 from dsr.contract import parse_request
 from dsr.errors import RequestConflictError
-from dsr.records import claim, redacted_item, stash_payloads
+from dsr.records import claim, claim_run, new_run_ticket, redacted_item, run_started, stash_payloads
 from dsr.storage import get_json
+from tests.functional.fakes import MemoryStore
 
 RACERS = 24
 
@@ -88,3 +89,15 @@ def test_rejected_items_keep_shape_but_not_subject_values_or_urls():
     assert kept["account"]["trainingKeySecret"] == "cv-key"
     assert kept["subject"]["metadata"] == {"subjectId": "<redacted>"}
     assert redacted_item(b"[[[")["bytes"] == 3
+
+
+def test_one_start_of_an_attempt_claims_its_run_and_keeps_it():
+    store = MemoryStore()
+    first, late = new_run_ticket(1), new_run_ticket(1)
+    assert first["token"] != late["token"]
+    assert not run_started(store, "race-1")
+    assert claim_run(store, "race-1", first)
+    assert claim_run(store, "race-1", first)  # a replay or a retried activity: the same run
+    assert not claim_run(store, "race-1", late)  # a second start of the finished attempt
+    assert run_started(store, "race-1")
+    assert claim_run(store, "race-1", new_run_ticket(2))  # a retry is a new attempt

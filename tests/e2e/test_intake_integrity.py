@@ -21,12 +21,42 @@ from tests.e2e.test_approval_and_failures import approve, wait_for_state
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
+RACERS = 8
+
 
 def _purge(host, request_id: str) -> None:
     purge = requests.delete(
         f"http://127.0.0.1:{host.rpc_port}/durabletask/instances/dsr-{request_id}", timeout=10
     )
     assert purge.status_code == 200
+
+
+def test_concurrent_bodies_for_one_id_run_only_the_winner_and_its_subject(stack, host):
+    subjects = [f"subject-00{1 + i % 3}" for i in range(RACERS)]
+    bodies = [
+        stack.body("subject-export", operation="export", requestId="race-subject", categories=["images"])
+        | {"subject": {"metadata": {"subjectId": subject}}}
+        for subject in subjects
+    ]
+    with ThreadPoolExecutor(RACERS) as pool:
+        responses = list(pool.map(host.submit, bodies))
+    created = [i for i, r in enumerate(responses) if r.status_code == 202 and r.json()["created"]]
+    assert len(created) == 1, [r.status_code for r in responses]
+    winner = subjects[created[0]]
+    for subject, response in zip(subjects, responses, strict=True):
+        expected = {202} if subject == winner else {409}
+        assert response.status_code in expected, (subject, winner, response.status_code)
+    finished = host.wait("race-subject")
+    assert finished.status_code == 200, finished.json()
+    folder = stack.folder("race-subject")
+    records = [
+        r
+        for name in folder.names()
+        if name.endswith(".ndjson") and "/images/" in name
+        for r in folder.ndjson(name)
+    ]
+    assert records, "the winner's images were exported"
+    assert {r["metadata"]["subjectId"] for r in records} == {winner}
 
 
 def test_a_used_id_stays_taken_after_the_durable_history_is_purged(stack, host):
@@ -129,3 +159,47 @@ def test_a_claim_whose_start_never_happened_is_started_by_the_callers_retry(stac
     assert retry.status_code == 202
     assert retry.json()["created"] is False
     assert host.wait(body["requestId"]).status_code == 200
+
+
+def _instance(host, request_id: str) -> dict:
+    answer = requests.get(
+        f"http://127.0.0.1:{host.rpc_port}/durabletask/instances/dsr-{request_id}",
+        params={"showInput": "true"},
+        timeout=10,
+    )
+    assert answer.status_code in (200, 202), answer.text  # 202 while it runs
+    return answer.json()
+
+
+def test_a_late_identical_start_of_a_finished_request_runs_nothing(stack, host):
+    # Two identical submissions: both pass the claim and find no instance; the first starts and
+    # finishes before the slow second reaches start_new, and Durable replaces a finished instance
+    # started again under its id (overridableExistingInstanceStates: NonRunningStates). The second
+    # start is replayed here directly, with the input its own submit builds (its own run token).
+    body = stack.body("subject-export", operation="export", requestId="late-twin", categories=["images"])
+    body["subject"] = {"metadata": {"subjectId": "subject-001"}}
+    assert host.submit(body).status_code == 202
+    finished = host.wait(body["requestId"]).json()
+    folder = stack.folder(body["requestId"])
+    written = {b.name: b.etag for b in folder.container.list_blobs(name_starts_with="late-twin/")}
+    stored = _instance(host, body["requestId"])["input"]
+    late = json.loads(stored) if isinstance(stored, str) else stored
+    late["run"] = {"attempt": 1, "token": "late-twin-second-start"}
+    started = requests.post(
+        f"http://127.0.0.1:{host.rpc_port}/durabletask/orchestrators/dsr_request/dsr-late-twin",
+        json=late,
+        timeout=10,
+    )
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while _instance(host, body["requestId"])["runtimeStatus"] != "Completed":
+        assert time.monotonic() < deadline, "the second start did not finish"
+        time.sleep(0.3)
+    assert host.status(body["requestId"]).json() == finished
+    again = {b.name: b.etag for b in folder.container.list_blobs(name_starts_with="late-twin/")}
+    assert again == written, "the second start wrote export files again"
+    records = [
+        r for name in written if name.endswith(".ndjson") and "/images/" in name for r in folder.ndjson(name)
+    ]
+    assert records
+    assert {r["metadata"]["subjectId"] for r in records} == {"subject-001"}
