@@ -84,6 +84,10 @@ class Row:
     """Seconds from the first to the last API call: the copying of bytes may trail it."""
     rss_mib: float | None = None
     history: int | None = None
+    cpu_s: float | None = None
+    """CPU seconds the host process used (user + system): near ``wall``, the run was CPU-bound."""
+    load: float = 0.0
+    """The machine's 1-minute load average when the run ended (it is shared)."""
 
     @property
     def utilisation(self) -> float:
@@ -98,11 +102,12 @@ class Row:
     def line(self) -> str:
         rss = "-" if self.rss_mib is None else f"{self.rss_mib:.0f}"
         history = "-" if self.history is None else str(self.history)
+        cpu = "-" if self.cpu_s is None else f"{self.cpu_s:.1f}"
         ratio = self.calls / self.minimal
         return (
             f"| {self.label} | {self.wall:.1f} | {self.api_span:.1f} | {self.calls} | {self.minimal} "
             f"| {ratio:.2f} | {self.utilisation:.2f} | {self.call_utilisation:.2f} | {self.throttled} "
-            f"| {rss} | {history} |"
+            f"| {rss} | {history} | {cpu} | {self.load:.1f} |"
         )
 
 
@@ -171,6 +176,13 @@ def _peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children that have ended."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _largest_history(state_dir: Path) -> int:
@@ -265,9 +277,22 @@ class Bench:
                 )
             assert host.process is not None
             rss = _peak_rss_mib(host.process.pid)
+            cpu = _cpu_seconds(host.process.pid)
             history = _largest_history(host.state_dir)
         calls, throttled, span = self.emulator.calls(account)
-        return Row(f"app {operation}", wall, calls, expected, self.args.rate, throttled, span, rss, history)
+        return Row(
+            f"app {operation}",
+            wall,
+            calls,
+            expected,
+            self.args.rate,
+            throttled,
+            span,
+            rss,
+            history,
+            cpu,
+            os.getloadavg()[0],
+        )
 
     def baseline_run(self, account: str, operation: str) -> Row:
         minimal = export_calls if operation == "export" else delete_calls
@@ -283,7 +308,16 @@ class Bench:
             baseline_sdk.delete(self.emulator.base_url, key, self.args.rate)
         wall = time.monotonic() - started
         calls, throttled, span = self.emulator.calls(account)
-        return Row(f"SDK baseline {operation}", wall, calls, expected, self.args.rate, throttled, span)
+        return Row(
+            f"SDK baseline {operation}",
+            wall,
+            calls,
+            expected,
+            self.args.rate,
+            throttled,
+            span,
+            load=os.getloadavg()[0],
+        )
 
     def bulk(self, names: list[str]) -> tuple[float, float, int]:
         """(total wall s, the largest single account's bound s, 429s) for all ``names`` at once."""
@@ -323,7 +357,8 @@ class Bench:
 
 HEADER = (
     "| run | wall s | API span s | calls | minimal | calls/minimal | utilisation | call utilisation "
-    "| 429s | peak host RSS MiB | largest history |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "| 429s | peak host RSS MiB | largest history | host CPU s | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -373,7 +408,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["bulk"] = (wall, bound, throttled)
             print(
                 f"\nbulk: {len(bulk_names)} accounts x {args.bulk_images} images via the queue: {wall:.1f} s "
-                f"total; largest single bound {bound:.1f} s; ratio {wall / bound:.2f}; 429s {throttled}",
+                f"total; largest single bound {bound:.1f} s; ratio {wall / bound:.2f}; 429s {throttled}; "
+                f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     finally:
