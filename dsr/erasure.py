@@ -315,17 +315,17 @@ def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
     def plan() -> Planned:
         iterations = _list_iterations(job, runtime, client, pid)  # fresh: search what is there now
         targeted = listing(None)
-        in_workspace = set(targeted)
+        seen = set(targeted)
         scopes: list[str | None] = [None]
         # Images stay in trained iterations unless deleted with allIterations: look there too.
         for iteration in iterations:
             if not trained(iteration["status"]):
                 continue
             held = listing(iteration["id"])
-            if set(held) - in_workspace:
-                scopes.append(iteration["id"])  # it held images the workspace listing cannot show
-            targeted += [i for i in held if i not in in_workspace]
-            in_workspace.update(held)
+            if set(held) - seen:
+                scopes.append(iteration["id"])  # it held images no listing before it showed
+            targeted += [i for i in held if i not in seen]
+            seen.update(held)
         steps = _batches("DeleteImages", targeted, MAX_IMAGE_IDS_PER_CALL)
         return Planned(targeted, steps, verify_scopes=scopes)
 
@@ -446,7 +446,7 @@ def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClie
         # A project with a published iteration cannot be deleted. After this request's iterations
         # unit verified that none are left there is nothing to unpublish; otherwise (only `projects`
         # requested, or that unit failed) list them and unpublish here.
-        published = []
+        published: list[str] = []
         if not _iterations_deleted(job, runtime, pid):
             published = [it.id for it in client.get_iterations(pid) if it.publish_name]
         return Planned(
