@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import azure.durable_functions as df
 
+from dsr import wire
 from dsr.accounts import resolve_account as resolve
 from dsr.callbacks import notify
 from dsr.chain import seal_request_receipts
+from dsr.contract import DsrRequest
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
@@ -25,10 +26,18 @@ from dsr.report import write_reports
 from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
-from dsr.status import status_path
+from dsr.status import status_path, with_status_file
 from dsr.storage import StoredFileNotFoundError, get_json, put_json
-from dsr.units import Job, Unit, UnitResult, empty_result
-from orchestrators import names
+from dsr.units import UnitResult, empty_result
+from dsr.wire import (
+    CallbackOutcome,
+    ClaimRunInput,
+    ClaimRunResult,
+    NotifyCallbackInput,
+    Resolution,
+    RunUnitInput,
+    StatusDocument,
+)
 
 bp = df.Blueprint()
 log = logging.getLogger("dsr.activities")
@@ -38,8 +47,8 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-@bp.activity_trigger(input_name="payload", activity=names.CLAIM_RUN)
-def claim_run(payload: dict[str, Any]) -> dict[str, Any]:
+@bp.activity_trigger(input_name="payload", activity=wire.CLAIM_RUN)
+def claim_run(payload: ClaimRunInput) -> ClaimRunResult:
     """Claim this attempt of the request for this start; a duplicate start gets the recorded document.
 
     The duplicate replaced a finished instance, so the document it hands back becomes that instance's
@@ -52,6 +61,7 @@ def claim_run(payload: dict[str, Any]) -> dict[str, Any]:
     log.warning(
         "request %s: a duplicate start of attempt %s ran nothing", request_id, payload["run"]["attempt"]
     )
+    document: StatusDocument | None
     try:
         document = get_json(runtime.records, status_path(request_id))
     except StoredFileNotFoundError:
@@ -59,23 +69,23 @@ def claim_run(payload: dict[str, Any]) -> dict[str, Any]:
     return {"owner": False, "document": document}
 
 
-@bp.activity_trigger(input_name="request", activity=names.RESOLVE_ACCOUNT)
-def resolve_account(request: dict[str, Any]) -> dict[str, Any]:
+@bp.activity_trigger(input_name="request", activity=wire.RESOLVE_ACCOUNT)
+def resolve_account(request: DsrRequest) -> Resolution:
     """Allow-list the endpoint, pin the key's Key Vault version and list the projects in scope."""
     try:
-        resolution = resolve(request, get_runtime())  # type: ignore[arg-type]
+        resolution = resolve(request, get_runtime())
     except PermanentError as exc:
         log.warning("request %s: account resolution failed: %s", request["requestId"], type(exc).__name__)
-        return {"error": _describe(exc)}
+        return {"kind": "failed", "error": _describe(exc)}
     log.info("request %s: %d project(s) in scope", request["requestId"], len(resolution["projects"]))
-    return dict(resolution)
+    return {"kind": "resolved", **resolution}
 
 
-@bp.activity_trigger(input_name="payload", activity=names.RUN_UNIT)
-def run_unit(payload: dict[str, Any]) -> dict[str, Any]:
+@bp.activity_trigger(input_name="payload", activity=wire.RUN_UNIT)
+def run_unit(payload: RunUnitInput) -> UnitResult:
     """Export or delete one unit (a category, for one project where the category is large)."""
-    job: Job = payload["job"]
-    unit: Unit = payload["unit"]
+    job = payload["job"]
+    unit = payload["unit"]
     runner = run_export_unit if job["operation"] == "export" else run_delete_unit
     try:
         result: UnitResult = runner(job, unit, get_runtime())
@@ -85,11 +95,11 @@ def run_unit(payload: dict[str, Any]) -> dict[str, Any]:
     log.info(
         "request %s: %s %s (%s)", job["requestId"], unit["category"], result["state"], result["counts"] or "-"
     )
-    return dict(result)
+    return result
 
 
-@bp.activity_trigger(input_name="document", activity=names.WRITE_STATUS)
-def write_status(document: dict[str, Any]) -> dict[str, Any]:
+@bp.activity_trigger(input_name="document", activity=wire.WRITE_STATUS)
+def write_status(document: StatusDocument) -> StatusDocument:
     """Seal a delete's receipts into the records container's hash chain, write the pages for people
     (export: index, paged views, COCO, manifest, optional zip; delete: the erasure certificate), and
     write the status document.
@@ -98,12 +108,10 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
     """
     runtime = get_runtime()
     request_id = document["requestId"]
-    seal_request_receipts(document, runtime.records, runtime.store)
-    write_reports(runtime, document, datetime.now(UTC))
-    document["retention"] = document.get("retention") or retention_terms(
-        document["receivedAt"], runtime.settings
-    )
-    document["statusFile"] = {"path": status_path(request_id)}
+    document = seal_request_receipts(document, runtime.records, runtime.store)
+    document = write_reports(runtime, document, datetime.now(UTC))
+    retention = retention_terms(document["receivedAt"], runtime.settings)
+    document = with_status_file(document, status_path(request_id), retention)
     put_json(runtime.records, status_path(request_id), document)
     # After the document: a listed outcome always has its status document to show.
     mark(runtime.records, request_id, document["operation"], document["state"], document["receivedAt"])
@@ -111,14 +119,16 @@ def write_status(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-@bp.activity_trigger(input_name="payload", activity=names.NOTIFY_CALLBACK)
-def notify_callback(payload: dict[str, Any]) -> dict[str, Any]:
+@bp.activity_trigger(input_name="payload", activity=wire.NOTIFY_CALLBACK)
+def notify_callback(payload: NotifyCallbackInput) -> CallbackOutcome:
     """POST the request's outcome to its callback URL (allow-listed hosts only)."""
     document = payload["document"]
     runtime = get_runtime()
+    outcome: CallbackOutcome
     try:
         url = read_callback(runtime.store, document["requestId"], payload["callbackFile"])
-        outcome = dict(notify(url, document, runtime.settings))
+        sent = notify(url, document, runtime.settings)
+        outcome = {"delivered": sent["delivered"], "status": sent["status"]}
     except PermanentError as exc:
         outcome = {"delivered": False, "status": None, "error": _describe(exc)}
     log.info("request %s: callback delivered=%s", document["requestId"], outcome["delivered"])

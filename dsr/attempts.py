@@ -7,19 +7,18 @@ run's document is complete from its first progress report, and ``attempts`` keep
 
 from __future__ import annotations
 
-from typing import Any
-
 from dsr.errors import RequestConflictError
+from dsr.wire import AttemptRecord, RequestInput, StatusDocument
 
 RETRYABLE_STATES = frozenset({"failed", "partially_succeeded"})
 
 
-def failed_categories(document: dict[str, Any]) -> list[str]:
+def failed_categories(document: StatusDocument) -> list[str]:
     """The categories of a finished request that failed, in document order."""
     return [name for name, entry in document["categories"].items() if entry["state"] == "failed"]
 
 
-def _attempt_record(stored_input: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+def _attempt_record(stored_input: RequestInput, document: StatusDocument) -> AttemptRecord:
     retry = stored_input.get("retry")
     ran = retry["categories"] if retry else list(document["categories"])
     return {
@@ -31,7 +30,7 @@ def _attempt_record(stored_input: dict[str, Any], document: dict[str, Any]) -> d
     }
 
 
-def retry_input(stored_input: dict[str, Any], document: dict[str, Any], now: str) -> dict[str, Any]:
+def retry_input(stored_input: RequestInput, document: StatusDocument, now: str) -> RequestInput:
     """The orchestration input of the next attempt of a finished request.
 
     Raises :class:`RequestConflictError` when the request did not fail (nothing to retry). Approval is

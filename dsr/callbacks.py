@@ -6,7 +6,7 @@ only to hosts on the callback allow-list, so a request cannot make this app call
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 import requests
@@ -14,6 +14,7 @@ import requests
 from dsr.config import Settings
 from dsr.customvision import EndpointAllowList
 from dsr.errors import EndpointNotAllowedError, InvalidRequestError, TransientError
+from dsr.wire import StatusDocument
 
 CALLBACK_TIMEOUT_SECONDS = 10.0
 
@@ -45,7 +46,7 @@ def check_callback_url(url: str, settings: Settings) -> None:
         raise InvalidRequestError("callbackUrl", "host is not on the callback allow-list") from exc
 
 
-def notify(url: str, document: dict[str, Any], settings: Settings) -> CallbackOutcome:
+def notify(url: str, document: StatusDocument, settings: Settings) -> CallbackOutcome:
     """POST the outcome of a request to its callback URL; raise on failures worth retrying."""
     check_callback_url(url, settings)
     payload = {

@@ -11,8 +11,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from dsr.status import canceled
 from dsr.storage import FileRef
-from dsr.units import unit_category
+from dsr.wire import StatusDocument
 
 MAX_CANCELED_BY_LENGTH = 128
 MAX_CANCEL_REASON_LENGTH = 1000
@@ -46,31 +47,16 @@ def receipts_prefix(request_id: str) -> str:
 
 
 def canceled_document(
-    document: dict[str, Any], cancellation: dict[str, Any] | None, receipts: Iterable[FileRef]
-) -> dict[str, Any]:
+    document: StatusDocument, cancellation: dict[str, Any] | None, receipts: Iterable[FileRef]
+) -> StatusDocument:
     """``document`` (as far as the request got) marked canceled, with the receipts written so far.
 
     Categories still pending or running become ``skipped``; finished ones keep their state.
     """
-    canceled = dict(document)
-    canceled["state"] = "canceled"
-    canceled["cancellation"] = cancellation
-    canceled["completedAt"] = cancellation["at"] if cancellation else document.get("completedAt")
-    canceled["error"] = CANCELED_ERROR if cancellation else TERMINATED_ERROR
     by_unit: dict[str, list[dict[str, Any]]] = {}
     prefix = receipts_prefix(document["requestId"])
     for ref in receipts:
         unit = ref.path.removeprefix(prefix).split("/", 1)[0]
         by_unit.setdefault(unit, []).append(dict(ref.to_json()))
-    categories: dict[str, dict[str, Any]] = {}
-    for name, entry in document["categories"].items():
-        entry = dict(entry)
-        if entry["state"] in ("pending", "running"):
-            entry["state"] = "skipped"
-            entry["note"] = entry.get("note") or "not finished when the request was canceled"
-        files = by_unit.get(unit_category(name, document["operation"]))
-        if document["operation"] == "delete" and files:
-            entry["receipt"] = {"files": sorted(files, key=lambda f: f["path"])}
-        categories[name] = entry
-    canceled["categories"] = categories
-    return canceled
+    error = CANCELED_ERROR if cancellation else TERMINATED_ERROR
+    return canceled(document, cancellation, error, by_unit)

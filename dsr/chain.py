@@ -28,7 +28,9 @@ from typing import Any
 
 from dsr.errors import TransientError
 from dsr.record_store import RecordConflictError, RecordStore
+from dsr.status import with_sealed_receipts
 from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.wire import StatusDocument
 
 HEAD_ATTEMPTS = 20
 """Compare-and-swap attempts on the chain head before giving up (the activity is then retried)."""
@@ -114,22 +116,24 @@ def seal_receipts(
     return [done[path] for path in ordered]
 
 
-def seal_request_receipts(document: dict[str, Any], records: RecordStore, source: ExportStore) -> None:
-    """Seal the receipts a finished delete request's status document lists, and point it at the copies.
+def seal_request_receipts(
+    document: StatusDocument, records: RecordStore, source: ExportStore
+) -> StatusDocument:
+    """Seal the receipts a finished delete request's status document lists; the document pointing at
+    the copies.
 
     The references keep their paths (the same layout, in the records container) and get the sealed
     copies' sizes and sha256.
     """
     if document["operation"] != "delete":
-        return
-    receipts = [entry["receipt"] for entry in document["categories"].values() if entry.get("receipt")]
+        return document
+    receipts = [r for entry in document["categories"].values() if (r := entry.get("receipt"))]
     paths = [file["path"] for receipt in receipts for file in receipt["files"]]
     if not paths:
-        return
+        return document
     endpoint = document["request"]["account"]["endpoint"]
-    sealed = {ref.path: ref for ref in seal_receipts(records, source, endpoint, paths)}
-    for receipt in receipts:
-        receipt["files"] = [dict(sealed[file["path"]].to_json()) for file in receipt["files"]]
+    sealed = {ref.path: dict(ref.to_json()) for ref in seal_receipts(records, source, endpoint, paths)}
+    return with_sealed_receipts(document, sealed)
 
 
 def _append(

@@ -30,6 +30,7 @@ from dsr.storage import (
     get_json,
     put_json,
 )
+from dsr.wire import RunTicket
 
 RECORDS_PREFIX = "_records"
 """Records sit apart from the request folders; a request id cannot start with ``_``."""
@@ -57,13 +58,6 @@ def record_path(request_id: str) -> str:
 def run_path(request_id: str, attempt: int) -> str:
     """Beside the status document in the records container (the list reads only the records)."""
     return f"{request_id}/runs/{attempt}.json"
-
-
-class RunTicket(TypedDict):
-    """Which start of an attempt may run it: every start carries a fresh token in its input."""
-
-    attempt: int
-    token: str
 
 
 def new_run_ticket(attempt: int) -> RunTicket:

@@ -16,35 +16,35 @@ from dsr.package.delivery import Delivery, read_only_link
 from dsr.package.export_package import write_export_package
 from dsr.package.receipt import write_certificate
 from dsr.runtime import Runtime
+from dsr.status import with_certificate, with_manifest
 from dsr.storage import FileRef
+from dsr.wire import StatusDocument
 
 
 def _ref(ref: FileRef) -> dict[str, Any]:
     return {"path": ref.path, "bytes": ref.size, "sha256": ref.sha256}
 
 
-def write_reports(runtime: Runtime, document: dict[str, Any], now: datetime) -> None:
-    """Write the request's pages and point ``document`` at them. Call after the receipts are sealed.
+def write_reports(runtime: Runtime, document: StatusDocument, now: datetime) -> StatusDocument:
+    """Write the request's pages; ``document`` pointing at them. Call after the receipts are sealed.
 
     The status-writing step runs again after a callback: pages the first run wrote are kept as they are.
     """
     if document.get("index") or document.get("receipt"):
-        return
+        return document
     if document["operation"] == "export":
         if not any(entry.get("files") for entry in document["categories"].values()):
-            return  # nothing was exported (e.g. failed before any unit ran): nothing to browse
+            return document  # nothing was exported (e.g. failed before any unit ran): nothing to browse
         package = write_export_package(
             runtime.store, runtime.records, document, now, zip=bool(document["request"].get("zip"))
         )
-        document["manifest"] = _ref(package.manifest)
-        document["index"] = _ref(package.index)
+        delivery = None
         if package.zip is not None:
             url, expires = read_only_link(runtime.settings, package.zip.path, now)
-            document["delivery"] = Delivery(package.zip, url, expires).to_json()
-        return
+            delivery = dict(Delivery(package.zip, url, expires).to_json())
+        return with_manifest(document, _ref(package.manifest), _ref(package.index), delivery)
     certificate = write_certificate(runtime.records, runtime.store, document, now)
-    document["receipt"] = {
-        "json": _ref(certificate.json),
-        "html": _ref(certificate.html),
-        "preview": certificate.preview,
-    }
+    return with_certificate(
+        document,
+        {"json": _ref(certificate.json), "html": _ref(certificate.html), "preview": certificate.preview},
+    )

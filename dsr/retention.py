@@ -23,8 +23,9 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from dsr.config import Settings
 from dsr.record_store import RecordStore
-from dsr.status import TIME_FORMAT, format_time, status_path
+from dsr.status import TIME_FORMAT, format_time, status_path, with_expiry
 from dsr.storage import BlobExportStore, StorageUnavailableError, get_json, put_json
+from dsr.wire import StatusDocument
 
 REJECTED_PREFIX = "intake/rejected/"
 
@@ -106,14 +107,8 @@ def _note_expiry(
     path = status_path(request_id)
     if not records.exists(path):  # not a request (or one still running): nothing to note
         return False
-    document = get_json(records, path)
-    retention = document.get("retention") or retention_terms(document["receivedAt"], settings)
-    earlier = (retention.get("expired") or {}).get("filesDeleted", 0)
-    retention["expired"] = {
-        "at": format_time(now),
-        "reason": _reason(settings),
-        "filesDeleted": earlier + count,
-    }
-    document["retention"] = retention
-    put_json(records, path, document)  # in Azure a new version; the earlier ones stay
+    document: StatusDocument = get_json(records, path)
+    terms = retention_terms(document["receivedAt"], settings)
+    expired = with_expiry(document, terms, format_time(now), _reason(settings), count)
+    put_json(records, path, expired)  # in Azure a new version; the earlier ones stay
     return True

@@ -112,21 +112,6 @@ def shared_export_units(categories: list[str], subject_scoped: bool) -> dict[str
     return serves
 
 
-def split_shared_entry(entry: dict[str, Any], category: str) -> dict[str, Any]:
-    """The part of a shared images entry that belongs to ``category`` (images or iterationPerformance)."""
-    performance = category == Category.ITERATION_PERFORMANCE
-    part = dict(entry)
-    part["counts"] = {
-        name: value
-        for name, value in entry["counts"].items()
-        if (name in PERFORMANCE_COUNTS) == performance  # apiCalls and throttled stay with images
-    }
-    part["files"] = [f for f in entry["files"] if (PERFORMANCE_FOLDER in f["path"]) == performance]
-    if performance:
-        part["note"] = "exported together with images, from one listing of each trained iteration"
-    return part
-
-
 def phase_units(operation: str, phase: list[str], subject_scoped: bool) -> dict[str, list[str]]:
     """Which unit runs for which categories of one phase (shared units serve several)."""
     if operation == "export":
@@ -135,21 +120,6 @@ def phase_units(operation: str, phase: list[str], subject_scoped: bool) -> dict[
     for category in phase:
         serves.setdefault(unit_category(category, operation), []).append(category)
     return serves
-
-
-def category_entries(
-    unit_name: str, categories: list[str], entry: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """The status entry of each category a unit served, from the unit's one merged entry."""
-    entries = {}
-    for category in categories:
-        shared = dict(entry)
-        if unit_name == ITERATIONS_UNIT:
-            shared["note"] = "removed by DeleteIteration together with the other iteration categories"
-        elif len(categories) > 1:
-            shared = split_shared_entry(entry, category)
-        entries[category] = shared
-    return entries
 
 
 def plan_units(category: str, job: Job) -> list[Unit]:
@@ -171,3 +141,26 @@ def empty_result(unit: Unit, state: UnitState, note: str | None = None) -> UnitR
         "note": note,
         "next": None,
     }
+
+
+def combine_results(combined: UnitResult | None, result: UnitResult) -> UnitResult:
+    """The results of a paging unit's calls so far folded with its latest call's ``result``.
+
+    A failed call ends the unit failed with its note; a delete unit verifies in its last call.
+    """
+    if combined is None:
+        return result
+    counts = dict(combined["counts"])
+    for name, value in result["counts"].items():
+        counts[name] = counts.get(name, 0) + value
+    folded: UnitResult = {
+        **combined,
+        "counts": counts,
+        "files": [*combined["files"], *result["files"]],
+        "note": result["note"] or combined["note"],
+    }
+    if result["verified"] is not None:
+        folded["verified"] = result["verified"]
+    if result["state"] == "failed":
+        folded["state"], folded["note"] = "failed", result["note"]
+    return folded

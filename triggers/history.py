@@ -18,7 +18,7 @@ from dsr.contract import INSTANCE_ID_PREFIX
 from dsr.record_store import RecordStore
 from dsr.status import status_path
 from dsr.storage import put_json
-from triggers.intake import read_status
+from triggers.status_view import read_status
 
 FINISHED = [
     df.OrchestrationRuntimeStatus.Completed,

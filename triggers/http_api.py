@@ -17,10 +17,13 @@ from dsr.request_index import MAX_PAGE_SIZE
 from dsr.runtime import get_runtime
 from dsr.status import REQUEST_STATES
 from dsr.untrusted_json import parse_untrusted
-from triggers.intake import admit, approve, read_status, submit
+from dsr.wire import ApprovalDecision
+from triggers.approval import approve
 from triggers.request_control import cancel, retry
 from triggers.request_list import NOT_OURS, list_requests
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
+from triggers.status_view import read_status
+from triggers.submission import admit, submit
 
 bp = df.Blueprint()
 log = logging.getLogger("dsr.http")
@@ -129,7 +132,7 @@ async def approve_request(req: func.HttpRequest, client: df.DurableOrchestration
             raise InvalidRequestError(
                 "comment", f"must be a string of at most {MAX_COMMENT_LENGTH} characters"
             )
-        event = {
+        event: ApprovalDecision = {
             "by": by.strip(),
             "decision": decision,
             "comment": comment,

@@ -24,7 +24,7 @@ from dsr.records import redacted_item, rejected_path
 from dsr.runtime import get_runtime
 from dsr.storage import put_json
 from dsr.untrusted_json import parse_untrusted
-from triggers.intake import admit, submit
+from triggers.submission import admit, submit
 
 bp = df.Blueprint()
 log = logging.getLogger("dsr.queue")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import azure.durable_functions as df
 
+from dsr import wire
 from dsr.attempts import retry_input
 from dsr.cancellation import canceled_document, receipts_prefix, termination_reason
 from dsr.chain import seal_request_receipts
@@ -17,10 +17,10 @@ from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.records import new_run_ticket
 from dsr.request_index import IN_PROGRESS, mark
-from dsr.status import format_time, status_path
+from dsr.status import format_time, status_path, with_status_file
 from dsr.storage import ExportStore, put_json
-from orchestrators import names
-from triggers.intake import RUNNING_STATUSES, StatusView, _stored_input, read_status
+from dsr.wire import RetryBlock
+from triggers.status_view import RUNNING_STATUSES, StatusView, read_status, stored_input
 
 CANCEL_WAIT_SECONDS = 20.0
 """How long a cancel waits for the orchestration to stop before it answers."""
@@ -76,17 +76,14 @@ async def cancel(
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
     receipts = store.list_files(receipts_prefix(request_id))
     document = canceled_document(view.document, view.document["cancellation"], receipts)
-    seal_request_receipts(document, records, store)
-    document["statusFile"] = {"path": status_path(request_id)}
+    document = with_status_file(seal_request_receipts(document, records, store), status_path(request_id))
     # Written so the document outlives the Durable history, like a finished request's.
     put_json(records, status_path(request_id), document)
     mark(records, request_id, document["operation"], document["state"], document["receivedAt"])
     return StatusView(document, running=False)
 
 
-async def retry(
-    client: df.DurableOrchestrationClient, request_id: str, records: RecordStore
-) -> dict[str, Any]:
+async def retry(client: df.DurableOrchestrationClient, request_id: str, records: RecordStore) -> RetryBlock:
     """Start the next attempt of a finished request: its failed categories only, same request id.
 
     Returns the new attempt's ``retry`` block (attempt number, categories).
@@ -100,14 +97,13 @@ async def retry(
         raise RequestConflictError(
             request_id, "its run history was purged; submit a new request for the failed categories"
         )
-    attempt = retry_input(_stored_input(status), view.document, format_time(datetime.now(UTC)))
+    attempt = retry_input(stored_input(status), view.document, format_time(datetime.now(UTC)))
     attempt["run"] = new_run_ticket(attempt["retry"]["attempt"])
     document = view.document
     mark(records, request_id, document["operation"], IN_PROGRESS, document["receivedAt"])
     # Durable replaces a finished instance that is started again under the same id.
     try:
-        await client.start_new(names.DSR_REQUEST, instance_id, attempt)
+        await client.start_new(wire.DSR_REQUEST, instance_id, attempt)
     except Exception as exc:
         raise RequestConflictError(request_id, "a retry of this request is already running") from exc
-    retry_block: dict[str, Any] = attempt["retry"]
-    return retry_block
+    return attempt["retry"]

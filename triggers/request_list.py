@@ -10,7 +10,7 @@ import azure.durable_functions as df
 from dsr.errors import InvalidRequestError, RequestNotFoundError
 from dsr.request_index import index_page
 from dsr.storage import ExportStore, InvalidPageTokenError
-from triggers.intake import read_status
+from triggers.status_view import read_status
 
 NOT_OURS = "is not a token this API gave out"
 

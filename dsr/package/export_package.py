@@ -3,6 +3,7 @@ the files its units returned, and the records inside the NDJSON parts they wrote
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,7 +58,7 @@ def _doc(store: ExportStore, root: str, name: str, default: Any) -> Any:
 
 
 def _subject(
-    record_store: ExportStore, store: ExportStore, document: dict[str, Any]
+    record_store: ExportStore, store: ExportStore, document: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     subject = document["request"]["subject"]
     if subject is None:
@@ -69,7 +70,7 @@ def _subject(
     }
 
 
-def _project_list(document: dict[str, Any], projects_doc: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _project_list(document: Mapping[str, Any], projects_doc: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Projects in scope with their names: the full records when exported, else the resolution's."""
     if projects_doc:
         return [{**p["project"], "counts": p.get("counts") or {}} for p in projects_doc]
@@ -140,7 +141,7 @@ def _facts(project: dict[str, Any]) -> list[tuple[str, Any]]:
 def write_export_package(
     store: ExportStore,
     record_store: ExportStore,
-    document: dict[str, Any],
+    document: Mapping[str, Any],
     generated: datetime,
     *,
     zip: bool = False,
@@ -161,7 +162,7 @@ def write_export_package(
 def _write_pages(
     store: ExportStore,
     record_store: ExportStore,
-    document: dict[str, Any],
+    document: Mapping[str, Any],
     generated: datetime,
     manifest: Manifest,
 ) -> FileRef:
@@ -263,7 +264,7 @@ def _write_pages(
     return manifest.add_ref(store.put_bytes(index_path, html, "text/html"))
 
 
-def _category_rows(document: dict[str, Any], index_path: str) -> list[dict[str, Any]]:
+def _category_rows(document: Mapping[str, Any], index_path: str) -> list[dict[str, Any]]:
     rows = []
     for name, entry in document["categories"].items():
         title, text = CATEGORY_GUIDE.get(name, (name, ""))
@@ -294,7 +295,7 @@ def _category_rows(document: dict[str, Any], index_path: str) -> list[dict[str, 
     return rows
 
 
-def _manual_actions(document: dict[str, Any]) -> list[dict[str, str]]:
+def _manual_actions(document: Mapping[str, Any]) -> list[dict[str, str]]:
     actions = [
         {"title": title, "text": text}
         for name, (title, text) in EXPORT_MANUAL_ACTIONS.items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from dsr.records import payload_path, record_path
@@ -39,7 +39,7 @@ def records(store: ExportStore, parts: Iterable[str]) -> Iterator[dict[str, Any]
                 yield json.loads(line)
 
 
-def unit_files(document: dict[str, Any], category: str) -> list[dict[str, Any]]:
+def unit_files(document: Mapping[str, Any], category: str) -> list[dict[str, Any]]:
     """The files the units of ``category`` reported (export files, or a delete's receipts)."""
     entry = document["categories"].get(category) or {}
     receipt = entry.get("receipt") or {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,7 +71,7 @@ def _unit(store: ExportStore, ref: dict[str, Any], names: dict[str, str]) -> dic
 
 
 def certificate_document(
-    records: ExportStore, store: ExportStore, document: dict[str, Any], generated: datetime
+    records: ExportStore, store: ExportStore, document: Mapping[str, Any], generated: datetime
 ) -> dict[str, Any]:
     """The facts of the certificate, from the status document and the sealed receipts it references
     (in ``records``; ``store`` holds the subject payload)."""
@@ -131,7 +132,7 @@ def certificate_document(
 
 
 def write_certificate(
-    records: ExportStore, store: ExportStore, document: dict[str, Any], generated: datetime
+    records: ExportStore, store: ExportStore, document: Mapping[str, Any], generated: datetime
 ) -> Certificate:
     """Write ``<requestId>/receipts/receipt.json`` and the ``receipt.html`` that renders it to ``records``."""
     facts = certificate_document(records, store, document, generated)

@@ -1,4 +1,7 @@
-"""Dependencies point one way: triggers -> orchestrators -> activities -> domain; dev tools stay out."""
+"""Dependencies point one way: triggers -> orchestrators -> activities -> domain; dev tools stay out.
+
+Triggers and activities meet the orchestrators only through the wire contract (``dsr/wire.py``).
+"""
 
 from __future__ import annotations
 
@@ -53,3 +56,47 @@ def test_orchestrators_do_no_io(path):
 def test_dev_tools_are_not_deployed():
     ignored = {line.strip() for line in (ROOT / ".funcignore").read_text().splitlines()}
     assert set(DEV_ONLY) <= ignored
+
+
+@pytest.mark.parametrize(
+    "path", python_files("activities", "triggers"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_callees_and_starters_never_import_the_orchestrators(path):
+    # What they share with the orchestrators (function names, payload shapes) lives in dsr/wire.py.
+    assert not {m for m in imports(path) if m.split(".")[0] == "orchestrators"}
+
+
+TASK_BOOKKEEPING = {"tasks", "pending"}
+"""The orchestrators' own collections of pending tasks: never sent anywhere, so they may change."""
+
+
+def _changed_name(node: ast.expr) -> str | None:
+    """The name whose item or method is used (``x`` of ``x[k]`` or ``x.update``), if a plain name."""
+    if isinstance(node, ast.Subscript | ast.Attribute) and isinstance(node.value, ast.Name):
+        return node.value.id
+    return None
+
+
+@pytest.mark.parametrize("path", python_files("orchestrators"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_orchestrators_write_no_document_keys(path):
+    # The status document (and every other value they pass on) changes only through dsr/status.py's
+    # transitions: no item assignment, no in-place update, in the orchestrators.
+    tree = ast.parse(path.read_text())
+    targets = [
+        target
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+    ]
+    item_writes = [
+        t.lineno for t in targets if isinstance(t, ast.Subscript) and _changed_name(t) not in TASK_BOOKKEEPING
+    ]
+    in_place = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"update", "setdefault", "extend", "append", "pop", "clear"}
+        and _changed_name(node.func) not in TASK_BOOKKEEPING
+    ]
+    assert (item_writes, in_place) == ([], [])

@@ -10,8 +10,9 @@ from dsr.attempts import failed_categories, retry_input
 from dsr.cancellation import canceled_document, cancellation_from, termination_reason
 from dsr.contract import parse_request
 from dsr.errors import RequestConflictError
-from dsr.status import completed, initial_document
+from dsr.status import finish, initial_document
 from dsr.storage import FileRef
+from dsr.wire import CategoryState, RequestInput
 
 
 def request(operation="export", categories=("projects", "tags", "images")):
@@ -25,15 +26,19 @@ def request(operation="export", categories=("projects", "tags", "images")):
     )
 
 
-def finished(states: dict[str, str], operation="export"):
+def finished(states: dict[str, CategoryState], operation="export"):
     document = initial_document(request(operation, tuple(states)), datetime(2026, 1, 1), "running")
     for name, state in states.items():
         document["categories"][name]["state"] = state
-    return completed(document, datetime(2026, 1, 1, 1))
+    return finish(document, datetime(2026, 1, 1, 1))
 
 
 def test_retry_runs_only_failed_categories_and_records_the_attempt():
-    stored = {"request": request(), "receivedAt": "2026-01-01T00:00:00Z", "approval": {"required": True}}
+    stored: RequestInput = {
+        "request": request(),
+        "receivedAt": "2026-01-01T00:00:00Z",
+        "approval": {"required": True},
+    }
     document = finished({"projects": "succeeded", "tags": "failed", "images": "failed"})
     assert failed_categories(document) == ["tags", "images"]
     attempt = retry_input(stored, document, "2026-01-02T00:00:00Z")
@@ -68,7 +73,11 @@ def test_retry_runs_only_failed_categories_and_records_the_attempt():
 
 @pytest.mark.parametrize("states", [{"projects": "succeeded"}, {"projects": "skipped"}])
 def test_nothing_to_retry_is_a_conflict(states):
-    stored = {"request": request(categories=tuple(states)), "receivedAt": "2026-01-01T00:00:00Z"}
+    stored: RequestInput = {
+        "request": request(categories=tuple(states)),
+        "receivedAt": "2026-01-01T00:00:00Z",
+        "approval": {"required": False},
+    }
     with pytest.raises(RequestConflictError, match="nothing to retry"):
         retry_input(stored, finished(states), "2026-01-02T00:00:00Z")
 
@@ -96,10 +105,14 @@ def test_canceled_delete_keeps_finished_categories_and_their_receipts():
     assert canceled["completedAt"] == "2026-01-01T00:05:00Z"
     assert canceled["cancellation"] == record
     assert canceled["categories"]["images"]["state"] == "succeeded"
-    assert canceled["categories"]["images"]["receipt"]["files"][0]["path"] == "r1/receipts/images/p1.json"
+    images_receipt = canceled["categories"]["images"]["receipt"]
+    assert images_receipt
+    assert images_receipt["files"][0]["path"] == "r1/receipts/images/p1.json"
     assert canceled["categories"]["tags"]["state"] == "skipped"
     assert canceled["categories"]["tags"]["receipt"] is None
     # The three iteration categories share the "iterations" delete unit and its receipts.
-    assert canceled["categories"]["iterationList"]["receipt"]["files"][0]["sha256"] == "b" * 64
+    iterations_receipt = canceled["categories"]["iterationList"]["receipt"]
+    assert iterations_receipt
+    assert iterations_receipt["files"][0]["sha256"] == "b" * 64
     assert document["categories"]["tags"]["state"] == "running"  # the input is not changed
     assert canceled_document(document, None, [])["error"] == "the request was terminated by an operator"

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from dsr.contract import parse_request
 from dsr.errors import InvalidRequestError
-from dsr.status import completed, due_date, initial_document, merge_units, overall_state, progress
+from dsr.status import (
+    await_approval,
+    due_date,
+    finish,
+    from_durable,
+    initial_document,
+    mark_running,
+    merge_units,
+    new_category_entry,
+    overall_state,
+    progress,
+    record_category,
+    record_decision,
+    with_expiry,
+)
+from dsr.wire import RequestInput
 
 
 def unit(state, counts=None, verified=None, note=None):
@@ -74,8 +90,8 @@ def test_merge_fails_the_category_when_any_unit_failed():
 
 
 def test_overall_state():
-    ok, bad = {"state": "succeeded"}, {"state": "failed"}
-    manual = {"state": "manual_action_required"}
+    ok, bad = new_category_entry("succeeded"), new_category_entry("failed")
+    manual = new_category_entry("manual_action_required")
     assert overall_state({"a": ok, "b": manual}) == "succeeded"
     assert overall_state({"a": ok, "b": bad}) == "partially_succeeded"
     assert overall_state({"a": bad}) == "failed"
@@ -92,12 +108,12 @@ def test_completed_and_progress():
     document = initial_document(request, datetime(2026, 3, 1))
     for entry in document["categories"].values():
         entry["state"] = "succeeded"
-    done = completed(document, datetime(2026, 3, 2))
+    done = finish(document, datetime(2026, 3, 2))
     assert done["state"] == "succeeded"
     assert done["completedAt"] == "2026-03-02T00:00:00Z"
     compact = progress(done)
     assert "files" not in compact["categories"]["images"]
-    assert document["completedAt"] is None  # completed() does not mutate its input
+    assert document["completedAt"] is None  # finish() does not mutate its input
 
 
 def test_documents_validate_against_the_published_schema():
@@ -123,14 +139,14 @@ def test_documents_validate_against_the_published_schema():
         "delete", "images", [unit("succeeded", {"imagesDeleted": 2}, True)]
     )
     document["categories"]["images"]["receipt"] = {"files": document["categories"]["images"]["files"]}
-    validator.validate(completed(document, datetime(2026, 3, 2)))
-    document["state"] = "exploded"
+    validator.validate(finish(document, datetime(2026, 3, 2)))
     with pytest.raises(jsonschema.ValidationError):
-        validator.validate(document)
+        validator.validate({**document, "state": "exploded"})
 
 
 def test_shared_images_entry_splits_into_images_and_iteration_performance():
-    from dsr.units import shared_export_units, split_shared_entry
+    from dsr.status import split_shared_entry
+    from dsr.units import shared_export_units
 
     assert shared_export_units(["images", "iterationPerformance", "tags"], subject_scoped=False) == {
         "images": ["images", "iterationPerformance"],
@@ -139,15 +155,12 @@ def test_shared_images_entry_splits_into_images_and_iteration_performance():
     assert "iterationPerformance" in shared_export_units(
         ["images", "iterationPerformance"], subject_scoped=True
     )
-    entry = {
-        "state": "succeeded",
-        "counts": {"images": 3, "imagePerformances": 5, "iterations": 2, "apiCalls": 9, "throttled": 0},
-        "files": [
-            {"path": "r/export/images/p/images-0000000.ndjson"},
-            {"path": "r/export/iteration-performance/p/i.json"},
-        ],
-        "note": None,
-    }
+    entry = new_category_entry("succeeded")
+    entry["counts"] = {"images": 3, "imagePerformances": 5, "iterations": 2, "apiCalls": 9, "throttled": 0}
+    entry["files"] = [
+        {"path": "r/export/images/p/images-0000000.ndjson"},
+        {"path": "r/export/iteration-performance/p/i.json"},
+    ]
     images = split_shared_entry(entry, "images")
     performance = split_shared_entry(entry, "iterationPerformance")
     assert images["counts"] == {"images": 3, "apiCalls": 9, "throttled": 0}
@@ -197,10 +210,14 @@ def test_a_delete_left_with_manual_actions_lists_them():
     document = initial_document(
         _request(categories=["images", "accountInfo", "exportedModels"]), datetime(2026, 1, 1)
     )
-    document["categories"]["images"].update(state="succeeded")
-    document["categories"]["accountInfo"].update(state="manual_action_required", note="delete the resource")
-    document["categories"]["exportedModels"].update(state="manual_action_required", note="delete copies")
-    finished = completed(document, datetime(2026, 1, 2))
+    document["categories"]["images"].update({"state": "succeeded"})
+    document["categories"]["accountInfo"].update(
+        {"state": "manual_action_required", "note": "delete the resource"}
+    )
+    document["categories"]["exportedModels"].update(
+        {"state": "manual_action_required", "note": "delete copies"}
+    )
+    finished = finish(document, datetime(2026, 1, 2))
     assert finished["state"] == "succeeded"
     assert finished["manualActions"] == [
         {"category": "accountInfo", "action": "delete the resource"},
@@ -215,4 +232,75 @@ def test_progress_carries_errors_so_a_stuck_request_says_why():
     document["categories"]["images"]["error"] = "x" * 5000
     compact = progress(document)
     assert compact["error"] == document["error"]
-    assert len(compact["categories"]["images"]["error"]) == 200
+    assert compact["categories"]["images"]["error"] == "x" * 200
+
+
+def _stored(**fields) -> RequestInput:
+    return {
+        "request": _request(**fields),
+        "receivedAt": "2026-01-01T00:00:00Z",
+        "approval": {"required": False},
+    }
+
+
+def test_from_durable_rebuilds_the_document_from_input_and_progress():
+    running = mark_running(
+        initial_document(_request(categories=["images", "tags"]), datetime(2026, 1, 1), "running"), ["tags"]
+    )
+    reported = progress(record_category(running, "images", ["images"], new_category_entry("succeeded")))
+    document = from_durable(_stored(categories=["images", "tags"]), reported, "running")
+    assert {n: e["state"] for n, e in document["categories"].items()} == {
+        "images": "succeeded",
+        "tags": "running",
+    }
+    assert document["categories"]["tags"]["files"] == []  # progress carries no files; the entry stays whole
+    assert document["state"] == "running"
+
+
+def test_from_durable_shows_a_finished_but_unwritten_request_as_running_and_a_crash_as_failed():
+    finished = progress(
+        finish(
+            initial_document(_request(categories=["tags"]), datetime(2026, 1, 1)),
+            datetime(2026, 1, 1),
+            "failed",
+        )
+    )
+    assert from_durable(_stored(categories=["tags"]), finished, "running")["state"] == "running"
+    crashed = from_durable(_stored(categories=["tags"]), None, "failed")
+    assert crashed["state"] == "failed"
+    assert crashed["error"] == "the request failed unexpectedly; operators can find details in the logs"
+    assert from_durable(_stored(categories=["tags"]), None, "terminated")["state"] == "pending"
+
+
+def test_a_decision_recorded_without_optional_keys_still_reads():
+    waiting = await_approval(
+        initial_document(_request(categories=["tags"]), datetime(2026, 1, 1)), datetime(2026, 1, 2)
+    )
+    decision: Any = {"by": "ann"}  # an event raised before decisions named themselves: an approval
+    approved = record_decision(waiting, decision, datetime(2026, 1, 1, 1))
+    assert approved["state"] == "running"
+    assert approved["approval"] == {
+        "required": True,
+        "deadline": "2026-01-02T00:00:00Z",
+        "decision": "approve",
+        "by": "ann",
+        "principal": None,
+        "at": "2026-01-01T01:00:00Z",
+        "comment": None,
+    }
+    assert waiting["approval"]
+    assert waiting["approval"]["decision"] is None  # the input is not changed
+
+
+def test_every_purge_adds_to_the_expiry_count():
+    terms = {"days": 30, "expiresAt": "2026-01-31T00:00:00Z", "policy": "p", "expired": None}
+    document = finish(
+        initial_document(_request(categories=["tags"]), datetime(2026, 1, 1)), datetime(2026, 1, 1)
+    )
+    once = with_expiry(document, terms, "2026-02-01T00:00:00Z", "expired", 3)
+    twice = with_expiry(once, terms, "2026-02-02T00:00:00Z", "expired", 2)
+    assert twice["retention"] == {
+        **terms,
+        "expired": {"at": "2026-02-02T00:00:00Z", "reason": "expired", "filesDeleted": 5},
+    }
+    assert document["retention"] is None

@@ -10,13 +10,13 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from dsr.contract import parse_request
 from dsr.status import format_time, initial_document, progress
 from tests.functional.fakes import MemoryStore
-from triggers.intake import read_status
+from triggers.status_view import read_status
 
 
 class StuckClient:
     """A Durable client whose one instance is still Running with the given custom status."""
 
-    def __init__(self, stored_input: dict, custom_status: dict) -> None:
+    def __init__(self, stored_input: dict, custom_status: object) -> None:
         self._status = DurableOrchestrationStatus(
             name="dsr_request",
             instanceId="dsr-r1",

@@ -21,6 +21,7 @@ from azure.storage.blob import ContainerClient
 
 from dsr.config import Settings, load_settings
 from dsr.runtime import Runtime
+from dsr.wire import StatusDocument
 from emulator import EmulatorServer, build_state
 from emulator.seed import PRESETS, SeedSpec
 from tests.package.inprocess import run_request, runtime_for
@@ -45,9 +46,9 @@ class Scenario:
     server: EmulatorServer
     runtime: Runtime
     key: str
-    documents: dict[str, dict[str, Any]]
+    documents: dict[str, Any]
 
-    def run(self, name: str, **fields: Any) -> dict[str, Any]:
+    def run(self, name: str, **fields: Any) -> StatusDocument:
         self.documents[name] = run_request(self.runtime, self.server.base_url, **fields)
         return self.documents[name]
 

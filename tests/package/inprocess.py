@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from dsr import status
 from dsr.accounts import resolve_account
 from dsr.categories import DELETE_PHASES, Category, ordered
 from dsr.chain import seal_request_receipts
@@ -20,9 +21,10 @@ from dsr.export import run_export_unit
 from dsr.records import claim, stash_payloads
 from dsr.report import write_reports
 from dsr.runtime import Runtime
-from dsr.status import completed, initial_document, merge_units
+from dsr.status import category_outcome, finish, initial_document
 from dsr.storage import BlobExportStore
-from dsr.units import Job, Unit, UnitResult, category_entries, make_job, phase_units, plan_units
+from dsr.units import Job, Unit, UnitResult, combine_results, make_job, phase_units, plan_units
+from dsr.wire import CategoryEntry, StatusDocument
 from emulator import EmulatorServer
 from tests.functional.fakes import KeyOnlySecrets
 
@@ -40,7 +42,7 @@ def runtime_for(settings: Settings, server: EmulatorServer, key: str, container:
     return Runtime(settings=scoped, secrets=KeyOnlySecrets(key), store=store)
 
 
-def _run_units(job: Job, unit_name: str, runtime: Runtime) -> dict[str, Any]:
+def _run_units(job: Job, unit_name: str, runtime: Runtime) -> CategoryEntry:
     runner = run_export_unit if job["operation"] == "export" else run_delete_unit
 
     def run_to_end(unit: Unit) -> UnitResult:
@@ -48,12 +50,7 @@ def _run_units(job: Job, unit_name: str, runtime: Runtime) -> dict[str, Any]:
         combined: UnitResult | None = None
         while True:
             result = runner(job, unit, runtime)
-            if combined is None:
-                combined = result
-            else:
-                for name, value in result["counts"].items():
-                    combined["counts"][name] = combined["counts"].get(name, 0) + value
-                combined["files"].extend(result["files"])
+            combined = combine_results(combined, result)
             if result["next"] is None:
                 return combined
             unit = {**unit, "cursor": result["next"]}
@@ -61,14 +58,10 @@ def _run_units(job: Job, unit_name: str, runtime: Runtime) -> dict[str, Any]:
     # One project's units run beside the others', as dsr_category fans them out.
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(run_to_end, plan_units(unit_name, job)))
-    entry = merge_units(job["operation"], unit_name, results)
-    if job["operation"] == "delete":
-        entry["receipt"] = {"files": entry["files"]}
-        entry["files"] = []
-    return entry
+    return category_outcome(job["operation"], unit_name, results)
 
 
-def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> dict[str, Any]:
+def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> StatusDocument:
     """Submit ``fields`` (a request body without the account) and return the final status document."""
     body = {
         "requestId": f"inproc-{uuid.uuid4().hex[:8]}",
@@ -81,8 +74,7 @@ def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> dict[str, Any
     request = stash_payloads(runtime.store, request)
     document = initial_document(request, received, "running")
     resolution = resolve_account(request, runtime)
-    document["projectsNotFound"] = resolution["missingProjectIds"]
-    document["projects"] = resolution["projects"]
+    document = status.with_projects(document, {"kind": "resolved", **resolution})
     job = make_job(request, resolution["account"], [p["id"] for p in resolution["projects"]])
     requested = {Category(c) for c in request["categories"]}
     phases = [requested] if job["operation"] == "export" else [set(p) & requested for p in DELETE_PHASES]
@@ -90,8 +82,7 @@ def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> dict[str, Any
         serves = phase_units(job["operation"], [c.value for c in ordered(phase)], job["subject"] is not None)
         for unit_name, categories in serves.items():
             entry = _run_units(job, unit_name, runtime)
-            document["categories"].update(category_entries(unit_name, categories, entry))
-    finished = completed(document, datetime.now(UTC))
-    seal_request_receipts(finished, runtime.records, runtime.store)  # as write_status does, in its order
-    write_reports(runtime, finished, datetime.now(UTC))
-    return finished
+            document = status.record_category(document, unit_name, categories, entry)
+    finished = finish(document, datetime.now(UTC))
+    finished = seal_request_receipts(finished, runtime.records, runtime.store)  # as write_status does
+    return write_reports(runtime, finished, datetime.now(UTC))

@@ -1,0 +1,81 @@
+"""Reading a request's status document through the Durable client, however far the request has got."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, cast
+
+import azure.durable_functions as df
+
+from dsr.cancellation import canceled_document, cancellation_from, receipts_prefix
+from dsr.contract import instance_id_for
+from dsr.errors import RequestConflictError, RequestNotFoundError
+from dsr.status import from_durable, status_path
+from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
+from dsr.wire import RequestInput, StatusDocument
+
+RUNNING_STATUSES = frozenset(
+    {
+        df.OrchestrationRuntimeStatus.Pending,
+        df.OrchestrationRuntimeStatus.Running,
+        df.OrchestrationRuntimeStatus.ContinuedAsNew,
+    }
+)
+
+
+def stored_input(status: df.DurableOrchestrationStatus) -> RequestInput:
+    """The orchestration input of a request's instance; a conflict if the instance is not a request."""
+    raw = status.input_
+    # The Python client double-encodes start input, so the stored token may be a JSON string.
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, dict) or "request" not in value:
+        raise RequestConflictError(str(status.instance_id), "the instance is not a data-subject request")
+    return cast(RequestInput, value)  # what dsr_request was started with: a submission or a retry
+
+
+@dataclass(frozen=True)
+class StatusView:
+    document: StatusDocument
+    running: bool
+
+
+async def read_status(
+    client: df.DurableOrchestrationClient, request_id: str, store: ExportStore
+) -> StatusView:
+    """The status document of a request, however far it has got.
+
+    After operators purge a finished instance's Durable history, the status document written to
+    Blob Storage still answers.
+    """
+    instance_id = instance_id_for(request_id)
+    status = await client.get_status(instance_id, show_input=True)
+    if not status or status.runtime_status is None:
+        try:
+            return StatusView(get_json(store, status_path(request_id)), running=False)
+        except StoredFileNotFoundError:
+            raise RequestNotFoundError(request_id) from None
+    stored = stored_input(status)
+    runtime_status = status.runtime_status
+    if runtime_status == df.OrchestrationRuntimeStatus.Completed and isinstance(status.output, dict):
+        return StatusView(cast(StatusDocument, status.output), running=False)  # dsr_request's result
+    if runtime_status in RUNNING_STATUSES:
+        return StatusView(from_durable(stored, status.custom_status, "running"), running=True)
+    if runtime_status == df.OrchestrationRuntimeStatus.Terminated:
+        so_far = from_durable(stored, status.custom_status, "terminated")
+        return StatusView(_terminated(so_far, status.output, store), running=False)
+    return StatusView(from_durable(stored, status.custom_status, "failed"), running=False)
+
+
+def _terminated(document: StatusDocument, output: Any, store: ExportStore) -> StatusDocument:
+    """A terminated request (canceled): the document its cancel wrote, or else its progress so far,
+    who canceled it and the receipts found beside the status document."""
+    written: StatusDocument | None
+    try:
+        written = get_json(store, status_path(document["requestId"]))
+    except StoredFileNotFoundError:
+        written = None
+    if written is not None and written["state"] == "canceled":
+        return written
+    receipts = store.list_files(receipts_prefix(document["requestId"]))
+    return canceled_document(document, cancellation_from(output), receipts)
