@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from benchmarks.minimal_calls import delete_calls
 from dsr.erasure import receipt_path, run_delete_unit
 from dsr.storage import get_json
 from tests.functional.conftest import World, unit
+from tests.functional.fakes import CrashingStore, SimulatedCrash
 
 PHASE_ORDER = ("images", "predictions", "tags", "iterations", "projects")
 
@@ -76,3 +79,29 @@ def test_iterations_without_images_in_the_request_list_their_own(world: World):
     for pid in job["projectIds"]:
         _run(world, job, "iterations", pid)
     assert all(p.iterations == {} for p in world.account.projects.values())
+
+
+def test_a_resumed_images_unit_verifies_the_scopes_its_plan_chose(world: World):
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    hidden = next(iter(project.images.values()))
+    hidden.in_workspace = False
+    holders = {it.id for it in project.iterations.values() if hidden.id in it.image_ids}
+    job, images = world.job("delete"), unit("images", pid)
+    # The host dies writing the closing entry, i.e. after the one DeleteImages batch was sent.
+    crashing = CrashingStore(world.store, lambda path: path.endswith("/step-000001.json"))
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, world.runtime(store=crashing))
+    plan = get_json(world.store, f"{job['requestId']}/journal/images/{pid}/plan.json")
+    assert plan["verifyScopes"][0] is None  # the workspace, then the one iteration that showed the image
+    assert len(plan["verifyScopes"]) == 2
+    assert plan["verifyScopes"][1] in holders
+    world.account.controls.counters.clear()
+    result = run_delete_unit(job, images, world.runtime())
+    assert result["verified"] is True
+    served = world.account.controls.counters
+    # The batch again (unconfirmed), then one re-list per kept scope; no new listing of iterations.
+    assert served["DeleteImages"] == 1
+    assert served.get("GetIterations", 0) == 0
+    assert sum(served.values()) == 1 + len(plan["verifyScopes"])
+    assert project.images == {}
