@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
-from dsr import wire
+from dsr import layout, wire
 from dsr.accounts import resolve_account as resolve
 from dsr.callbacks import notify
 from dsr.chain import seal_request_receipts
@@ -26,7 +26,7 @@ from dsr.report import write_reports
 from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
-from dsr.status import status_path, with_status_file
+from dsr.status import with_status_file
 from dsr.storage import StoredFileNotFoundError, get_json, put_json
 from dsr.units import UnitResult, empty_result
 from dsr.wire import (
@@ -63,7 +63,7 @@ def claim_run(payload: ClaimRunInput) -> ClaimRunResult:
     )
     document: StatusDocument | None
     try:
-        document = get_json(runtime.records, status_path(request_id))
+        document = get_json(runtime.records, layout.status(request_id))
     except StoredFileNotFoundError:
         document = None
     return {"owner": False, "document": document}
@@ -111,8 +111,8 @@ def write_status(document: StatusDocument) -> StatusDocument:
     document = seal_request_receipts(document, runtime.records, runtime.store)
     document = write_reports(runtime, document, datetime.now(UTC))
     retention = retention_terms(document["receivedAt"], runtime.settings)
-    document = with_status_file(document, status_path(request_id), retention)
-    put_json(runtime.records, status_path(request_id), document)
+    document = with_status_file(document, layout.status(request_id), retention)
+    put_json(runtime.records, layout.status(request_id), document)
     # After the document: a listed outcome always has its status document to show.
     mark(runtime.records, request_id, document["operation"], document["state"], document["receivedAt"])
     log.info("request %s: %s", request_id, document["state"])

@@ -22,6 +22,7 @@ from typing import Any
 from dsr.config import load_settings
 from dsr.package.export_package import write_export_package
 from dsr.storage import BlobExportStore, put_json, put_ndjson
+from tests.functional.documents import finished_export
 
 PART = 2_048
 
@@ -58,26 +59,7 @@ def synthesise(store: BlobExportStore, count: int) -> dict[str, Any]:
     tags = put_json(
         store, f"{root}/tags.json", {project_id: [{"id": "t1", "name": "tag-1", "type": "Regular"}]}
     )
-    entry = {"state": "succeeded", "counts": {"images": count}, "files": [f.to_json() for f in files]}
-    return {
-        "requestId": request_id,
-        "operation": "export",
-        "state": "succeeded",
-        "receivedAt": "2026-01-01T00:00:00Z",
-        "request": {
-            "account": {"endpoint": "https://x.cognitiveservices.azure.com", "trainingKeySecret": "s"},
-            "categories": ["tags", "images"],
-            "projectIds": None,
-            "subject": None,
-            "zip": False,
-        },
-        "categories": {
-            "tags": {"state": "succeeded", "counts": {}, "files": [tags.to_json()]},
-            "images": entry,
-        },
-        "projects": [{"id": project_id, "name": "bench"}],
-        "projectsNotFound": [],
-    }
+    return finished_export(request_id, {"id": project_id, "name": "bench"}, tags, files, count)
 
 
 def measure(store: BlobExportStore, count: int) -> tuple[float, float]:

@@ -24,23 +24,13 @@ from cvdsr.client import CliError, DsrClient
 from cvdsr.download import container_client, download
 from cvdsr.progress import DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS, watch
 from cvdsr.summary import print_requests, print_summary
+from dsr.categories import ALL_CATEGORIES
+from dsr.config import DEFAULT_EXPORT_CONTAINER, DEFAULT_RECORDS_CONTAINER
 
 DEFAULT_URL = "http://127.0.0.1:7071"
-DEFAULT_CONTAINER = "dsr-exports"
-DEFAULT_RECORDS_CONTAINER = "dsr-records"
 EXIT_ERROR = 1
 EXIT_NOT_SUCCEEDED = 3
-CATEGORIES = (
-    "accountInfo",
-    "iterationDetails",
-    "iterationPerformance",
-    "iterationList",
-    "projects",
-    "tags",
-    "images",
-    "exportedModels",
-    "predictions",
-)
+CATEGORIES: tuple[str, ...] = tuple(ALL_CATEGORIES)
 
 app = typer.Typer(
     name="cvdsr",
@@ -67,38 +57,32 @@ class Context:
         return DsrClient(self.url, self.key)
 
 
+STORAGE_HELP = "download: the export storage (connection string, or https:// blob URL with Entra ID)."
+RECORDS_STORAGE_HELP = "download: the records account (status documents, sealed receipts); default --storage."
+
+
+def _from_env(help_text: str, *envvars: str) -> Any:
+    """A connection option that may also come from the first set of ``envvars`` (cvdsr's own first,
+    then the local stack's)."""
+    return typer.Option(envvar=list(envvars), help=help_text)
+
+
 @app.callback()
 def connect(
     ctx: typer.Context,
-    url: Annotated[
-        str, typer.Option(envvar=["CVDSR_URL", "DEVSTACK_FUNCTIONS_URL"], help="The app's URL.")
-    ] = DEFAULT_URL,
+    url: Annotated[str, _from_env("The app's URL.", "CVDSR_URL", "DEVSTACK_FUNCTIONS_URL")] = DEFAULT_URL,
     key: Annotated[
-        str | None,
-        typer.Option(
-            envvar=["CVDSR_KEY", "DEVHOST_FUNCTION_KEY"], help="Function key (sent as x-functions-key)."
-        ),
+        str | None, _from_env("Function key (sent as x-functions-key).", "CVDSR_KEY", "DEVHOST_FUNCTION_KEY")
     ] = None,
-    storage: Annotated[
-        str | None,
-        typer.Option(
-            envvar=["CVDSR_STORAGE", "DSR_STORAGE_CONNECTION"],
-            help="download: the export storage (connection string, or https:// blob URL with Entra ID).",
-        ),
-    ] = None,
+    storage: Annotated[str | None, _from_env(STORAGE_HELP, "CVDSR_STORAGE", "DSR_STORAGE_CONNECTION")] = None,
     container: Annotated[
-        str, typer.Option(envvar=["CVDSR_CONTAINER", "DSR_EXPORT_CONTAINER"], help="Export container.")
-    ] = DEFAULT_CONTAINER,
+        str, _from_env("Export container.", "CVDSR_CONTAINER", "DSR_EXPORT_CONTAINER")
+    ] = DEFAULT_EXPORT_CONTAINER,
     records_storage: Annotated[
-        str | None,
-        typer.Option(
-            envvar=["CVDSR_RECORDS_STORAGE", "DSR_RECORDS_CONNECTION"],
-            help="download: the records account (status documents, sealed receipts); default --storage.",
-        ),
+        str | None, _from_env(RECORDS_STORAGE_HELP, "CVDSR_RECORDS_STORAGE", "DSR_RECORDS_CONNECTION")
     ] = None,
     records_container: Annotated[
-        str,
-        typer.Option(envvar=["CVDSR_RECORDS_CONTAINER", "DSR_RECORDS_CONTAINER"], help="Records container."),
+        str, _from_env("Records container.", "CVDSR_RECORDS_CONTAINER", "DSR_RECORDS_CONTAINER")
     ] = DEFAULT_RECORDS_CONTAINER,
 ) -> None:
     """Connection options (flags or environment)."""
@@ -127,6 +111,7 @@ def _watch_and_summarize(context: Context, request_ids: list[str], poll: float, 
     return 0 if ok else EXIT_NOT_SUCCEEDED
 
 
+WatchOption = Annotated[bool, typer.Option("--watch", help="Then watch it until it ends.")]
 PollOption = Annotated[float, typer.Option(help="Seconds between polls.")]
 TimeoutOption = Annotated[float, typer.Option(help="Give up watching after this many seconds.")]
 
@@ -161,7 +146,7 @@ def submit(
     dry_run: Annotated[bool, typer.Option(help="Delete only: count, delete nothing.")] = False,
     request_id: Annotated[str | None, typer.Option(help="Your id (default: generated).")] = None,
     callback_url: Annotated[str | None, typer.Option(help="Told when the request ends.")] = None,
-    wait: Annotated[bool, typer.Option("--watch", help="Then watch it until it ends.")] = False,
+    wait: WatchOption = False,
     poll: PollOption = DEFAULT_POLL_SECONDS,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
 ) -> None:
@@ -286,7 +271,7 @@ def cancel(
 def retry(
     ctx: typer.Context,
     request_id: str,
-    wait: Annotated[bool, typer.Option("--watch", help="Then watch it until it ends.")] = False,
+    wait: WatchOption = False,
     poll: PollOption = DEFAULT_POLL_SECONDS,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
 ) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from dsr import layout
+
 STATE_STYLES = {
     "succeeded": "green",
     "partially_succeeded": "yellow",
@@ -39,7 +41,7 @@ def where_results_are(document: dict[str, Any]) -> list[str]:
     request_id = document["requestId"]
     if document["operation"] == "export":
         manifest = document.get("manifest")
-        return [f"{request_id}/export/index.html"] if manifest else []
+        return [layout.index_file(request_id)] if manifest else []
     receipts: list[str] = []
     for entry in document["categories"].values():
         receipts.extend(f["path"] for f in (entry.get("receipt") or {}).get("files", []))

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from dsr import layout
 from dsr.status import canceled
 from dsr.storage import FileRef
 from dsr.wire import StatusDocument
@@ -42,10 +43,6 @@ def cancellation_from(output: Any) -> dict[str, Any] | None:
     return {"at": record.get("at"), "by": record.get("by"), "reason": record.get("reason")}
 
 
-def receipts_prefix(request_id: str) -> str:
-    return f"{request_id}/receipts/"
-
-
 def canceled_document(
     document: StatusDocument, cancellation: dict[str, Any] | None, receipts: Iterable[FileRef]
 ) -> StatusDocument:
@@ -54,9 +51,8 @@ def canceled_document(
     Categories still pending or running become ``skipped``; finished ones keep their state.
     """
     by_unit: dict[str, list[dict[str, Any]]] = {}
-    prefix = receipts_prefix(document["requestId"])
     for ref in receipts:
-        unit = ref.path.removeprefix(prefix).split("/", 1)[0]
+        unit = layout.unit_of_receipt(document["requestId"], ref.path)
         by_unit.setdefault(unit, []).append(dict(ref.to_json()))
     error = CANCELED_ERROR if cancellation else TERMINATED_ERROR
     return canceled(document, cancellation, error, by_unit)

@@ -23,13 +23,14 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from dsr import layout
 from dsr.errors import TransientError
 from dsr.record_store import RecordConflictError, RecordStore
 from dsr.status import with_sealed_receipts
 from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.times import precise_now
 from dsr.wire import StatusDocument
 
 HEAD_ATTEMPTS = 20
@@ -47,7 +48,7 @@ def chain_id(endpoint: str) -> str:
 
 
 def head_path(endpoint: str) -> str:
-    return f"chains/{chain_id(endpoint)}/head.json"
+    return layout.chain_head(chain_id(endpoint))
 
 
 def _sha256(data: bytes) -> str:
@@ -55,7 +56,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return precise_now()
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from dsr.customvision import (
+    DEFAULT_ENDPOINT_SUFFIXES,
+    DEFAULT_MAX_RETRY_SECONDS,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+)
 from dsr.errors import ConfigurationError
 
-DEFAULT_ALLOWED_ENDPOINT_SUFFIXES = (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com")
 DEFAULT_EXPORT_CONTAINER = "dsr-exports"
 REQUEST_QUEUE_SETTING = "DSR_REQUEST_QUEUE"
 """App setting naming the intake queue (``dsr-requests``); the trigger binds to ``%DSR_REQUEST_QUEUE%``."""
-DEFAULT_RATE_LIMIT_PER_SECOND = 10.0  # Training API "other calls" limit on both F0 and S0
-DEFAULT_MAX_RETRY_SECONDS = 120.0
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72
 DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS = 300.0
 DEFAULT_RECORDS_CONTAINER = "dsr-records"
@@ -39,7 +41,9 @@ DEFAULT_DELIVERY_LINK_MINUTES = 60.0
 MAX_DELIVERY_LINK_MINUTES = 7 * 24 * 60.0  # a user delegation key is valid for at most 7 days
 
 
-def _flag(value: str | None, *, default: bool, name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """Setting ``name`` as a boolean; unset or empty: ``default``."""
+    value = env.get(name)
     if value is None or value == "":
         return default
     lowered = value.strip().lower()
@@ -50,7 +54,9 @@ def _flag(value: str | None, *, default: bool, name: str) -> bool:
     raise ConfigurationError(f"setting {name} must be true or false")
 
 
-def _number(value: str | None, *, default: float, name: str, minimum: float = 0.0) -> float:
+def _number(env: Mapping[str, str], name: str, *, default: float, minimum: float = 0.0) -> float:
+    """Setting ``name`` as a number of at least ``minimum``; unset or empty: ``default``."""
+    value = env.get(name)
     if value is None or value == "":
         return default
     try:
@@ -80,7 +86,7 @@ class Settings:
     """Only a local Key Vault stand-in (not *.vault.azure.net) needs this off."""
     key_vault_ca_bundle: str | None = None
     """Extra CA bundle to trust for Key Vault TLS (local stand-in certificate); None = system store."""
-    allowed_endpoint_suffixes: tuple[str, ...] = DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
+    allowed_endpoint_suffixes: tuple[str, ...] = DEFAULT_ENDPOINT_SUFFIXES
     allowed_endpoint_origins: tuple[str, ...] = field(default_factory=tuple)
     """Exact extra origins (scheme://host:port) allowed besides the suffixes; local emulator only."""
     callback_allowed_suffixes: tuple[str, ...] = ()
@@ -119,71 +125,44 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         key_vault_url=vault,
         export_container=env.get("DSR_EXPORT_CONTAINER") or DEFAULT_EXPORT_CONTAINER,
         key_vault_verify_challenge_resource=_flag(
-            env.get("DSR_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"),
-            default=True,
-            name="DSR_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE",
+            env, "DSR_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", default=True
         ),
         key_vault_ca_bundle=env.get("DSR_KEY_VAULT_CA_BUNDLE") or None,
-        allowed_endpoint_suffixes=_csv(
-            env.get("DSR_ALLOWED_ENDPOINT_SUFFIXES"), DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
-        ),
+        allowed_endpoint_suffixes=_csv(env.get("DSR_ALLOWED_ENDPOINT_SUFFIXES"), DEFAULT_ENDPOINT_SUFFIXES),
         allowed_endpoint_origins=_csv(env.get("DSR_ALLOWED_ENDPOINT_ORIGINS")),
         callback_allowed_suffixes=_csv(env.get("DSR_CALLBACK_ALLOWED_HOSTS")),
         callback_allowed_origins=_csv(env.get("DSR_CALLBACK_ALLOWED_ORIGINS")),
         rate_limit_per_second=_number(
-            env.get("DSR_CV_RATE_LIMIT_PER_SECOND"),
-            default=DEFAULT_RATE_LIMIT_PER_SECOND,
-            name="DSR_CV_RATE_LIMIT_PER_SECOND",
-            minimum=0.1,
+            env, "DSR_CV_RATE_LIMIT_PER_SECOND", default=DEFAULT_RATE_LIMIT_PER_SECOND, minimum=0.1
         ),
-        max_retry_seconds=_number(
-            env.get("DSR_CV_MAX_RETRY_SECONDS"),
-            default=DEFAULT_MAX_RETRY_SECONDS,
-            name="DSR_CV_MAX_RETRY_SECONDS",
-        ),
-        approval_required=_flag(
-            env.get("DSR_APPROVAL_REQUIRED"), default=False, name="DSR_APPROVAL_REQUIRED"
-        ),
+        max_retry_seconds=_number(env, "DSR_CV_MAX_RETRY_SECONDS", default=DEFAULT_MAX_RETRY_SECONDS),
+        approval_required=_flag(env, "DSR_APPROVAL_REQUIRED", default=False),
         approval_timeout_hours=_number(
-            env.get("DSR_APPROVAL_TIMEOUT_HOURS"),
-            default=DEFAULT_APPROVAL_TIMEOUT_HOURS,
-            name="DSR_APPROVAL_TIMEOUT_HOURS",
+            env, "DSR_APPROVAL_TIMEOUT_HOURS", default=DEFAULT_APPROVAL_TIMEOUT_HOURS
         ),
         delete_verify_timeout_seconds=_number(
-            env.get("DSR_DELETE_VERIFY_TIMEOUT_SECONDS"),
-            default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS,
-            name="DSR_DELETE_VERIFY_TIMEOUT_SECONDS",
+            env, "DSR_DELETE_VERIFY_TIMEOUT_SECONDS", default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
         ),
         records_connection=env.get("DSR_RECORDS_CONNECTION") or storage,
         records_container=env.get("DSR_RECORDS_CONTAINER") or DEFAULT_RECORDS_CONTAINER,
         export_retention_days=_number(
-            env.get("DSR_EXPORT_RETENTION_DAYS"),
-            default=DEFAULT_EXPORT_RETENTION_DAYS,
-            name="DSR_EXPORT_RETENTION_DAYS",
+            env, "DSR_EXPORT_RETENTION_DAYS", default=DEFAULT_EXPORT_RETENTION_DAYS
         ),
         rejected_retention_days=_number(
-            env.get("DSR_REJECTED_RETENTION_DAYS"),
-            default=DEFAULT_REJECTED_RETENTION_DAYS,
-            name="DSR_REJECTED_RETENTION_DAYS",
+            env, "DSR_REJECTED_RETENTION_DAYS", default=DEFAULT_REJECTED_RETENTION_DAYS
         ),
         history_purge_after_hours=_number(
-            env.get("DSR_HISTORY_PURGE_AFTER_HOURS"),
-            default=DEFAULT_HISTORY_PURGE_AFTER_HOURS,
-            name="DSR_HISTORY_PURGE_AFTER_HOURS",
+            env, "DSR_HISTORY_PURGE_AFTER_HOURS", default=DEFAULT_HISTORY_PURGE_AFTER_HOURS
         ),
         unit_time_budget_seconds=_number(
-            env.get("DSR_UNIT_TIME_BUDGET_SECONDS"),
-            default=DEFAULT_UNIT_TIME_BUDGET_SECONDS,
-            name="DSR_UNIT_TIME_BUDGET_SECONDS",
+            env, "DSR_UNIT_TIME_BUDGET_SECONDS", default=DEFAULT_UNIT_TIME_BUDGET_SECONDS
         ),
-        delivery_link_minutes=_delivery_minutes(env.get("DSR_DELIVERY_LINK_MINUTES")),
+        delivery_link_minutes=_delivery_minutes(env),
     )
 
 
-def _delivery_minutes(value: str | None) -> float:
-    minutes = _number(
-        value, default=DEFAULT_DELIVERY_LINK_MINUTES, name="DSR_DELIVERY_LINK_MINUTES", minimum=1.0
-    )
+def _delivery_minutes(env: Mapping[str, str]) -> float:
+    minutes = _number(env, "DSR_DELIVERY_LINK_MINUTES", default=DEFAULT_DELIVERY_LINK_MINUTES, minimum=1.0)
     if minutes > MAX_DELIVERY_LINK_MINUTES:
         raise ConfigurationError(
             f"setting DSR_DELIVERY_LINK_MINUTES must be at most {MAX_DELIVERY_LINK_MINUTES:g}"

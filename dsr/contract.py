@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dsr.categories import ALL_CATEGORIES, SUBJECT_SCOPED, Category, ordered
-from dsr.customvision.endpoints import canonical_origin
-from dsr.customvision.filters import metadata_problem
+from dsr.customvision import canonical_origin, metadata_problem
 from dsr.errors import EndpointNotAllowedError, InvalidRequestError
+from dsr.layout import SHARED_FOLDERS
+from dsr.times import format_time
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SECRET_NAME_PATTERN = re.compile(r"[0-9A-Za-z-]{1,127}")  # Key Vault secret name rules
@@ -193,6 +194,8 @@ class _Request(_Strict):
     def _request_id(cls, value: str | None) -> str | None:
         if value is not None and not REQUEST_ID_PATTERN.fullmatch(value):
             raise ValueError("must be 1-64 letters, digits or . _ - and start with a letter or digit")
+        if value in SHARED_FOLDERS:
+            raise ValueError(f"is reserved: {', '.join(sorted(SHARED_FOLDERS))} name shared folders")
         return value
 
     @field_validator("categories")
@@ -240,7 +243,7 @@ def _fingerprint(payload: dict[str, Any]) -> str:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else format_time(moment.astimezone(UTC))
 
 
 def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:

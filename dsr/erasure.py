@@ -14,19 +14,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from dsr import layout
 from dsr.categories import Category
-from dsr.customvision import TrainingClient
-from dsr.customvision.calls import CallRecord, observe_calls
-from dsr.customvision.client import MAX_IMAGE_IDS_PER_CALL, MAX_PREDICTION_IDS_PER_CALL
-from dsr.customvision.errors import BadRequestError, NotFoundError
-from dsr.export import NOT_ATTRIBUTABLE_NOTE, UnitHandler, prediction_window, run_with_handlers, trained
-from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome, journal_root
+from dsr.customvision import (
+    MAX_IMAGE_IDS_PER_CALL,
+    MAX_PREDICTION_IDS_PER_CALL,
+    BadRequestError,
+    CallRecord,
+    NotFoundError,
+    TrainingClient,
+    observe_calls,
+)
+from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
 from dsr.runtime import Runtime
 from dsr.storage import StoredFileNotFoundError, get_json, put_json
-from dsr.subjects import subject_metadata
+from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
+from dsr.times import precise_now
+from dsr.unit_runner import UnitHandler, run_with_handlers, trained
 from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result
 
 VERIFY_POLL_SECONDS = 2.0
@@ -49,7 +55,7 @@ MANUAL_ACTIONS = {
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return precise_now()
 
 
 def _entries(records: list[CallRecord]) -> list[CallEntry]:
@@ -103,8 +109,7 @@ steps, like unpublishing, only prepare it)."""
 
 
 def receipt_path(job: Job, unit: Unit) -> str:
-    scope = unit["projectId"] or "account"
-    return f"{job['requestId']}/receipts/{unit['category']}/{scope}.json"
+    return layout.receipt(job["requestId"], unit["category"], unit["projectId"])
 
 
 def _receipt(
@@ -166,8 +171,8 @@ def _to_be_continued(unit: Unit) -> UnitResult:
 
 def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> UnitResult:
     """Plan, delete step by step and verify, journaling as it goes; stop at the time budget."""
-    scope = unit["projectId"] or "account"
-    journal = DeleteJournal(runtime.store, journal_root(job["requestId"], unit["category"], scope))
+    scope = layout.unit_scope(unit["projectId"])
+    journal = DeleteJournal(runtime.store, layout.journal_root(job["requestId"], unit["category"], scope))
     deadline = time.monotonic() + runtime.settings.unit_time_budget_seconds
     with observe_calls() as observed:
         state = journal.load()
@@ -275,18 +280,13 @@ def _step_runner(actions: dict[str, Callable[[list[str]], object]]) -> Callable[
     return run
 
 
-def iterations_path(job: Job, project_id: str) -> str:
-    """Where a delete keeps the project's iteration listing for its later units (not a receipt)."""
-    return f"{job['requestId']}/work/iterations/{project_id}.json"
-
-
 def _list_iterations(job: Job, runtime: Runtime, client: TrainingClient, pid: str) -> list[dict[str, Any]]:
     """List the project's iterations (``id``, ``status``, ``publishName``) and keep the listing."""
     listed = [
         {"id": it.id, "status": it.status, "publishName": it.publish_name}
         for it in client.get_iterations(pid)
     ]
-    put_json(runtime.store, iterations_path(job, pid), listed)
+    put_json(runtime.store, layout.iteration_listing(job["requestId"], pid), listed)
     return listed
 
 
@@ -298,7 +298,9 @@ def _listed_iterations(job: Job, runtime: Runtime, client: TrainingClient, pid: 
     rather than listing again, and its verifying re-list reports any iteration created since.
     """
     try:
-        listed: list[dict[str, Any]] = get_json(runtime.store, iterations_path(job, pid))
+        listed: list[dict[str, Any]] = get_json(
+            runtime.store, layout.iteration_listing(job["requestId"], pid)
+        )
     except StoredFileNotFoundError:
         return _list_iterations(job, runtime, client, pid)
     return listed
@@ -500,8 +502,9 @@ def run_delete_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
     def project_gone() -> UnitResult:
         # Someone (or this request's own earlier attempt) deleted the whole project: nothing remains.
         # What this unit's journal recorded before that still counts.
-        scope = unit["projectId"] or "account"
-        state = DeleteJournal(runtime.store, journal_root(job["requestId"], unit["category"], scope)).load()
+        scope = layout.unit_scope(unit["projectId"])
+        root = layout.journal_root(job["requestId"], unit["category"], scope)
+        state = DeleteJournal(runtime.store, root).load()
         if state is None:
             note = "project no longer exists: nothing left to delete"
             state = JournalState(

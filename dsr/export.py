@@ -1,29 +1,36 @@
 """Export: each category's data written to the request's folder in the export container.
 
-Layout under ``<requestId>/export/``: one JSON document per small category, NDJSON parts for lists that
-grow with the account (images, predictions, image performances), and the original bytes of every
-exported image next to its record. Nothing here ever writes a training key: account info carries only
-a fingerprint of it.
+Layout under ``<requestId>/export/`` (spelled in :mod:`dsr.layout`): one JSON document per small
+category, NDJSON parts for lists that grow with the account (images, predictions, image
+performances), and the original bytes of every exported image next to its record. Nothing here
+ever writes a training key: account info carries only a fingerprint of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
+from dsr import layout
 from dsr.categories import Category
-from dsr.customvision import Image, ImagePerformance, Project, StoredImagePrediction, TrainingClient
-from dsr.customvision.client import PAGE_SIZE
-from dsr.customvision.errors import NotFoundError
+from dsr.customvision import (
+    PAGE_SIZE,
+    Image,
+    ImagePerformance,
+    NotFoundError,
+    Project,
+    StoredImagePrediction,
+    TrainingClient,
+)
 from dsr.runtime import Runtime
 from dsr.signed_links import unsigned
 from dsr.storage import ExportStore, FileRef, get_json, put_json, put_ndjson
-from dsr.subjects import subject_metadata
+from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
+from dsr.unit_runner import UnitHandler, run_with_handlers, trained
 from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
@@ -37,14 +44,6 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"GIF8", ".gif", "image/gif"),
     (b"BM", ".bmp", "image/bmp"),
 )
-
-
-def export_root(request_id: str) -> str:
-    return f"{request_id}/export"
-
-
-def _path(job: Job, name: str) -> str:
-    return f"{export_root(job['requestId'])}/{name}"
 
 
 def _sniff(first: bytes) -> tuple[str, str]:
@@ -68,6 +67,10 @@ def copy_download(client: TrainingClient, store: ExportStore, uri: str, path_wit
         return store.put_stream(path_without_ext + extension, rest(), content_type)
 
 
+def _category_file(job: Job, category: Category) -> str:
+    return layout.category_file(job["requestId"], category)
+
+
 def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: str | None = None) -> UnitResult:
     result = empty_result(unit, "succeeded")
     result["counts"] = counts
@@ -77,16 +80,6 @@ def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: str |
 
 
 # -- the account listing, made once per request -----------------------------------------------------
-
-
-def work_path(request_id: str) -> str:
-    """The request's own listing of projects and iterations (not part of the export itself)."""
-    return f"{request_id}/work/account.json"
-
-
-def trained(status: str | None) -> bool:
-    """Whether an iteration finished training (only those have performance data and images)."""
-    return (status or "").lower() == "completed"
 
 
 def record_account_listing(
@@ -102,11 +95,11 @@ def record_account_listing(
         "projects": [unsigned(p.raw) for p in projects if p.id in wanted],
         "iterations": {pid: [unsigned(it.raw) for it in client.get_iterations(pid)] for pid in in_scope},
     }
-    put_json(store, work_path(request_id), document)
+    put_json(store, layout.account_listing(request_id), document)
 
 
 def _listing(job: Job, runtime: Runtime) -> dict[str, Any]:
-    listing: dict[str, Any] = get_json(runtime.store, work_path(job["requestId"]))
+    listing: dict[str, Any] = get_json(runtime.store, layout.account_listing(job["requestId"]))
     return listing
 
 
@@ -135,7 +128,7 @@ def _export_account_info(job: Job, unit: Unit, runtime: Runtime, client: Trainin
     return _result(
         unit,
         {"projects": project_count},
-        [put_json(runtime.store, _path(job, "account-info.json"), document)],
+        [put_json(runtime.store, _category_file(job, Category.ACCOUNT_INFO), document)],
     )
 
 
@@ -147,7 +140,7 @@ def _export_projects(job: Job, unit: Unit, runtime: Runtime, client: TrainingCli
         # ExportProject's import token lets anyone copy the project into another resource: a credential.
         counts_without_token = {k: v for k, v in counts.raw.items() if k != "token"}
         documents.append(unsigned({"project": listed[pid], "counts": counts_without_token}))
-    ref = put_json(runtime.store, _path(job, "projects.json"), documents)
+    ref = put_json(runtime.store, _category_file(job, Category.PROJECTS), documents)
     return _result(unit, {"projects": len(documents)}, [ref])
 
 
@@ -156,7 +149,7 @@ ITERATION_LIST_FIELDS = ("id", "name", "status", "created", "lastModified", "tra
 
 
 def _iterations_file(
-    job: Job, unit: Unit, runtime: Runtime, name: str, fields: tuple[str, ...] | None
+    job: Job, unit: Unit, runtime: Runtime, category: Category, fields: tuple[str, ...] | None
 ) -> UnitResult:
     # GetIterations returns the same objects as GetIteration: the one listing serves both files.
     iterations = _listing(job, runtime)["iterations"]
@@ -166,21 +159,21 @@ def _iterations_file(
         ]
         for pid in job["projectIds"]
     }
-    ref = put_json(runtime.store, _path(job, name), listing)
+    ref = put_json(runtime.store, _category_file(job, category), listing)
     return _result(unit, {"iterations": sum(len(v) for v in listing.values())}, [ref])
 
 
 def _export_iteration_list(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    return _iterations_file(job, unit, runtime, "iterations.json", ITERATION_LIST_FIELDS)
+    return _iterations_file(job, unit, runtime, Category.ITERATION_LIST, ITERATION_LIST_FIELDS)
 
 
 def _export_iteration_details(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    return _iterations_file(job, unit, runtime, "iteration-details.json", None)
+    return _iterations_file(job, unit, runtime, Category.ITERATION_DETAILS, None)
 
 
 def _export_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     tags = {pid: [tag.raw for tag in client.get_tags(pid)] for pid in job["projectIds"]}
-    ref = put_json(runtime.store, _path(job, "tags.json"), tags)
+    ref = put_json(runtime.store, _category_file(job, Category.TAGS), tags)
     return _result(unit, {"tags": sum(len(v) for v in tags.values())}, [ref])
 
 
@@ -194,7 +187,7 @@ def _export_models(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
                 exports.append(
                     unsigned({"projectId": pid, "iterationId": iteration_id, "export": export.raw})
                 )
-    ref = put_json(runtime.store, _path(job, "exported-models.json"), exports)
+    ref = put_json(runtime.store, _category_file(job, Category.EXPORTED_MODELS), exports)
     return _result(unit, {"exports": len(exports)}, [ref])
 
 
@@ -212,14 +205,10 @@ def performance_shared_with_images(job: Job) -> bool:
     )
 
 
-def _performance_folder(job: Job, pid: str) -> str:
-    return _path(job, f"iteration-performance/{pid}")
-
-
 def _performance_summary(job: Job, runtime: Runtime, client: TrainingClient, pid: str, iid: str) -> FileRef:
     performance = client.get_iteration_performance(pid, iid)
     document = {"projectId": pid, "iterationId": iid, "performance": performance.raw}
-    return put_json(runtime.store, f"{_performance_folder(job, pid)}/{iid}.json", document)
+    return put_json(runtime.store, layout.performance_summary(job["requestId"], pid, iid), document)
 
 
 def _performance_part(
@@ -228,9 +217,7 @@ def _performance_part(
     records = (
         unsigned({"projectId": pid, "iterationId": iid, "imagePerformance": item.raw}) for item in items
     )
-    return put_ndjson(
-        runtime.store, f"{_performance_folder(job, pid)}/{iid}-images-{start:07d}.ndjson", records
-    )
+    return put_ndjson(runtime.store, layout.performance_part(job["requestId"], pid, iid, start), records)
 
 
 def _export_iteration_performance(
@@ -264,7 +251,9 @@ class _Copies:
 
     def _copy(self, item_id: str, uri: str) -> FileRef | None:
         try:
-            return copy_download(self._client, self._runtime.store, uri, f"{self._folder}/{item_id}")
+            return copy_download(
+                self._client, self._runtime.store, uri, layout.original_stem(self._folder, item_id)
+            )
         except NotFoundError:
             # Deleted between listing and download: its record stays, with no file.
             return None
@@ -311,10 +300,6 @@ def _next_image_cursor(
     return f"{ITERATION}:{following[0]}:0" if following else None
 
 
-def _ids_folder(job: Job, pid: str) -> str:
-    return f"{job['requestId']}/work/{pid}"
-
-
 def _put_ids(runtime: Runtime, path: str, ids: Iterable[str]) -> None:
     runtime.store.put_bytes(path, "".join(f"{i}\n" for i in ids).encode(), "text/plain")
 
@@ -329,14 +314,14 @@ def _read_ids(runtime: Runtime, paths: Iterable[str]) -> set[str]:
 def _exported_ids(job: Job, runtime: Runtime, pid: str, own_part: str) -> set[str]:
     """Ids already exported for this project: the workspace's, and those earlier iteration calls found.
     ``own_part`` is left out, so a retried call exports its images again rather than skipping them."""
-    folder = _ids_folder(job, pid)
+    request_id = job["requestId"]
     parts = [
         f.path
         for kind in (ITERATION, UNTAGGED)
-        for f in runtime.store.list_files(f"{folder}/ids-{kind}-")
+        for f in runtime.store.list_files(layout.ids_prefix(request_id, pid, kind))
         if f.path != own_part
     ]
-    return _read_ids(runtime, [f"{folder}/workspace-ids.txt", *parts])
+    return _read_ids(runtime, [layout.workspace_ids(request_id, pid), *parts])
 
 
 @dataclass
@@ -416,20 +401,19 @@ def _workspace_stretch(call: _ImageCall, start: int) -> str | None:
     """Workspace images from offset ``start``; returns the next cursor."""
     job, pid, runtime = call.job, call.pid, call.runtime
     metadata = subject_metadata(job, runtime.store)
-    folder = _path(job, f"images/{pid}")
+    request_id = job["requestId"]
     images, exhausted = _take_pages(
         call.client.iter_images(pid, metadata=metadata, skip=start),
         lambda page: call.copies.add((i.id, i.original_image_uri) for i in page),
         call.budget,
     )
-    call.add_part(f"{folder}/images-{start:07d}.ndjson", images, None)
-    ids_folder = _ids_folder(job, pid)
-    _put_ids(runtime, f"{ids_folder}/ids-w-{start:07d}.txt", (i.id for i in images))
+    call.add_part(layout.image_part(request_id, pid, start), images, None)
+    _put_ids(runtime, layout.ids_part(request_id, pid, WORKSPACE, start), (i.id for i in images))
     if exhausted and call.trained_ids:
         # One file of every workspace id for the iteration pass, which finds the images only
         # iterations still hold by set difference (no per-id calls).
-        parts = [f.path for f in runtime.store.list_files(f"{ids_folder}/ids-w-")]
-        _put_ids(runtime, f"{ids_folder}/workspace-ids.txt", sorted(_read_ids(runtime, parts)))
+        parts = [f.path for f in runtime.store.list_files(layout.ids_prefix(request_id, pid, WORKSPACE))]
+        _put_ids(runtime, layout.workspace_ids(request_id, pid), sorted(_read_ids(runtime, parts)))
     skip = None if exhausted else start + len(images)
     return _next_image_cursor(call.trained_ids, WORKSPACE, None, skip, shared=False)
 
@@ -460,7 +444,7 @@ def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str
         images, exhausted = _take_pages(pages, _ignore, call.budget)
         listed_images = {image.id: image for image in images}
         held = list(listed_images)
-    own_part = f"{_ids_folder(job, pid)}/ids-{kind}-{iid}-{start:07d}.txt"
+    own_part = layout.iteration_ids_part(job["requestId"], pid, kind, iid, start)
     known = _exported_ids(job, runtime, pid, own_part)
     known.update(i.id for _, part, _ in call.parts for i in part)  # earlier stretches of this call
     absent = list(dict.fromkeys(i for i in held if i not in known))
@@ -469,8 +453,7 @@ def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str
         listed_images = {i.id: i for i in client.get_images_by_ids(pid, absent, iteration_id=iid)}
     orphans = [listed_images[i] for i in absent if i in listed_images]
     if orphans:
-        folder = _path(job, f"images/{pid}")
-        call.add_part(f"{folder}/iteration-{iid}-{kind}-images-{start:07d}.ndjson", orphans, iid)
+        call.add_part(layout.iteration_image_part(job["requestId"], pid, iid, kind, start), orphans, iid)
         _put_ids(runtime, own_part, (i.id for i in orphans))
     skip = None if exhausted else start + len(held)
     return _next_image_cursor(call.trained_ids, kind, iid, skip, shared=shared)
@@ -489,7 +472,7 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     pid = unit["projectId"]
     assert pid is not None  # planned per project
     trained_ids = _trained_ids(_listing(job, runtime), pid)
-    copies = _Copies(client, runtime, _path(job, f"images/{pid}"))
+    copies = _Copies(client, runtime, layout.images_folder(job["requestId"], pid))
     call = _ImageCall(job, pid, runtime, client, trained_ids, copies)
     cursor: str | None = unit["cursor"] or f"{WORKSPACE}:0"
     while cursor is not None and call.budget.left > 0:
@@ -502,26 +485,6 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     return _result(unit, dict(call.counts), call.files, cursor)
 
 
-def prediction_window(job: Job) -> tuple[str | None, datetime | None, datetime | None] | None:
-    """The caller's narrowing of stored predictions, or ``None`` when a subject request gave none."""
-    if job["subject"] is None:
-        return (None, None, None)
-    narrowing = job["subject"]["predictions"]
-    if narrowing is None:
-        return None
-
-    def moment(value: str | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-    return narrowing.get("application"), moment(narrowing.get("from")), moment(narrowing.get("to"))
-
-
-NOT_ATTRIBUTABLE_NOTE = (
-    "Stored predictions carry no image metadata, so they cannot be matched to a data subject. "
-    "Give subject.predictions (application and/or from/to) to include the predictions you can attribute."
-)
-
-
 def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
@@ -529,43 +492,16 @@ def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
     if window is None:
         return empty_result(unit, "not_attributable", NOT_ATTRIBUTABLE_NOTE)
     application, start, end = window
-    folder = _path(job, f"predictions/{pid}")
-    copies = _Copies(client, runtime, folder)
+    copies = _Copies(client, runtime, layout.predictions_folder(job["requestId"], pid))
     predictions: list[StoredImagePrediction] = []
     for page in client.iter_predictions(pid, application=application, start_time=start, end_time=end):
         copies.add((p.id, p.original_image_uri) for p in page)
         predictions.extend(page)
     copied = copies.finish()
     records = [unsigned({**p.raw, **_exported_file(copied.get(p.id))}) for p in predictions]
-    ref = put_ndjson(runtime.store, f"{folder}/predictions.ndjson", records)
+    ref = put_ndjson(runtime.store, layout.predictions_part(job["requestId"], pid), records)
     size = sum(r.size for r in copied.values())
     return _result(unit, {"predictions": len(records), "bytesCopied": size}, [ref])
-
-
-UnitHandler = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
-
-
-def run_with_handlers(
-    handlers: Mapping[str, UnitHandler],
-    job: Job,
-    unit: Unit,
-    runtime: Runtime,
-    project_gone: Callable[[], UnitResult],
-) -> UnitResult:
-    """Run the unit's handler; a per-project unit whose project has vanished gets ``project_gone()``.
-
-    The unit counts against the account's rate budget while it runs; its result counts the Training
-    API calls it made (``apiCalls``) and the throttled (429) answers it got (``throttled``).
-    """
-    with runtime.unit_client(job["account"]) as (client, tally):
-        try:
-            result = handlers[unit["category"]](job, unit, runtime, client)
-        except NotFoundError:
-            if unit["projectId"] is None or project_exists(client, unit["projectId"]):
-                raise
-            result = project_gone()
-    result["counts"] = {**result["counts"], "apiCalls": tally.api_calls, "throttled": tally.throttled}
-    return result
 
 
 EXPORTERS: dict[str, UnitHandler] = {
@@ -587,11 +523,3 @@ def run_export_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
     return run_with_handlers(
         EXPORTERS, job, unit, runtime, lambda: empty_result(unit, "succeeded", "project no longer exists")
     )
-
-
-def project_exists(client: TrainingClient, project_id: str) -> bool:
-    try:
-        client.get_project(project_id)
-    except NotFoundError:
-        return False
-    return True

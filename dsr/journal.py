@@ -6,7 +6,7 @@ A unit that started over would re-list, find its earlier deletions gone and repo
 than it made. So a unit writes its plan (every target and every step) once, before the first delete,
 and then one small entry before each step it sends; a unit that finds a journal continues it.
 
-Layout under ``<requestId>/journal/<category>/<scope>/``::
+Layout under ``<requestId>/journal/<category>/<scope>/`` (see :mod:`dsr.layout`)::
 
     plan.json           targets, steps, the calls that listed them, when the unit started
     step-000000.json    written just before step 0 is sent; carries the outcome and calls of the
@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal, NotRequired, TypedDict
 
+from dsr import layout
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json, put_json
 
 StepOutcome = Literal["done", "gone", "tolerated"]
@@ -89,10 +90,6 @@ class JournalState:
         return [*self.plan["calls"], *(c for step in self.steps for c in step.calls), *self.verify_calls]
 
 
-def journal_root(request_id: str, category: str, scope: str) -> str:
-    return f"{request_id}/journal/{category}/{scope}"
-
-
 class DeleteJournal:
     """Reads and appends the journal of one delete unit."""
 
@@ -100,24 +97,23 @@ class DeleteJournal:
         self._store = store
         self._root = root
 
-    def _path(self, name: str) -> str:
-        return f"{self._root}/{name}.json"
-
     def load(self) -> JournalState | None:
         """The journal so far, or None when this unit has not planned yet."""
         try:
-            plan: Plan = get_json(self._store, self._path("plan"))
+            plan: Plan = get_json(self._store, layout.journal_plan(self._root))
         except StoredFileNotFoundError:
             return None
         state = JournalState(plan, [])
-        for ref in sorted(self._store.list_files(f"{self._root}/step-"), key=lambda ref: ref.path):
+        for ref in sorted(
+            self._store.list_files(layout.journal_steps_prefix(self._root)), key=lambda ref: ref.path
+        ):
             entry = json.loads(self._store.get_bytes(ref.path))
             if state.steps:
                 state.steps[-1].outcome = entry["previousOutcome"]
                 state.steps[-1].calls = entry["previousCalls"]
             state.steps.append(StepRecord(entry["index"], checkpoint=bool(entry.get("checkpoint"))))
         try:
-            verification = get_json(self._store, self._path("verify"))
+            verification = get_json(self._store, layout.journal_verification(self._root))
         except StoredFileNotFoundError:
             return state
         state.verify_started_at = float(verification["startedAt"])
@@ -125,7 +121,7 @@ class DeleteJournal:
         return state
 
     def write_plan(self, plan: Plan) -> JournalState:
-        put_json(self._store, self._path("plan"), plan)
+        put_json(self._store, layout.journal_plan(self._root), plan)
         return JournalState(plan, [])
 
     def begin_step(self, state: JournalState, index: int, *, checkpoint: bool = False) -> None:
@@ -152,7 +148,7 @@ class DeleteJournal:
             "previousCalls": [] if previous is None else previous.calls,
             "checkpoint": record.checkpoint,
         }
-        put_json(self._store, self._path(f"step-{record.index:06d}"), entry)
+        put_json(self._store, layout.journal_step(self._root, record.index), entry)
 
     def save_verification(self, state: JournalState, now: float) -> None:
         """Keep when verification began (its deadline survives restarts) and the calls it made."""
@@ -160,6 +156,6 @@ class DeleteJournal:
             state.verify_started_at = now
         put_json(
             self._store,
-            self._path("verify"),
+            layout.journal_verification(self._root),
             {"startedAt": state.verify_started_at, "calls": state.verify_calls},
         )

@@ -23,14 +23,13 @@ from typing import Protocol
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from dsr.customvision.ratelimit import TokenBucket
+from dsr import layout
+from dsr.customvision import TokenBucket
 
 REFRESH_SECONDS = 1.0
 """How often a process with running units republishes its claim and recomputes its share."""
 CLAIM_TTL_SECONDS = 5.0
 """A claim not refreshed for this long belongs to a process that stopped: it no longer counts."""
-BOARD_PREFIX = "_ratebudget/"
-"""Claims live under this prefix of the export container; request ids cannot start with ``_``."""
 
 
 @dataclass(frozen=True)
@@ -89,16 +88,16 @@ class BlobBoard:
         self._ensure()
         metadata = {"units": str(claim.units), "budget": repr(claim.budget), "at": repr(claim.at)}
         self._container.upload_blob(
-            f"{BOARD_PREFIX}{account}/{member}", b"", overwrite=True, metadata=metadata
+            layout.board_claim(account, member), b"", overwrite=True, metadata=metadata
         )
 
     def withdraw(self, account: str, member: str) -> None:
         with suppress(ResourceNotFoundError):
-            self._container.delete_blob(f"{BOARD_PREFIX}{account}/{member}")
+            self._container.delete_blob(layout.board_claim(account, member))
 
     def claims(self, account: str) -> dict[str, Claim]:
         self._ensure()
-        prefix = f"{BOARD_PREFIX}{account}/"
+        prefix = layout.board_prefix(account)
         found: dict[str, Claim] = {}
         for item in self._container.list_blobs(name_starts_with=prefix, include=["metadata"]):
             meta = item.metadata or {}

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
+from dsr import layout
 from dsr.contract import DsrRequest
 from dsr.errors import RequestConflictError, RequestPayloadError
-from dsr.status import format_time
 from dsr.storage import (
     ExportStore,
     StoredFileExistsError,
@@ -30,10 +30,8 @@ from dsr.storage import (
     get_json,
     put_json,
 )
+from dsr.times import format_time
 from dsr.wire import RunTicket
-
-RECORDS_PREFIX = "_records"
-"""Records sit apart from the request folders; a request id cannot start with ``_``."""
 
 
 class RequestRecord(TypedDict):
@@ -51,15 +49,6 @@ class Claim:
     """True for the submission whose write created the record; False for an identical resubmission."""
 
 
-def record_path(request_id: str) -> str:
-    return f"{RECORDS_PREFIX}/{request_id}.json"
-
-
-def run_path(request_id: str, attempt: int) -> str:
-    """Beside the status document in the records container (the list reads only the records)."""
-    return f"{request_id}/runs/{attempt}.json"
-
-
 def new_run_ticket(attempt: int) -> RunTicket:
     return {"attempt": attempt, "token": secrets.token_hex(16)}
 
@@ -67,7 +56,7 @@ def new_run_ticket(attempt: int) -> RunTicket:
 def run_started(store: ExportStore, request_id: str, attempt: int = 1) -> bool:
     """Whether an orchestration has claimed ``attempt`` of the request (see :func:`claim_run`)."""
     try:
-        store.get_bytes(run_path(request_id, attempt))
+        store.get_bytes(layout.run_ticket(request_id, attempt))
     except StoredFileNotFoundError:
         return False
     return True
@@ -83,18 +72,13 @@ def claim_run(store: ExportStore, request_id: str, ticket: RunTicket) -> bool:
     work; a later start finds another token. The same token again is the same run (a replay, or a
     retried activity whose first try wrote the blob).
     """
-    path = run_path(request_id, ticket["attempt"])
+    path = layout.run_ticket(request_id, ticket["attempt"])
     try:
         create_json(store, path, ticket)
         return True
     except StoredFileExistsError:
         existing: RunTicket = get_json(store, path)
     return existing["token"] == ticket["token"]
-
-
-def payload_path(request_id: str, fingerprint: str, name: str) -> str:
-    """Where a payload kept out of Durable history lives: under the body's fingerprint."""
-    return f"{request_id}/request/{fingerprint}/{name}.json"
 
 
 def claim(store: ExportStore, request: DsrRequest, received: datetime) -> Claim:
@@ -110,10 +94,10 @@ def claim(store: ExportStore, request: DsrRequest, received: datetime) -> Claim:
         "receivedAt": format_time(received),
     }
     try:
-        create_json(store, record_path(request["requestId"]), record)
+        create_json(store, layout.record(request["requestId"]), record)
         return Claim(record, created=True)
     except StoredFileExistsError:
-        existing: RequestRecord = get_json(store, record_path(request["requestId"]))
+        existing: RequestRecord = get_json(store, layout.record(request["requestId"]))
     if existing["fingerprint"] != request["fingerprint"]:
         raise RequestConflictError(request["requestId"], "this requestId was used for a different request")
     return Claim(existing, created=False)
@@ -128,12 +112,12 @@ def stash_payloads(store: ExportStore, request: DsrRequest) -> DsrRequest:
     request_id, fingerprint = request["requestId"], request["fingerprint"]
     subject = request["subject"]
     if subject is not None and subject["metadata"] is not None:
-        path = put_json(store, payload_path(request_id, fingerprint, "subject"), subject["metadata"]).path
+        path = put_json(store, layout.payload(request_id, fingerprint, "subject"), subject["metadata"]).path
         subject = {**subject, "metadata": None, "metadataFile": path}
     callback_file = request["callbackFile"]
     if request["callbackUrl"] is not None:
         url = request["callbackUrl"]
-        callback_file = put_json(store, payload_path(request_id, fingerprint, "callback"), url).path
+        callback_file = put_json(store, layout.payload(request_id, fingerprint, "callback"), url).path
     return {**request, "subject": subject, "callbackUrl": None, "callbackFile": callback_file}
 
 
@@ -145,16 +129,11 @@ def read_callback(store: ExportStore, request_id: str, callback_file: str) -> st
     return url
 
 
-REJECTED_PREFIX = "intake/rejected"
 REDACTED = "<redacted>"
 _KEPT_FIELDS = frozenset({"requestId", "operation", "categories", "projectIds", "dryRun"})
 _KEPT_ACCOUNT_FIELDS = frozenset({"endpoint", "trainingKeySecret"})
 """Fields that by the contract hold no personal data; every other value is replaced by REDACTED."""
 MAX_KEPT_KEY_LENGTH = 128
-
-
-def rejected_path(stamp: str, message_id: str, suffix: str) -> str:
-    return f"{REJECTED_PREFIX}/{stamp}-{message_id}{suffix}.json"
 
 
 def redacted_item(item: Any) -> Any:

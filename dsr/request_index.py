@@ -1,4 +1,4 @@
-"""The request list, kept on the request records (``_records/<requestId>.json``, see :mod:`dsr.records`).
+"""The request list, kept on the request records (see :mod:`dsr.records` and :mod:`dsr.layout`).
 
 A finished request's record carries its outcome as blob metadata (``state``, ``operation``,
 ``receivedat``), so a page of the list is one blob listing. A record without a finished state belongs
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dsr.records import RECORDS_PREFIX, record_path
+from dsr import layout
 from dsr.status import TERMINAL_STATES
 from dsr.storage import ExportStore, StoredFileNotFoundError
 
@@ -42,22 +42,22 @@ def mark(store: ExportStore, request_id: str, operation: str, state: str, receiv
     """
     values = {STATE_KEY: state, OPERATION_KEY: operation, RECEIVED_KEY: received_at}
     try:
-        store.update_metadata(record_path(request_id), values)
+        store.update_metadata(layout.record(request_id), values)
     except StoredFileNotFoundError:
         return
 
 
 def index_page(store: ExportStore, page_size: int, token: str | None) -> tuple[list[IndexEntry], str | None]:
     """One page of records and the token of the next (None on the last page)."""
-    prefix = f"{RECORDS_PREFIX}/"
-    items, following = store.list_page(prefix, page_size, token)
+    items, following = store.list_page(layout.RECORDS_PREFIX, page_size, token)
     entries = []
     for path, metadata in items:
-        if not path.endswith(".json"):
+        request_id = layout.request_of_record(path)
+        if request_id is None:
             continue
         entries.append(
             IndexEntry(
-                request_id=path.removeprefix(prefix).removesuffix(".json"),
+                request_id=request_id,
                 operation=metadata.get(OPERATION_KEY),
                 state=metadata.get(STATE_KEY),
                 received_at=metadata.get(RECEIVED_KEY),

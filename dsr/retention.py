@@ -21,13 +21,13 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+from dsr import layout
 from dsr.config import Settings
 from dsr.record_store import RecordStore
-from dsr.status import TIME_FORMAT, format_time, status_path, with_expiry
+from dsr.status import with_expiry
 from dsr.storage import BlobExportStore, StorageUnavailableError, get_json, put_json
+from dsr.times import format_time, parse_time
 from dsr.wire import StatusDocument
-
-REJECTED_PREFIX = "intake/rejected/"
 
 
 def _reason(settings: Settings) -> str:
@@ -39,7 +39,7 @@ def _reason(settings: Settings) -> str:
 
 def retention_terms(received_at: str, settings: Settings) -> dict[str, Any]:
     """The ``retention`` block of a finished request's status document: when its files expire."""
-    received = datetime.strptime(received_at, TIME_FORMAT)
+    received = parse_time(received_at)
     return {
         "days": settings.export_retention_days,
         "expiresAt": format_time(received + timedelta(days=settings.export_retention_days)),
@@ -88,12 +88,12 @@ def purge_expired(
     report = PurgeReport()
     per_request: dict[str, int] = {}
     for name, created in exports.created():
-        if name.startswith(REJECTED_PREFIX):
+        if name.startswith(layout.REJECTED_PREFIX):
             if created < rejected_cutoff and exports.delete(name):
                 report.rejected_deleted += 1
         elif created < export_cutoff and exports.delete(name):
             report.files_deleted += 1
-            request_id = name.split("/", 1)[0]
+            request_id = layout.request_of(name)
             per_request[request_id] = per_request.get(request_id, 0) + 1
     for request_id, count in sorted(per_request.items()):
         if _note_expiry(records, request_id, count, settings, now):
@@ -104,7 +104,7 @@ def purge_expired(
 def _note_expiry(
     records: RecordStore, request_id: str, count: int, settings: Settings, now: datetime
 ) -> bool:
-    path = status_path(request_id)
+    path = layout.status(request_id)
     if not records.exists(path):  # not a request (or one still running): nothing to note
         return False
     document: StatusDocument = get_json(records, path)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 from dsr.config import Settings, get_settings
-from dsr.customvision import CallTally, ClientOptions, EndpointAllowList, TrainingClient
+from dsr.customvision import CallTally, ClientOptions, EndpointAllowList, TrainingClient, to_thread_observers
 from dsr.ratebudget import AccountBudget, BlobBoard, ClaimBoard, account_key
 from dsr.record_store import RecordStore
 from dsr.secrets import SecretStore, build_secret_store
@@ -120,12 +120,13 @@ class Runtime:
     @contextmanager
     def unit_client(self, account: ResolvedAccount) -> Iterator[tuple[TrainingClient, CallTally]]:
         """A client for one unit of work, counted as running against the account's budget meanwhile;
-        the tally counts that unit's calls and throttled answers."""
+        the tally counts that unit's calls and throttled answers, and :func:`observe_calls` blocks on
+        the unit's thread see them too (a delete unit lists them in its receipt)."""
         calls_per_second = account.get("callsPerSecond") or self.settings.rate_limit_per_second
         tally = CallTally()
         client, budget = self._entry(account)
         with budget.running(calls_per_second):
-            yield client.view((tally,)), tally
+            yield client.view((tally, to_thread_observers)), tally
 
 
 @lru_cache(maxsize=1)

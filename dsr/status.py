@@ -9,12 +9,14 @@ sequences work and stays deterministic on replay. The schema is published in
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
+from dsr import layout
 from dsr.categories import Category
 from dsr.contract import DsrRequest
-from dsr.units import ITERATIONS_UNIT, PERFORMANCE_COUNTS, PERFORMANCE_FOLDER, UnitResult, unit_category
+from dsr.times import format_time, parse_time
+from dsr.units import ITERATIONS_UNIT, PERFORMANCE_COUNTS, UnitResult, unit_category
 from dsr.wire import (
     Approval,
     ApprovalDecision,
@@ -30,27 +32,12 @@ from dsr.wire import (
 )
 
 SCHEMA_VERSION = "1.0"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 REQUEST_STATES: tuple[str, ...] = get_args(RequestState)
 TERMINAL_STATES = frozenset({"succeeded", "partially_succeeded", "failed", "canceled"})
 PROGRESS_ERROR_LENGTH = 200
 """Errors are cut to this in Durable custom status, which must stay under 16 KB."""
 _OK_CATEGORY_STATES = frozenset({"succeeded", "not_attributable", "manual_action_required", "skipped"})
-
-
-def status_path(request_id: str) -> str:
-    """Where the finished status document is kept in the records container, beside the receipts."""
-    return f"{request_id}/status.json"
-
-
-def format_time(moment: datetime) -> str:
-    return moment.strftime(TIME_FORMAT)
-
-
-def parse_time(text: str) -> datetime:
-    """The UTC moment a :data:`TIME_FORMAT` string names."""
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 def due_date(received: datetime, months: int = 1) -> datetime:
@@ -202,7 +189,7 @@ def split_shared_entry(entry: CategoryEntry, category: str) -> CategoryEntry:
         for name, value in entry["counts"].items()
         if (name in PERFORMANCE_COUNTS) == performance  # apiCalls and throttled stay with images
     }
-    part["files"] = [f for f in entry["files"] if (PERFORMANCE_FOLDER in f["path"]) == performance]
+    part["files"] = [f for f in entry["files"] if layout.is_performance_file(f["path"]) == performance]
     if performance:
         part["note"] = "exported together with images, from one listing of each trained iteration"
     return part

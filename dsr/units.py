@@ -93,7 +93,6 @@ PERFORMANCE_COUNTS = frozenset({"iterations", "imagePerformances"})
 OPERATIONAL_COUNTS = frozenset({"apiCalls", "throttled"})
 """Counts of how the work went (Training API calls made, 429s met), not of the customer's data: they
 differ between runs of the same request, so the documents handed to people leave them out."""
-PERFORMANCE_FOLDER = "/export/iteration-performance/"
 
 
 def data_counts(counts: dict[str, int]) -> dict[str, int]:

@@ -11,17 +11,6 @@ cd "$root"
 py=.venv/bin/python
 source scripts/test-stack.sh  # the test stack's own directory and ports, never a developer's stack
 
-# Services this run starts are stopped again when it ends; ones already running in DSR_LOCAL_DIR are kept.
-already="$($py -m devstack status 2>/dev/null | awk '$2 == "running" {printf "%s ", $1}' || true)"
-stop_started() {
-  local started=()
-  for service in azurite keyvault; do
-    [[ " $already " == *" $service "* ]] || started+=("$service")
-  done
-  [ ${#started[@]} -eq 0 ] || $py -m devstack stop "${started[@]}" >/dev/null || true
-}
-trap stop_started EXIT
-$py -m devstack start azurite keyvault
-eval "$($py -m devstack env)"
+start_test_services  # stops on exit what it started
 
 $py -m tests.reliability.soak "$@"

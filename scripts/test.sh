@@ -18,18 +18,7 @@ echo "== format"; .venv/bin/ruff format --check --quiet .
 echo "== lint";   .venv/bin/ruff check --quiet .
 echo "== types";  .venv/bin/mypy
 
-# Services this run starts are stopped again when it ends; ones already running in DSR_LOCAL_DIR are kept.
-already="$($py -m devstack status 2>/dev/null | awk '$2 == "running" {printf "%s ", $1}' || true)"
-stop_started() {
-  local started=()
-  for service in azurite keyvault; do
-    [[ " $already " == *" $service "* ]] || started+=("$service")
-  done
-  [ ${#started[@]} -eq 0 ] || $py -m devstack stop "${started[@]}" >/dev/null || true
-}
-trap stop_started EXIT
-echo "== services ($DSR_LOCAL_DIR)"; $py -m devstack start azurite keyvault
-eval "$($py -m devstack env)"
+echo "== services ($DSR_LOCAL_DIR)"; start_test_services  # stops on exit what it started
 
 echo "== tests"
 $py -m pytest "$@"

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from dsr import wire
+from dsr import layout, wire
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError
 from dsr.storage import ExportStore, StoredFileExistsError, StoredFileNotFoundError, create_json, get_json
 from dsr.wire import ApprovalDecision
 from triggers.status_view import read_status
-
-
-def approval_path(request_id: str) -> str:
-    return f"{request_id}/request/approval.json"
 
 
 async def approve(
@@ -30,7 +26,7 @@ async def approve(
     if not view.running or view.document["state"] != "awaiting_approval":
         raise RequestConflictError(request_id, "the request is not awaiting approval")
     try:
-        create_json(store, approval_path(request_id), decision)
+        create_json(store, layout.approval(request_id), decision)
     except StoredFileExistsError:
         _refuse_other_decision(store, request_id, decision)
     await client.raise_event(instance_id_for(request_id), wire.APPROVAL_EVENT, decision)
@@ -38,7 +34,7 @@ async def approve(
 
 def _refuse_other_decision(store: ExportStore, request_id: str, decision: ApprovalDecision) -> None:
     try:
-        recorded = get_json(store, approval_path(request_id))
+        recorded = get_json(store, layout.approval(request_id))
     except StoredFileNotFoundError:
         return
     if recorded != decision:

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
+from dsr import layout
 from dsr.contract import INSTANCE_ID_PREFIX
 from dsr.record_store import RecordStore
-from dsr.status import status_path
 from dsr.storage import put_json
 from triggers.status_view import read_status
 
@@ -49,9 +49,9 @@ async def purge_finished_histories(
         if SUB_ORCHESTRATION_SEPARATOR not in instance_id:
             request_id = instance_id.removeprefix(INSTANCE_ID_PREFIX)
             # Blob calls are synchronous: keep them off the event loop the HTTP triggers share.
-            if not await asyncio.to_thread(records.exists, status_path(request_id)):
+            if not await asyncio.to_thread(records.exists, layout.status(request_id)):
                 view = await read_status(client, request_id, records)
-                await asyncio.to_thread(put_json, records, status_path(request_id), view.document)
+                await asyncio.to_thread(put_json, records, layout.status(request_id), view.document)
         await client.purge_instance_history(instance_id)
         purged += 1
     return purged

@@ -18,9 +18,10 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from dsr import layout
 from dsr.config import REQUEST_QUEUE_SETTING, get_settings
 from dsr.errors import InvalidRequestError, PermanentError
-from dsr.records import redacted_item, rejected_path
+from dsr.records import redacted_item
 from dsr.runtime import get_runtime
 from dsr.storage import put_json
 from dsr.untrusted_json import parse_untrusted
@@ -44,8 +45,6 @@ def _requests_in(body: bytes) -> list[Any]:
 
 def _reject(message: func.QueueMessage, index: int | None, error: Exception, item: Any) -> None:
     """Record a refused item under ``intake/rejected/`` without its personal data or secrets."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    suffix = "" if index is None else f"-{index}"
     record = {
         "messageId": message.id,
         "index": index,
@@ -53,8 +52,11 @@ def _reject(message: func.QueueMessage, index: int | None, error: Exception, ite
         "reason": f"{type(error).__name__}: {error}",
         "item": redacted_item(item),
     }
-    put_json(get_runtime().store, rejected_path(stamp, message.id or "unknown", suffix), record)
-    log.warning("queue message %s%s rejected: %s", message.id, suffix, type(error).__name__)
+    put_json(
+        get_runtime().store, layout.rejected_item(datetime.now(UTC), message.id or "unknown", index), record
+    )
+    which = "" if index is None else f" item {index}"
+    log.warning("queue message %s%s rejected: %s", message.id, which, type(error).__name__)
 
 
 @bp.queue_trigger(

@@ -8,17 +8,18 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
-from dsr import wire
+from dsr import layout, wire
 from dsr.attempts import retry_input
-from dsr.cancellation import canceled_document, receipts_prefix, termination_reason
+from dsr.cancellation import canceled_document, termination_reason
 from dsr.chain import seal_request_receipts
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.records import new_run_ticket
 from dsr.request_index import IN_PROGRESS, mark
-from dsr.status import format_time, status_path, with_status_file
+from dsr.status import with_status_file
 from dsr.storage import ExportStore, put_json
+from dsr.times import format_time
 from dsr.wire import RetryBlock
 from triggers.status_view import RUNNING_STATUSES, StatusView, read_status, stored_input
 
@@ -74,11 +75,11 @@ async def cancel(
     if status.runtime_status != df.OrchestrationRuntimeStatus.Terminated:
         ended = view.document["state"]
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
-    receipts = store.list_files(receipts_prefix(request_id))
+    receipts = store.list_files(layout.receipts_prefix(request_id))
     document = canceled_document(view.document, view.document["cancellation"], receipts)
-    document = with_status_file(seal_request_receipts(document, records, store), status_path(request_id))
+    document = with_status_file(seal_request_receipts(document, records, store), layout.status(request_id))
     # Written so the document outlives the Durable history, like a finished request's.
-    put_json(records, status_path(request_id), document)
+    put_json(records, layout.status(request_id), document)
     mark(records, request_id, document["operation"], document["state"], document["receivedAt"])
     return StatusView(document, running=False)
 

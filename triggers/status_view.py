@@ -8,10 +8,11 @@ from typing import Any, cast
 
 import azure.durable_functions as df
 
-from dsr.cancellation import canceled_document, cancellation_from, receipts_prefix
+from dsr import layout
+from dsr.cancellation import canceled_document, cancellation_from
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError, RequestNotFoundError
-from dsr.status import from_durable, status_path
+from dsr.status import from_durable
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
 from dsr.wire import RequestInput, StatusDocument
 
@@ -52,7 +53,7 @@ async def read_status(
     status = await client.get_status(instance_id, show_input=True)
     if not status or status.runtime_status is None:
         try:
-            return StatusView(get_json(store, status_path(request_id)), running=False)
+            return StatusView(get_json(store, layout.status(request_id)), running=False)
         except StoredFileNotFoundError:
             raise RequestNotFoundError(request_id) from None
     stored = stored_input(status)
@@ -72,10 +73,10 @@ def _terminated(document: StatusDocument, output: Any, store: ExportStore) -> St
     who canceled it and the receipts found beside the status document."""
     written: StatusDocument | None
     try:
-        written = get_json(store, status_path(document["requestId"]))
+        written = get_json(store, layout.status(document["requestId"]))
     except StoredFileNotFoundError:
         written = None
     if written is not None and written["state"] == "canceled":
         return written
-    receipts = store.list_files(receipts_prefix(document["requestId"]))
+    receipts = store.list_files(layout.receipts_prefix(document["requestId"]))
     return canceled_document(document, cancellation_from(output), receipts)

@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
-from dsr import wire
+from dsr import layout, wire
 from dsr.callbacks import check_callback_url
 from dsr.config import Settings
 from dsr.contract import DsrRequest, instance_id_for, parse_request
 from dsr.records import claim, new_run_ticket, run_started, stash_payloads
 from dsr.runtime import endpoint_allow_list
-from dsr.status import status_path
 from dsr.storage import ExportStore, StoredFileNotFoundError
 from dsr.wire import RequestInput
 
@@ -48,7 +47,7 @@ async def _instance_exists(client: df.DurableOrchestrationClient, request_id: st
 def _finished(store: ExportStore, request_id: str) -> bool:
     """Whether the request wrote its final status document (its Durable history may be purged since)."""
     try:
-        store.get_bytes(status_path(request_id))
+        store.get_bytes(layout.status(request_id))
     except StoredFileNotFoundError:
         return False
     return True

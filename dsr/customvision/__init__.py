@@ -8,9 +8,25 @@ Typical use::
             ...
 """
 
-from dsr.customvision.calls import CallHook, CallOutcome, CallRecord, CallRecorder, CallTally
-from dsr.customvision.client import ClientOptions, TrainingClient
-from dsr.customvision.endpoints import EndpointAllowList
+from dsr.customvision.calls import (
+    CallHook,
+    CallOutcome,
+    CallRecord,
+    CallRecorder,
+    CallTally,
+    observe_calls,
+    to_thread_observers,
+)
+from dsr.customvision.client import (
+    DEFAULT_MAX_RETRY_SECONDS,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    MAX_IMAGE_IDS_PER_CALL,
+    MAX_PREDICTION_IDS_PER_CALL,
+    PAGE_SIZE,
+    ClientOptions,
+    TrainingClient,
+)
+from dsr.customvision.endpoints import DEFAULT_ENDPOINT_SUFFIXES, EndpointAllowList, canonical_origin
 from dsr.customvision.errors import (
     AuthenticationError,
     BadRequestError,
@@ -24,6 +40,7 @@ from dsr.customvision.errors import (
     ThrottledError,
     UnexpectedResponseError,
 )
+from dsr.customvision.filters import metadata_problem
 from dsr.customvision.models import (
     Export,
     Image,
@@ -38,8 +55,15 @@ from dsr.customvision.models import (
     Tag,
     TagPerformance,
 )
+from dsr.customvision.ratelimit import TokenBucket
 
 __all__ = [
+    "DEFAULT_ENDPOINT_SUFFIXES",
+    "DEFAULT_MAX_RETRY_SECONDS",
+    "DEFAULT_RATE_LIMIT_PER_SECOND",
+    "MAX_IMAGE_IDS_PER_CALL",
+    "MAX_PREDICTION_IDS_PER_CALL",
+    "PAGE_SIZE",
     "AuthenticationError",
     "BadRequestError",
     "CallHook",
@@ -69,6 +93,11 @@ __all__ = [
     "Tag",
     "TagPerformance",
     "ThrottledError",
+    "TokenBucket",
     "TrainingClient",
     "UnexpectedResponseError",
+    "canonical_origin",
+    "metadata_problem",
+    "observe_calls",
+    "to_thread_observers",
 ]

@@ -1,4 +1,10 @@
-"""Records of the calls a client made, for deletion receipts and benchmarks."""
+"""Records of the calls a client made, for deletion receipts and benchmarks.
+
+A client reports a finished call only to its *call hooks* (``ClientOptions.hooks``, or
+:meth:`~dsr.customvision.client.TrainingClient.view`); each hook here is one way to use them: count
+(:class:`CallTally`), keep everything (:class:`CallRecorder`), or hand the calls to whoever observes
+the current thread (:func:`to_thread_observers`, read with :func:`observe_calls`).
+"""
 
 from __future__ import annotations
 
@@ -82,7 +88,8 @@ _observers = threading.local()
 
 @contextmanager
 def observe_calls() -> Iterator[list[CallRecord]]:
-    """Collect every call that clients complete on this thread inside the block (opt-in, per thread).
+    """Collect every call completed on this thread inside the block by a client that carries the
+    :func:`to_thread_observers` hook (the runtime's unit clients do).
 
     A delete unit uses this to list the real API calls it made in its receipt; a client shared by
     concurrent activities on other threads does not mix their calls in.
@@ -96,7 +103,7 @@ def observe_calls() -> Iterator[list[CallRecord]]:
         stack.remove(collected)
 
 
-def report_call(record: CallRecord) -> None:
-    """Hand a finished call to the observers of the current thread, if any."""
+def to_thread_observers(record: CallRecord) -> None:
+    """A call hook: hand the finished call to the :func:`observe_calls` blocks of the current thread."""
     for collected in getattr(_observers, "stack", ()):
         collected.append(record)

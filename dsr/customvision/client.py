@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from dsr.customvision.calls import DOWNLOAD_OPERATION, CallHook, CallOutcome, CallRecord, report_call
+from dsr.customvision.calls import DOWNLOAD_OPERATION, CallHook, CallOutcome, CallRecord
 from dsr.customvision.endpoints import EndpointAllowList
 from dsr.customvision.errors import (
     ITERATION_IS_PUBLISHED,
@@ -69,6 +69,10 @@ MAX_IMAGE_IDS_PER_CALL: Final = 256  # GetImagesByIds, DeleteImages
 MAX_PREDICTION_IDS_PER_CALL: Final = 64  # DeletePrediction
 PREDICTION_PAGE_SIZE: Final = 256  # QueryPredictions maxCount (the spec sets no maximum)
 TAGGING_STATUSES: Final = frozenset({"All", "Tagged", "Untagged"})
+DEFAULT_RATE_LIMIT_PER_SECOND: Final = 10.0  # Training API "other calls" limit on both F0 and S0
+DEFAULT_MAX_RETRY_SECONDS: Final = 120.0
+"""Long enough to ride out a throttling burst; short enough that a unit's last call still ends well
+inside the Functions timeout (see ``DEFAULT_UNIT_TIME_BUDGET_SECONDS`` in :mod:`dsr.config`)."""
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -79,9 +83,9 @@ _RETRIED_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exce
 class ClientOptions:
     """Tuning for one client. Defaults suit the Training API's ~10 calls/s per resource."""
 
-    rate_limit_per_second: float | None = 10.0
+    rate_limit_per_second: float | None = DEFAULT_RATE_LIMIT_PER_SECOND
     """Client-side limit for API calls (not blob downloads); ``None`` disables it."""
-    max_retry_seconds: float = 60.0
+    max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
     """Upper bound on the time one call may spend retrying 429/5xx/resets before raising."""
     timeout_seconds: float = 30.0
     """Connect and read timeout of each attempt."""
@@ -222,11 +226,6 @@ class TrainingClient:
         other._is_view = True
         return other
 
-    @property
-    def limiter(self) -> RateLimiter | None:
-        """The rate limiter API calls wait on (shared with every view of this client)."""
-        return self._bucket
-
     def __repr__(self) -> str:
         return f"TrainingClient(endpoint={self.endpoint!r})"
 
@@ -254,7 +253,6 @@ class TrainingClient:
         record = CallRecord(
             operation, method, status, attempts, round((time.monotonic() - started) * 1000, 3), throttled
         )
-        report_call(record)
         for hook in self._hooks:
             hook(record)
 
@@ -401,10 +399,6 @@ class TrainingClient:
         )
         return [Iteration.from_json(item, op) for item in items]
 
-    def get_iteration(self, project_id: str, iteration_id: str) -> Iteration:
-        op = "GetIteration"
-        return Iteration.from_json(self._get_json(op, self._iteration_path(project_id, iteration_id)), op)
-
     def get_iteration_performance(
         self,
         project_id: str,
@@ -451,12 +445,6 @@ class TrainingClient:
         items = parse_list(self._get_json(op, self._project_path(project_id) + "/tags", params), op, "Tag")
         return [Tag.from_json(item, op) for item in items]
 
-    def get_tag(self, project_id: str, tag_id: str, iteration_id: str | None = None) -> Tag:
-        op = "GetTag"
-        params = {"iterationId": _check_uuid(iteration_id, "iterationId")} if iteration_id else None
-        path = f"{self._project_path(project_id)}/tags/{_check_uuid(tag_id, 'tagId')}"
-        return Tag.from_json(self._get_json(op, path, params), op)
-
     def delete_tag(self, project_id: str, tag_id: str) -> None:
         path = f"{self._project_path(project_id)}/tags/{_check_uuid(tag_id, 'tagId')}"
         self._call("DeleteTag", "DELETE", path, expected=(204, 200))
@@ -496,12 +484,6 @@ class TrainingClient:
         for page in self._pages(op, self._project_path(project_id) + "/images", params, start=skip):
             yield [Image.from_json(item, op) for item in page]
 
-    def iter_tagged_images(self, project_id: str, iteration_id: str | None = None) -> Iterator[list[Image]]:
-        op = "GetTaggedImages"
-        params = self._image_params(None, None, iteration_id)
-        for page in self._pages(op, self._project_path(project_id) + "/images/tagged", params):
-            yield [Image.from_json(item, op) for item in page]
-
     def iter_untagged_images(
         self, project_id: str, iteration_id: str | None = None, skip: int = 0
     ) -> Iterator[list[Image]]:
@@ -509,21 +491,6 @@ class TrainingClient:
         params = self._image_params(None, None, iteration_id)
         for page in self._pages(op, self._project_path(project_id) + "/images/untagged", params, start=skip):
             yield [Image.from_json(item, op) for item in page]
-
-    def count_images(
-        self,
-        project_id: str,
-        *,
-        metadata: Mapping[str, str] | None = None,
-        tagging_status: str = "All",
-        iteration_id: str | None = None,
-    ) -> int:
-        op = "GetImageCount"
-        params = self._image_params(metadata, tagging_status, iteration_id)
-        count = self._get_json(op, self._project_path(project_id) + "/images/count", params)
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise UnexpectedResponseError(op, 200, "count is not an integer")
-        return count
 
     def get_images_by_ids(
         self, project_id: str, ids: Sequence[str], iteration_id: str | None = None

@@ -19,6 +19,8 @@ _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _UNREPORTABLE = "<malformed endpoint>"
 
 
+DEFAULT_ENDPOINT_SUFFIXES = (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com")
+"""Where Azure serves Custom Vision: resource-named hosts and the older regional hosts."""
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _REFUSED_CHARACTERS = frozenset(" \\?#@;")
 
@@ -51,7 +53,7 @@ def canonical_origin(endpoint: str) -> str:
 class EndpointAllowList:
     """Allowed Custom Vision endpoints: https hosts under ``suffixes`` plus exact ``extra_origins``."""
 
-    suffixes: tuple[str, ...] = (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com")
+    suffixes: tuple[str, ...] = DEFAULT_ENDPOINT_SUFFIXES
     extra_origins: tuple[str, ...] = ()
 
     def check(self, endpoint: str) -> str:

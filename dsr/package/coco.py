@@ -16,9 +16,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from dsr import layout
 from dsr.storage import ExportStore, FileRef
-
-COCO_NAME = "coco.json"
 
 
 def _dump(value: Any) -> bytes:
@@ -109,5 +108,5 @@ def write_coco(
 ) -> FileRef:
     """Stream ``<folder>/coco.json`` for one project's exported image records."""
     return store.put_stream(
-        f"{folder}/{COCO_NAME}", coco_chunks(project, tags, records, folder), "application/json"
+        layout.coco_file(folder), coco_chunks(project, tags, records, folder), "application/json"
     )

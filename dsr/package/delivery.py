@@ -18,10 +18,11 @@ from typing import IO
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobClient, BlobSasPermissions, BlobServiceClient, generate_blob_sas
 
+from dsr import layout
 from dsr.config import Settings
 from dsr.errors import ConfigurationError
-from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, StorageUnavailableError
+from dsr.times import format_time
 
 CHUNK = 1024 * 1024
 CLOCK_SKEW = timedelta(minutes=5)
@@ -39,10 +40,6 @@ class Delivery:
         return {"zip": dict(self.zip.to_json()), "url": self.url, "expiresAt": format_time(self.expires_at)}
 
 
-def zip_path(request_id: str) -> str:
-    return f"{request_id}/delivery/{request_id}-export.zip"
-
-
 def _file_chunks(handle: IO[bytes]) -> Iterator[bytes]:
     handle.seek(0)
     while chunk := handle.read(CHUNK):
@@ -52,23 +49,24 @@ def _file_chunks(handle: IO[bytes]) -> Iterator[bytes]:
 def write_zip(
     store: ExportStore,
     request_id: str,
-    root: str,
     members: Iterable[str],
     extra: Mapping[str, Iterable[bytes]],
 ) -> FileRef:
-    """Zip ``members`` (paths relative to ``root``) and ``extra`` (name → streamed content) into the
+    """Zip ``members`` (paths relative to the export root) and ``extra`` (name → streamed content) into the
     delivery blob."""
     with tempfile.NamedTemporaryFile(suffix=".zip") as handle:
         with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
             for member in members:
                 method = zipfile.ZIP_STORED if member.lower().endswith(_STORED) else zipfile.ZIP_DEFLATED
-                archive.writestr(member, store.get_bytes(f"{root}/{member}"), compress_type=method)
+                archive.writestr(
+                    member, store.get_bytes(layout.export_member(request_id, member)), compress_type=method
+                )
             for name, chunks in extra.items():
                 with archive.open(name, "w") as target:
                     for chunk in chunks:
                         target.write(chunk)
         handle.flush()
-        return store.put_stream(zip_path(request_id), _file_chunks(handle), "application/zip")
+        return store.put_stream(layout.delivery_zip(request_id), _file_chunks(handle), "application/zip")
 
 
 def read_only_link(settings: Settings, path: str, now: datetime) -> tuple[str, datetime]:

@@ -8,20 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dsr import layout
 from dsr.categories import Category
-from dsr.export import export_root
 from dsr.package.coco import write_coco
 from dsr.package.delivery import write_zip
-from dsr.package.manifest import MANIFEST_NAME, Manifest
+from dsr.package.manifest import Manifest
 from dsr.package.pages import CATEGORY_GUIDE, render
 from dsr.package.paging import PagedView
 from dsr.package.reading import optional_json, parts_under, records, relative, subject_of, unit_files
 from dsr.signed_links import without_query
-from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, get_json
+from dsr.times import format_time
 from dsr.units import data_counts
-
-INDEX_NAME = "index.html"
 
 EXPORT_MANUAL_ACTIONS: dict[str, tuple[str, str]] = {
     Category.ACCOUNT_INFO: (
@@ -52,8 +50,8 @@ class ExportPackage:
     zip: FileRef | None
 
 
-def _doc(store: ExportStore, root: str, name: str, default: Any) -> Any:
-    found = optional_json(store, f"{root}/{name}")
+def _doc(store: ExportStore, request_id: str, category: Category, default: Any) -> Any:
+    found = optional_json(store, layout.category_file(request_id, category))
     return default if found is None else found
 
 
@@ -77,9 +75,11 @@ def _project_list(document: Mapping[str, Any], projects_doc: list[dict[str, Any]
     if document.get("projects"):
         return [{"id": p["id"], "name": p.get("name", ""), "counts": {}} for p in document["projects"]]
     # A status document from before project names were recorded: the ids the image parts are under.
-    ids = {
-        f["path"].split("/")[3] for f in unit_files(document, Category.IMAGES) if f["path"].count("/") >= 4
-    }
+    found = (
+        layout.project_of_image_file(document["requestId"], f["path"])
+        for f in unit_files(document, Category.IMAGES)
+    )
+    ids = {pid for pid in found if pid is not None}
     return [{"id": pid, "name": "", "counts": {}} for pid in sorted(ids)]
 
 
@@ -148,14 +148,14 @@ def write_export_package(
 ) -> ExportPackage:
     """Write the paged views, COCO files, ``index.html`` and ``manifest.json`` of an export, and
     with ``zip`` the whole package as one zip."""
-    root = export_root(document["requestId"])
-    with Manifest(root) as manifest:
+    request_id = document["requestId"]
+    with Manifest(request_id) as manifest:
         index = _write_pages(store, record_store, document, generated, manifest)
-        manifest_ref = manifest.write(store, document["requestId"], generated)
+        manifest_ref = manifest.write(store, generated)
         archive = None
         if zip:
-            extra = {MANIFEST_NAME: manifest.chunks(document["requestId"], generated)}
-            archive = write_zip(store, document["requestId"], root, manifest.paths(), extra)
+            extra = {layout.MANIFEST_NAME: manifest.chunks(generated)}
+            archive = write_zip(store, request_id, manifest.paths(), extra)
     return ExportPackage(index=index, manifest=manifest_ref, zip=archive)
 
 
@@ -167,16 +167,15 @@ def _write_pages(
     manifest: Manifest,
 ) -> FileRef:
     request_id = document["requestId"]
-    root = export_root(request_id)
-    index_path = f"{root}/{INDEX_NAME}"
+    index_path = layout.index_file(request_id)
     for category in document["categories"]:
         for entry in unit_files(document, category):
             manifest.add_json(entry)
 
-    projects = _project_list(document, _doc(store, root, "projects.json", []))
-    tags_doc = _doc(store, root, "tags.json", {})
-    details = _doc(store, root, "iteration-details.json", {})
-    listing = _doc(store, root, "iterations.json", {})
+    projects = _project_list(document, _doc(store, request_id, Category.PROJECTS, []))
+    tags_doc = _doc(store, request_id, Category.TAGS, {})
+    details = _doc(store, request_id, Category.ITERATION_DETAILS, {})
+    listing = _doc(store, request_id, Category.ITERATION_LIST, {})
     # One summary per trained iteration (export/iteration-performance/<projectId>/<iterationId>.json),
     # as the iterationPerformance units reported them.
     performance = [
@@ -184,7 +183,7 @@ def _write_pages(
         for entry in unit_files(document, Category.ITERATION_PERFORMANCE)
         if entry["path"].endswith(".json")
     ]
-    models = _doc(store, root, "exported-models.json", [])
+    models = _doc(store, request_id, Category.EXPORTED_MODELS, [])
     subject = _subject(record_store, store, document)
     subject_note = (
         "Only images whose metadata identifies the data subject of this request are shown."
@@ -213,10 +212,10 @@ def _write_pages(
             "images": None,
             "predictions": None,
         }
-        folder = f"{root}/images/{pid}"
+        folder = layout.images_folder(request_id, pid)
         parts = parts_under(image_files, folder)
         if Category.IMAGES in document["categories"]:
-            pages = PagedView(store, manifest, root, pid, view["name"], "images", subject_note)
+            pages = PagedView(store, manifest, request_id, pid, view["name"], "images", subject_note)
             for record in records(store, parts):
                 manifest.add_record_file(record)
                 pages.add(record)
@@ -229,8 +228,10 @@ def _write_pages(
                 coco = relative(index_path, ref.path)
             view["images"] = {"total": pages.total, "pages": links, "coco": coco, "preview": pages.preview}
         if predictions_entry is not None:
-            pages = PagedView(store, manifest, root, pid, view["name"], "predictions")
-            for record in records(store, parts_under(prediction_files, f"{root}/predictions/{pid}")):
+            pages = PagedView(store, manifest, request_id, pid, view["name"], "predictions")
+            for record in records(
+                store, parts_under(prediction_files, layout.predictions_folder(request_id, pid))
+            ):
                 manifest.add_record_file(record)
                 pages.add(record)
             note = predictions_entry.get("note") if predictions_entry["state"] == "not_attributable" else None
@@ -257,7 +258,7 @@ def _write_pages(
         projects_not_found=document.get("projectsNotFound") or [],
         prediction_window=(document["request"]["subject"] or {}).get("predictions"),
         categories=_category_rows(document, index_path),
-        account_info=sorted(_doc(store, root, "account-info.json", {}).items()),
+        account_info=sorted(_doc(store, request_id, Category.ACCOUNT_INFO, {}).items()),
         manual_actions=_manual_actions(document),
         projects=project_views,
     )

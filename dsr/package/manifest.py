@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from dsr.status import format_time
+from dsr import layout
 from dsr.storage import ExportStore, FileRef
+from dsr.times import format_time
 
-MANIFEST_NAME = "manifest.json"
 _CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".bmp": "image/bmp"}
 
 
@@ -32,19 +32,20 @@ class Manifest:
     """Collects file entries and writes them as ``manifest.json``. Each writer reports a file once
     (units their files, records their copied original), so no set of paths is kept in memory."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
         self._spool = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self.count = 0
         self.total_bytes = 0
 
     def add(self, path: str, size: int, sha256: str, content_type: str) -> None:
-        if not path.startswith(self.root + "/"):
+        member = layout.export_member_name(self.request_id, path)
+        if member is None:
             return
         self.count += 1
         self.total_bytes += size
         entry = {
-            "path": path.removeprefix(self.root + "/"),
+            "path": member,
             "bytes": size,
             "sha256": sha256,
             "contentType": content_type,
@@ -67,9 +68,10 @@ class Manifest:
                 path, int(record["exportedFileBytes"]), record["exportedFileSha256"], content_type_of(path)
             )
 
-    def chunks(self, request_id: str, generated: datetime) -> Iterator[bytes]:
+    def chunks(self, generated: datetime) -> Iterator[bytes]:
         """The manifest document, one entry a line (reproducible: the zip holds the same bytes)."""
-        head = {"requestId": request_id, "generatedAt": format_time(generated), "root": self.root}
+        root = layout.export_root(self.request_id)
+        head = {"requestId": self.request_id, "generatedAt": format_time(generated), "root": root}
         yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "files": [\n'
         self._spool.seek(0)
         first = True
@@ -84,10 +86,10 @@ class Manifest:
         for line in self._spool:
             yield json.loads(line)["path"]
 
-    def write(self, store: ExportStore, request_id: str, generated: datetime) -> FileRef:
-        """Stream the manifest to ``<root>/manifest.json``; the manifest does not list itself."""
+    def write(self, store: ExportStore, generated: datetime) -> FileRef:
+        """Stream the manifest to the export root's ``manifest.json``; the manifest does not list itself."""
         return store.put_stream(
-            f"{self.root}/{MANIFEST_NAME}", self.chunks(request_id, generated), "application/json"
+            layout.manifest_file(self.request_id), self.chunks(generated), "application/json"
         )
 
     def close(self) -> None:

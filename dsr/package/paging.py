@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsr import layout
 from dsr.package.manifest import Manifest
 from dsr.package.pages import IMAGES_PER_PAGE, render
 from dsr.package.reading import relative
@@ -77,7 +78,7 @@ class PagedView:
 
     store: ExportStore
     manifest: Manifest
-    root: str
+    request_id: str
     project_id: str
     project_name: str
     kind: str
@@ -90,7 +91,7 @@ class PagedView:
     _current: list[dict[str, Any]] = field(default_factory=list)
 
     def _page_path(self, number: int) -> str:
-        return f"{self.root}/pages/{self.project_id}/{self.kind}-{number:04d}.html"
+        return layout.package_page(self.request_id, self.project_id, self.kind, number)
 
     def add(self, record: dict[str, Any]) -> None:
         if len(self._current) == IMAGES_PER_PAGE:
@@ -100,7 +101,7 @@ class PagedView:
         make = image_item if self.kind == "images" else prediction_item
         self._current.append(make(record, self._page_path(number)))
         if len(self.preview) < PREVIEW_ITEMS:
-            self.preview.append(make(record, f"{self.root}/index.html"))
+            self.preview.append(make(record, layout.index_file(self.request_id)))
         self.total += 1
 
     def _flush_held(self, *, has_next: bool) -> None:
@@ -120,13 +121,13 @@ class PagedView:
             last=first + len(self._held) - 1,
             items=self._held,
             subject_note=self.subject_note,
-            index_href=relative(path, f"{self.root}/index.html"),
+            index_href=relative(path, layout.index_file(self.request_id)),
             previous=relative(path, self._page_path(number - 1)) if number > 1 else None,
             next=relative(path, self._page_path(number + 1)) if has_next else None,
         )
         self.manifest.add_ref(self.store.put_bytes(path, html, "text/html"))
         label = f"{first}-{first + len(self._held) - 1}"
-        self.links.append(PageLink(relative(f"{self.root}/index.html", path), label))
+        self.links.append(PageLink(relative(layout.index_file(self.request_id), path), label))
         self._held = []
 
     def close(self) -> list[PageLink]:

@@ -7,7 +7,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from dsr.records import payload_path, record_path
+from dsr import layout
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
 
 
@@ -22,11 +22,11 @@ def optional_json(store: ExportStore, path: str) -> Any:
 def subject_of(records: ExportStore, store: ExportStore, request_id: str) -> dict[str, str]:
     """The metadata a subject-scoped request named: its request record (in ``records``) names the
     body's fingerprint, under which intake kept the payload out of history (in ``store``)."""
-    record = optional_json(records, record_path(request_id))
+    record = optional_json(records, layout.record(request_id))
     found = (
         None
         if record is None
-        else optional_json(store, payload_path(request_id, record["fingerprint"], "subject"))
+        else optional_json(store, layout.payload(request_id, record["fingerprint"], "subject"))
     )
     return {str(k): str(v) for k, v in (found or {}).items()}
 
@@ -49,7 +49,7 @@ def unit_files(document: Mapping[str, Any], category: str) -> list[dict[str, Any
 def parts_under(files: Iterable[dict[str, Any]], folder: str) -> list[str]:
     """NDJSON parts directly in ``folder``, in name order (the order the units wrote them)."""
     return sorted(
-        f["path"] for f in files if f["path"].endswith(".ndjson") and posixpath.dirname(f["path"]) == folder
+        f["path"] for f in files if f["path"].endswith(".ndjson") and layout.folder_of(f["path"]) == folder
     )
 
 

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dsr import layout
 from dsr.package.pages import CATEGORY_GUIDE, render
 from dsr.package.reading import relative, subject_of, unit_files
-from dsr.status import format_time
 from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.times import format_time
 from dsr.units import data_counts
-
-RECEIPT_JSON = "receipt.json"
-RECEIPT_HTML = "receipt.html"
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,6 @@ class Certificate:
     json: FileRef
     html: FileRef
     preview: bool
-
-
-def receipt_folder(request_id: str) -> str:
-    return f"{request_id}/receipts"
 
 
 def _fingerprint(metadata: dict[str, Any]) -> str:
@@ -136,16 +130,19 @@ def write_certificate(
 ) -> Certificate:
     """Write ``<requestId>/receipts/receipt.json`` and the ``receipt.html`` that renders it to ``records``."""
     facts = certificate_document(records, store, document, generated)
-    folder = receipt_folder(document["requestId"])
-    json_ref = put_json(records, f"{folder}/{RECEIPT_JSON}", facts)
-    html_path = f"{folder}/{RECEIPT_HTML}"
+    json_ref = put_json(records, layout.certificate_json(document["requestId"]), facts)
+    html_path = layout.certificate_html(document["requestId"])
     for category in facts["categories"]:
         for unit in category["units"]:
             unit["href"] = relative(html_path, unit["file"]["path"])
     html = render(
         "receipt.html",
         facts=facts,
-        receipt_json={"href": RECEIPT_JSON, "sha256": json_ref.sha256, "bytes": json_ref.size},
+        receipt_json={
+            "href": relative(html_path, json_ref.path),
+            "sha256": json_ref.sha256,
+            "bytes": json_ref.size,
+        },
     )
     html_ref = records.put_bytes(html_path, html, "text/html")
     return Certificate(json=json_ref, html=html_ref, preview=facts["preview"])

@@ -116,6 +116,14 @@ def test_refusals_name_the_field(payload, field):
     assert refusal(payload).field == field
 
 
+@pytest.mark.parametrize("request_id", ["intake", "chains"])
+def test_ids_of_shared_folders_are_refused(request_id):
+    # A request's folder is named after its id, beside the folders every request shares.
+    error = refusal(body(requestId=request_id))
+    assert error.field == "requestId"
+    assert "reserved" in error.message
+
+
 def test_subject_scoped_delete_may_not_name_account_level_categories():
     error = refusal(
         body(operation="delete", subject={"metadata": {"k": "v"}}, categories=["images", "projects"])

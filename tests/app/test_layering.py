@@ -58,6 +58,13 @@ def test_dev_tools_are_not_deployed():
     assert set(DEV_ONLY) <= ignored
 
 
+@pytest.mark.parametrize(("module", "other"), [("erasure", "export"), ("export", "erasure")])
+def test_export_and_erasure_share_machinery_only_through_the_unit_runner(module, other):
+    """What both need (running a unit, project-gone, subject scope) lives in dsr/unit_runner.py and
+    dsr/subjects.py, so neither operation depends on the other."""
+    assert f"dsr.{other}" not in imports(ROOT / "dsr" / f"{module}.py")
+
+
 @pytest.mark.parametrize(
     "path", python_files("activities", "triggers"), ids=lambda p: str(p.relative_to(ROOT))
 )

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from dsr import layout
 from dsr.config import load_settings
 from dsr.record_store import RecordStore
 from dsr.retention import ExportContainer, purge_expired, retention_terms
-from dsr.status import format_time, status_path
 from dsr.storage import get_json, put_json
+from dsr.times import format_time
 
 EXPORT_FILES = ("req-1/export/tags.json", "req-1/export/manifest.json", "req-1/request/subject.json")
 
@@ -42,7 +43,7 @@ def seed(exports: ExportContainer, records: RecordStore, settings) -> dict:
     received = format_time(datetime.now(UTC))
     document: dict[str, Any] = {"requestId": "req-1", "receivedAt": received, "state": "succeeded"}
     document["retention"] = retention_terms(received, settings)
-    put_json(records, status_path("req-1"), document)
+    put_json(records, layout.status("req-1"), document)
     put_json(records, "req-1/receipts/images/p1.json", {"receipt": True})
     return document
 
@@ -71,7 +72,7 @@ def test_rejected_items_go_after_seven_days_exports_stay(stores, settings):
     assert report.rejected_deleted == 1
     assert report.files_deleted == 0
     assert names(exports) == set(EXPORT_FILES)
-    assert get_json(records, status_path("req-1"))["retention"]["expired"] is None
+    assert get_json(records, layout.status("req-1"))["retention"]["expired"] is None
 
 
 def test_expired_export_is_gone_and_its_status_document_says_when_and_why(stores, settings):
@@ -85,19 +86,19 @@ def test_expired_export_is_gone_and_its_status_document_says_when_and_why(stores
     assert report.files_deleted == len(EXPORT_FILES)
     assert report.requests_expired == ["req-1"]
     assert names(exports) == set()
-    status = get_json(records, status_path("req-1"))
+    status = get_json(records, layout.status("req-1"))
     expired = status["retention"]["expired"]
     assert expired["at"] == format_time(later)
     assert expired["filesDeleted"] == len(EXPORT_FILES)
     assert "30 day(s) after they were written" in expired["reason"]
     # Receipts and the status document stay.
     assert {f.path for f in records.list_files("req-1/")} == {
-        status_path("req-1"),
+        layout.status("req-1"),
         "req-1/receipts/images/p1.json",
     }
     # A second run finds nothing more to do and leaves the note as it is.
     assert purge_expired(exports, records, settings, later).files_deleted == 0
-    assert get_json(records, status_path("req-1"))["retention"]["expired"] == expired
+    assert get_json(records, layout.status("req-1"))["retention"]["expired"] == expired
 
 
 def test_retention_periods_are_configurable(stores, storage_connection):

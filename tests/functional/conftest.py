@@ -77,6 +77,11 @@ class World:
             "dryRun": dry_run,
         }
 
+    def subject_images(self, project_id: str, subject_id: str) -> set[str]:
+        """Ids of the workspace images whose metadata names the subject: what a subject export holds."""
+        images = self.account.projects[project_id].images.values()
+        return {i.id for i in images if i.in_workspace and i.metadata.get("subjectId") == subject_id}
+
     def prepare_export(self, job: Job) -> None:
         """What resolution does for an export: list projects and iterations once, for every unit."""
         runtime = self.runtime()

@@ -58,12 +58,7 @@ def test_every_image_is_exported_once_with_its_original_bytes(world: World):
 
 def test_subject_scoped_export_holds_only_that_subjects_images(world: World):
     pid = sorted(world.account.projects)[0]
-    project = world.account.projects[pid]
-    theirs = {
-        i.id
-        for i in project.images.values()
-        if i.in_workspace and i.metadata.get("subjectId") == "subject-002"
-    }
+    theirs = world.subject_images(pid, "subject-002")
     assert theirs
     _export_images(world, world.job("export", subject={"subjectId": "subject-002"}), pid)
     assert {r["id"] for r in _image_records(world, pid)} == theirs

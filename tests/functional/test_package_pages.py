@@ -10,6 +10,7 @@ from dsr.package.export_package import write_export_package
 from dsr.package.pages import IMAGES_PER_PAGE
 from dsr.package.receipt import write_certificate
 from dsr.storage import put_json, put_ndjson
+from tests.functional.documents import finished_export
 from tests.functional.fakes import MemoryStore
 
 HOSTILE = '<script>alert("x")</script>'
@@ -33,25 +34,7 @@ def _document(store: MemoryStore, images: int) -> dict:
     ]  # no tags, regions or created: fields the service may leave out
     part = put_ndjson(store, f"{root}/images/{PID}/images-0000000.ndjson", records)
     tags = put_json(store, f"{root}/tags.json", {PID: [{"id": "t", "name": HOSTILE}]})  # no description
-    return {
-        "requestId": "req-1",
-        "operation": "export",
-        "state": "succeeded",
-        "receivedAt": "2026-01-01T00:00:00Z",
-        "request": {
-            "account": {"endpoint": "https://x.cognitiveservices.azure.com", "trainingKeySecret": "s"},
-            "categories": ["tags", "images"],
-            "projectIds": None,
-            "subject": None,
-            "zip": False,
-        },
-        "categories": {
-            "tags": {"state": "succeeded", "counts": {"tags": 1}, "files": [tags.to_json()]},
-            "images": {"state": "succeeded", "counts": {"images": images}, "files": [part.to_json()]},
-        },
-        "projects": [{"id": PID, "name": HOSTILE}],
-        "projectsNotFound": [],
-    }
+    return finished_export("req-1", {"id": PID, "name": HOSTILE}, tags, [part], images)
 
 
 def test_values_are_escaped_and_images_are_paged():

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from dsr.contract import parse_request
-from dsr.status import format_time, initial_document, progress
+from dsr.status import initial_document, progress
+from dsr.times import format_time
 from tests.functional.fakes import MemoryStore
 from triggers.status_view import read_status
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from dsr.config import DEFAULT_ALLOWED_ENDPOINT_SUFFIXES, REQUEST_QUEUE_SETTING, load_settings
+from dsr.config import REQUEST_QUEUE_SETTING, load_settings
+from dsr.customvision import DEFAULT_ENDPOINT_SUFFIXES
 from dsr.errors import ConfigurationError
 from tests.infra.bicep_text import BicepFile, body_after, entries, literal
 
@@ -194,7 +195,7 @@ def test_every_required_setting_is_set_and_the_settings_load() -> None:
     # Production values, not the local ones.
     assert settings.key_vault_verify_challenge_resource is True
     assert settings.key_vault_ca_bundle is None
-    assert settings.allowed_endpoint_suffixes == DEFAULT_ALLOWED_ENDPOINT_SUFFIXES
+    assert settings.allowed_endpoint_suffixes == DEFAULT_ENDPOINT_SUFFIXES
     assert settings.allowed_endpoint_origins == ()
     assert settings.callback_allowed_origins == ()
     assert settings.export_container == "dsr-exports"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dsr import layout
 from dsr.config import (
     DEFAULT_EXPORT_CONTAINER,
     DEFAULT_EXPORT_RETENTION_DAYS,
@@ -15,7 +16,6 @@ from dsr.config import (
     DEFAULT_REJECTED_RETENTION_DAYS,
     RETENTION_SCHEDULE_SETTING,
 )
-from dsr.retention import REJECTED_PREFIX
 from tests.infra.bicep_text import BicepFile, body_after, entries, literal
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -43,7 +43,7 @@ def test_lifecycle_deletes_exports_and_rejected_items_on_the_app_s_periods() -> 
     rules = lifecycle_rules()
     assert rules == {
         "expire-rejected-intake": (
-            ["${exportContainerName}/" + REJECTED_PREFIX],
+            ["${exportContainerName}/" + layout.REJECTED_PREFIX],
             "rejectedRetentionDays",
         ),
         "expire-exports": (["${exportContainerName}/"], "exportRetentionDays"),
