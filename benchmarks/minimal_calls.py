@@ -54,25 +54,31 @@ def export_calls(account: Account) -> Counter[str]:
 
 
 def delete_calls(account: Account) -> Counter[str]:
-    """Per category: the minimal calls of a whole-account delete, with one verifying re-list per scope."""
+    """Per category: the minimal calls of a whole-account delete, with one verifying re-list per scope
+    that could still hold a target."""
     calls: Counter[str] = Counter()
     projects = list(account.projects.values())
     calls["request"] = 1  # GetProjects
     for project in projects:
         workspace = [i for i in project.images.values() if i.in_workspace]
         targets = {i.id for i in workspace}
-        calls["images"] += pages(len(workspace))
+        # GetIterations once, by the images unit (the iterations unit deletes from that listing).
+        calls["images"] += 1 + pages(len(workspace))
+        hiding = 0
         for iid in _trained(project):
             # Images only an iteration still holds are found by listing it (GetImages?iterationId).
             held = [i for i in project.iterations[iid].image_ids if i in project.images]
             calls["images"] += pages(len(held))
+            hiding += bool(set(held) - targets)
             targets.update(held)
-        calls["images"] += math.ceil(len(targets) / DELETE_IMAGES_BATCH) + 1  # DeleteImages; re-list
+        calls["images"] += math.ceil(len(targets) / DELETE_IMAGES_BATCH)  # DeleteImages?allIterations
+        # Re-list the workspace, and each iteration that held images the workspace did not.
+        calls["images"] += 1 + hiding
         predictions = len(project.predictions)
         calls["predictions"] += max(1, math.ceil(predictions / PAGE))
         calls["predictions"] += math.ceil(predictions / DELETE_PREDICTIONS_BATCH) + 1
         calls["tags"] += 1 + len(project.tags) + 1  # GetTags, DeleteTag each, re-list
         published = sum(1 for i in project.iterations.values() if i.publish_name)
-        calls["iterations"] += 1 + published + len(project.iterations) + 1
+        calls["iterations"] += published + len(project.iterations) + 1  # the re-list is GetIterations
         calls["projects"] += 1 + 1  # DeleteProject, GetProject answers NotFound
     return calls

@@ -44,6 +44,7 @@ from azure.storage.queue import QueueClient
 from benchmarks import baseline_sdk
 from benchmarks.emulator_process import build
 from benchmarks.minimal_calls import delete_calls, export_calls
+from devstack.layout import StackLayout
 from dsr.config import load_settings
 from tests.e2e.stack import HostProcess, environment
 
@@ -84,6 +85,12 @@ class Row:
     """Seconds from the first to the last API call: the copying of bytes may trail it."""
     rss_mib: float | None = None
     history: int | None = None
+    cpu_s: float | None = None
+    """CPU seconds the host process used (user + system): near ``wall``, the run was CPU-bound."""
+    services_cpu_s: tuple[float | None, float] = (None, 0.0)
+    """CPU seconds Azurite (None if its pid is unknown) and the emulator used during the run."""
+    load: float = 0.0
+    """The machine's 1-minute load average when the run ended (it is shared)."""
 
     @property
     def utilisation(self) -> float:
@@ -98,11 +105,14 @@ class Row:
     def line(self) -> str:
         rss = "-" if self.rss_mib is None else f"{self.rss_mib:.0f}"
         history = "-" if self.history is None else str(self.history)
+        cpu = "-" if self.cpu_s is None else f"{self.cpu_s:.1f}"
+        azurite, emulator = self.services_cpu_s
+        services = f"{'-' if azurite is None else f'{azurite:.1f}'} | {emulator:.1f}"
         ratio = self.calls / self.minimal
         return (
             f"| {self.label} | {self.wall:.1f} | {self.api_span:.1f} | {self.calls} | {self.minimal} "
             f"| {ratio:.2f} | {self.utilisation:.2f} | {self.call_utilisation:.2f} | {self.throttled} "
-            f"| {rss} | {history} |"
+            f"| {rss} | {history} | {cpu} | {services} | {self.load:.1f} |"
         )
 
 
@@ -173,6 +183,22 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children that have ended."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _azurite_pid() -> int | None:
+    """The pid of the Azurite devstack started, if it did (its CPU time tells a storage-bound run)."""
+    try:
+        record = json.loads(StackLayout.from_env().pid_file("azurite").read_text())
+    except (OSError, ValueError):
+        return None
+    return int(record["pid"])
+
+
 def _largest_history(state_dir: Path) -> int:
     with sqlite3.connect(state_dir / "devhost.sqlite3") as db:
         row = db.execute(
@@ -203,6 +229,16 @@ class Bench:
             self.settings.storage_connection, self.container_name
         )
         self.container.create_container()
+        self.azurite_pid = _azurite_pid()
+
+    def services_cpu(self) -> tuple[float | None, float]:
+        """CPU seconds so far of Azurite (if known) and of the emulator."""
+        azurite = None if self.azurite_pid is None else _cpu_seconds(self.azurite_pid)
+        return azurite, _cpu_seconds(self.emulator.process.pid)
+
+    def services_cpu_since(self, before: tuple[float | None, float]) -> tuple[float | None, float]:
+        azurite, emulator = self.services_cpu()
+        return (None if azurite is None or before[0] is None else azurite - before[0]), emulator - before[1]
 
     def secret(self, account: str) -> str:
         return f"bench-{self.run_id}-{account}"
@@ -250,6 +286,7 @@ class Bench:
         minimal = export_calls if operation == "export" else delete_calls
         expected = sum(minimal(self.truth.account(account)).values())
         self.prepare(account, self.args.rate)
+        services = self.services_cpu()
         with self.host() as host:
             body = self.body(account, operation)
             started = time.monotonic()
@@ -265,15 +302,30 @@ class Bench:
                 )
             assert host.process is not None
             rss = _peak_rss_mib(host.process.pid)
+            cpu = _cpu_seconds(host.process.pid)
             history = _largest_history(host.state_dir)
         calls, throttled, span = self.emulator.calls(account)
-        return Row(f"app {operation}", wall, calls, expected, self.args.rate, throttled, span, rss, history)
+        return Row(
+            f"app {operation}",
+            wall,
+            calls,
+            expected,
+            self.args.rate,
+            throttled,
+            span,
+            rss,
+            history,
+            cpu,
+            self.services_cpu_since(services),
+            os.getloadavg()[0],
+        )
 
     def baseline_run(self, account: str, operation: str) -> Row:
         minimal = export_calls if operation == "export" else delete_calls
         expected = sum(minimal(self.truth.account(account)).values())
         self.prepare(account, self.args.rate)
         key = self.keys[account]
+        services = self.services_cpu()
         started = time.monotonic()
         if operation == "export":
             baseline_sdk.export(
@@ -283,7 +335,17 @@ class Bench:
             baseline_sdk.delete(self.emulator.base_url, key, self.args.rate)
         wall = time.monotonic() - started
         calls, throttled, span = self.emulator.calls(account)
-        return Row(f"SDK baseline {operation}", wall, calls, expected, self.args.rate, throttled, span)
+        return Row(
+            f"SDK baseline {operation}",
+            wall,
+            calls,
+            expected,
+            self.args.rate,
+            throttled,
+            span,
+            services_cpu_s=self.services_cpu_since(services),
+            load=os.getloadavg()[0],
+        )
 
     def bulk(self, names: list[str]) -> tuple[float, float, int]:
         """(total wall s, the largest single account's bound s, 429s) for all ``names`` at once."""
@@ -323,7 +385,8 @@ class Bench:
 
 HEADER = (
     "| run | wall s | API span s | calls | minimal | calls/minimal | utilisation | call utilisation "
-    "| 429s | peak host RSS MiB | largest history |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "| 429s | peak host RSS MiB | largest history | host CPU s | Azurite CPU s | emulator CPU s | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -373,7 +436,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["bulk"] = (wall, bound, throttled)
             print(
                 f"\nbulk: {len(bulk_names)} accounts x {args.bulk_images} images via the queue: {wall:.1f} s "
-                f"total; largest single bound {bound:.1f} s; ratio {wall / bound:.2f}; 429s {throttled}",
+                f"total; largest single bound {bound:.1f} s; ratio {wall / bound:.2f}; 429s {throttled}; "
+                f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     finally:

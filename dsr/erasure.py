@@ -29,7 +29,7 @@ from dsr.customvision import (
 )
 from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
 from dsr.runtime import Runtime
-from dsr.storage import put_json
+from dsr.storage import StoredFileNotFoundError, get_json, put_json
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
 from dsr.times import precise_now
 from dsr.unit_runner import UnitHandler, run_with_handlers, trained
@@ -80,6 +80,8 @@ class Planned:
     targeted: list[str]
     steps: list[Step]
     note: str | None = None
+    verify_scopes: list[str | None] | None = None
+    """Kept in the plan when verification must repeat exactly the listings the plan chose."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class DeleteSpec:
 
     plan: Callable[[], Planned]
     run_step: Callable[[Step], StepOutcome]
-    remaining: Callable[[], list[str]]
+    remaining: Callable[[Plan], list[str]]
     """Re-list: the targeted ids (or, for a scope, any ids) still there."""
     method: str
     poll: bool
@@ -183,6 +185,8 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
                 "calls": _entries(observed),
                 "note": planned.note,
             }
+            if planned.verify_scopes is not None:
+                plan["verifyScopes"] = planned.verify_scopes
             if job["dryRun"]:
                 plan["note"] = planned.note or "dry run: nothing was deleted"
                 return _finish(job, unit, _receipt(job, unit, JournalState(plan, []), None), runtime)
@@ -230,7 +234,7 @@ def _verify(
     started = time.time() if state.verify_started_at is None else state.verify_started_at
     wait = runtime.settings.delete_verify_timeout_seconds if spec.poll else 0.0
     while True:
-        left = spec.remaining()
+        left = spec.remaining(state.plan)
         state.verify_calls.extend(_entries(observed))
         if not left or time.time() >= started + wait:
             break
@@ -276,31 +280,66 @@ def _step_runner(actions: dict[str, Callable[[list[str]], object]]) -> Callable[
     return run
 
 
+def _list_iterations(job: Job, runtime: Runtime, client: TrainingClient, pid: str) -> list[dict[str, Any]]:
+    """List the project's iterations (``id``, ``status``, ``publishName``) and keep the listing."""
+    listed = [
+        {"id": it.id, "status": it.status, "publishName": it.publish_name}
+        for it in client.get_iterations(pid)
+    ]
+    put_json(runtime.store, layout.iteration_listing(job["requestId"], pid), listed)
+    return listed
+
+
+def _listed_iterations(job: Job, runtime: Runtime, client: TrainingClient, pid: str) -> list[dict[str, Any]]:
+    """The project's iterations as this request last listed them, or a new listing if it has not.
+
+    The images unit lists them when it plans (after any approval wait, so an iteration trained
+    meanwhile is searched too); the iterations unit, two phases later, deletes from that listing
+    rather than listing again, and its verifying re-list reports any iteration created since.
+    """
+    try:
+        listed: list[dict[str, Any]] = get_json(
+            runtime.store, layout.iteration_listing(job["requestId"], pid)
+        )
+    except StoredFileNotFoundError:
+        return _list_iterations(job, runtime, client, pid)
+    return listed
+
+
 def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     pid = unit["projectId"]
     assert pid is not None
     metadata = subject_metadata(job, runtime.store)
-    scopes: list[str | None] = []
+
+    def listing(scope: str | None) -> list[str]:
+        return _ids(client.iter_images(pid, metadata=metadata, iteration_id=scope))
 
     def plan() -> Planned:
+        iterations = _list_iterations(job, runtime, client, pid)  # fresh: search what is there now
+        targeted = listing(None)
+        seen = set(targeted)
+        scopes: list[str | None] = [None]
         # Images stay in trained iterations unless deleted with allIterations: look there too.
-        scopes[:] = [None, *(it.id for it in client.get_iterations(pid) if trained(it.status))]
-        targeted = _ids(
-            page
-            for scope in scopes
-            for page in client.iter_images(pid, metadata=metadata, iteration_id=scope)
-        )
-        return Planned(targeted, _batches("DeleteImages", targeted, MAX_IMAGE_IDS_PER_CALL))
+        for iteration in iterations:
+            if not trained(iteration["status"]):
+                continue
+            held = listing(iteration["id"])
+            if set(held) - seen:
+                scopes.append(iteration["id"])  # it held images no listing before it showed
+            targeted += [i for i in held if i not in seen]
+            seen.update(held)
+        steps = _batches("DeleteImages", targeted, MAX_IMAGE_IDS_PER_CALL)
+        return Planned(targeted, steps, verify_scopes=scopes)
 
-    def remaining() -> list[str]:
-        # One re-list per scope the plan listed; on a resumed unit, the workspace and trained iterations.
-        if not scopes:
-            scopes[:] = [None, *(it.id for it in client.get_iterations(pid) if trained(it.status))]
-        return _ids(
-            page
-            for scope in scopes
-            for page in client.iter_images(pid, metadata=metadata, iteration_id=scope)
-        )
+    def remaining(plan: Plan) -> list[str]:
+        # DeleteImages?allIterations removes an image from every iteration with the workspace, so the
+        # workspace re-list proves it for every image it listed; an iteration that held images the
+        # workspace did not is re-listed for those. A journal from before verifyScopes: every scope.
+        scopes = plan.get("verifyScopes")
+        if scopes is None:
+            listed = _listed_iterations(job, runtime, client, pid)
+            scopes = [None, *(it["id"] for it in listed if trained(it["status"]))]
+        return list(dict.fromkeys(i for scope in scopes for i in listing(scope)))
 
     spec = DeleteSpec(
         plan=plan,
@@ -308,7 +347,7 @@ def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
             {"DeleteImages": lambda ids: client.delete_images(pid, ids, all_iterations=True)}
         ),
         remaining=remaining,
-        method="GetImages re-list of the workspace and each trained iteration",
+        method="GetImages re-list of the workspace and of each iteration that held images it did not",
         poll=True,
     )
     return _run_journaled(job, unit, runtime, spec)
@@ -332,7 +371,7 @@ def _delete_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
     spec = DeleteSpec(
         plan=plan,
         run_step=_step_runner({"DeletePrediction": lambda ids: client.delete_predictions(pid, ids)}),
-        remaining=listing,
+        remaining=lambda _: listing(),
         method="QueryPredictions re-list",
         poll=True,
     )
@@ -350,7 +389,7 @@ def _delete_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient)
     spec = DeleteSpec(
         plan=plan,
         run_step=_step_runner({"DeleteTag": lambda ids: client.delete_tag(pid, ids[0])}),
-        remaining=lambda: [t.id for t in client.get_tags(pid)],
+        remaining=lambda _: [t.id for t in client.get_tags(pid)],
         method="GetTags re-list",
         poll=False,
     )
@@ -370,9 +409,9 @@ def _delete_iterations(job: Job, unit: Unit, runtime: Runtime, client: TrainingC
     assert pid is not None
 
     def plan() -> Planned:
-        iterations = client.get_iterations(pid)
-        targeted = [it.id for it in iterations]
-        published = [it.id for it in iterations if it.publish_name]
+        iterations = _listed_iterations(job, runtime, client, pid)
+        targeted = [it["id"] for it in iterations]
+        published = [it["id"] for it in iterations if it["publishName"]]
         note = "DeleteIteration removes iteration details, performance and the iteration list entry"
         if job["dryRun"]:
             note = f"dry run: nothing was deleted; {len(published)} published iteration(s) to unpublish first"
@@ -382,11 +421,21 @@ def _delete_iterations(job: Job, unit: Unit, runtime: Runtime, client: TrainingC
     spec = DeleteSpec(
         plan=plan,
         run_step=_step_runner(_iteration_actions(client, pid)),
-        remaining=lambda: [i.id for i in client.get_iterations(pid)],
+        remaining=lambda _: [i.id for i in client.get_iterations(pid)],
         method="GetIterations re-list",
         poll=False,
     )
     return _run_journaled(job, unit, runtime, spec)
+
+
+def _iterations_deleted(job: Job, runtime: Runtime, pid: str) -> bool:
+    """Whether this request's iterations unit for the project verified that no iteration is left."""
+    iterations: Unit = {"category": ITERATIONS_UNIT, "projectId": pid, "cursor": None}
+    try:
+        receipt = get_json(runtime.store, receipt_path(job, iterations))
+    except StoredFileNotFoundError:
+        return False
+    return bool((receipt.get("verification") or {}).get("verified"))
 
 
 def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
@@ -396,14 +445,17 @@ def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClie
     def plan() -> Planned:
         if job["dryRun"]:
             return Planned([pid], [])
-        # A project with a published iteration cannot be deleted; when only `projects` was requested
-        # the iterations phase has not unpublished it, so do that here.
-        published = [it.id for it in client.get_iterations(pid) if it.publish_name]
+        # A project with a published iteration cannot be deleted. After this request's iterations
+        # unit verified that none are left there is nothing to unpublish; otherwise (only `projects`
+        # requested, or that unit failed) list them and unpublish here.
+        published: list[str] = []
+        if not _iterations_deleted(job, runtime, pid):
+            published = [it.id for it in client.get_iterations(pid) if it.publish_name]
         return Planned(
             [pid], _batches("UnpublishIteration", published, 1) + _batches("DeleteProject", [pid], 1)
         )
 
-    def remaining() -> list[str]:
+    def remaining(_: Plan) -> list[str]:
         try:
             client.get_project(pid)
         except NotFoundError:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from dsr import layout
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json, put_json
@@ -54,6 +54,8 @@ class Plan(TypedDict):
     steps: list[Step]
     calls: list[CallEntry]
     note: str | None
+    verifyScopes: NotRequired[list[str | None]]
+    """The listings verification repeats (images: ``None`` for the workspace, else an iteration id)."""
 
 
 @dataclass

@@ -17,6 +17,7 @@ Export container (working copies; deleted by the retention policy, see :mod:`dsr
         pages/<projectId>/<kind>-<number>.html      paged views; index.html, manifest.json at the root
     <requestId>/work/account.json                   the request's one listing of projects and iterations
     <requestId>/work/<projectId>/ids-*.txt          ids an image unit exported, for the iteration pass
+    <requestId>/work/<projectId>/iterations.json    a delete's one listing of the project's iterations
     <requestId>/request/<fingerprint>/<payload>.json  subject / callback payloads kept out of history
     <requestId>/journal/<unit>/<scope>/             a delete unit's plan, step entries, verification
     <requestId>/delivery/<requestId>-export.zip     the export as one zip
@@ -227,6 +228,11 @@ def iteration_ids_part(request_id: str, project_id: str, kind: str, iteration_id
 def workspace_ids(request_id: str, project_id: str) -> str:
     """Every workspace id of a project, once the workspace is done."""
     return _join(_ids_folder(request_id, project_id), "workspace-ids.txt")
+
+
+def iteration_listing(request_id: str, project_id: str) -> str:
+    """A delete's listing of one project's iterations, taken by its images unit for the later units."""
+    return _join(_ids_folder(request_id, project_id), "iterations.json")
 
 
 def payload(request_id: str, fingerprint: str, name: str) -> str:
