@@ -46,6 +46,13 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip()
+    if raw not in ("", "0", "1"):
+        raise DevstackError(f"{name} must be 1 or 0, got {raw!r}")
+    return raw == "1"
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -75,6 +82,10 @@ class StackLayout:
     functions_rpc_port: int = 17071
     start_timeout: float = DEFAULT_START_TIMEOUT_SECONDS
     stop_timeout: float = DEFAULT_STOP_TIMEOUT_SECONDS
+    azurite_in_memory: bool = False
+    """Azurite keeps nothing on disk (``DSR_AZURITE_IN_MEMORY=1``): the test stack, whose data is
+    thrown away anyway. On disk, Azurite syncs every blob and rewrites its whole index as it grows,
+    so a long test run or a benchmark slows down with what earlier runs stored."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, repo_root: Path = REPO_ROOT) -> StackLayout:
@@ -87,6 +98,7 @@ class StackLayout:
             local_dir=local,
             start_timeout=_seconds(env, "DSR_DEVSTACK_START_TIMEOUT", DEFAULT_START_TIMEOUT_SECONDS),
             stop_timeout=_seconds(env, "DSR_DEVSTACK_STOP_TIMEOUT", DEFAULT_STOP_TIMEOUT_SECONDS),
+            azurite_in_memory=_switch(env, "DSR_AZURITE_IN_MEMORY"),
             **ports,
         )
 

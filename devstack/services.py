@@ -78,13 +78,14 @@ class Azurite(Service):
             raise DevstackError("node is not on PATH; Azurite needs Node.js")
         data = layout.data_dir(self.name)
         data.mkdir(parents=True, exist_ok=True)
+        # Azurite refuses --location beside --inMemoryPersistence.
+        persistence = ["--inMemoryPersistence"] if layout.azurite_in_memory else ["--location", str(data)]
         return [
             str(binary),
             "--silent",
             "--skipApiVersionCheck",
             "--disableTelemetry",
-            "--location",
-            str(data),
+            *persistence,
             "--blobHost",
             LOOPBACK,
             "--blobPort",

@@ -2,6 +2,9 @@
 # test runs never use (or leave data in) a developer's running stack (values already set are kept),
 # and start_test_services, which both call.
 export DSR_LOCAL_DIR="${DSR_LOCAL_DIR:-$root/.local/test}"
+# Azurite keeps the test stack's data in memory: a test run starts empty and does not slow down
+# as earlier runs' blobs pile up on disk.
+export DSR_AZURITE_IN_MEMORY="${DSR_AZURITE_IN_MEMORY:-1}"
 export DSR_AZURITE_BLOB_PORT="${DSR_AZURITE_BLOB_PORT:-20000}"
 export DSR_AZURITE_QUEUE_PORT="${DSR_AZURITE_QUEUE_PORT:-20001}"
 export DSR_AZURITE_TABLE_PORT="${DSR_AZURITE_TABLE_PORT:-20002}"

@@ -215,3 +215,23 @@ def test_azurite_serves_the_exported_connection_string(manager: ServiceManager, 
     assert (layout.data_dir("azurite")).is_dir()
     manager.stop_one(SERVICES["azurite"])
     assert not layout.pid_file("azurite").exists()
+
+
+def test_in_memory_azurite_keeps_nothing_on_disk(stack_env: dict[str, str]) -> None:
+    layout = StackLayout.from_env({**stack_env, "DSR_AZURITE_IN_MEMORY": "1"})
+    manager = ServiceManager(layout, out=io.StringIO(), err=io.StringIO())
+    try:
+        manager.start_one(SERVICES["azurite"])
+        env = local_environment(layout)
+        with BlobServiceClient.from_connection_string(env["DSR_STORAGE_CONNECTION"]) as blobs:
+            blobs.create_container("devstack-memory").upload_blob("b.txt", b"kept in memory")
+            assert blobs.get_container_client("devstack-memory").download_blob("b.txt").readall()
+        assert not list(layout.data_dir("azurite").iterdir())
+    finally:
+        manager.stop_one(SERVICES["azurite"])
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2"])
+def test_the_in_memory_switch_takes_1_or_0_only(stack_env: dict[str, str], value: str) -> None:
+    with pytest.raises(DevstackError, match="DSR_AZURITE_IN_MEMORY"):
+        StackLayout.from_env({**stack_env, "DSR_AZURITE_IN_MEMORY": value})
