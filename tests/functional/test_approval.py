@@ -13,12 +13,13 @@ from dsr.errors import RequestConflictError
 from dsr.status import initial_document, progress
 from dsr.storage import put_json
 from dsr.times import format_time
+from dsr.wire import ApprovalDecision
 from tests.functional.fakes import MemoryStore
 from tests.functional.test_status_view import StuckClient
 from triggers.approval import approve
 
-FIRST = {"by": "dpo-a", "decision": "approve"}
-SECOND = {"by": "dpo-b", "decision": "reject"}
+FIRST: ApprovalDecision = {"by": "dpo-a", "decision": "approve", "comment": None, "principal": None}
+SECOND: ApprovalDecision = {"by": "dpo-b", "decision": "reject", "comment": None, "principal": None}
 
 
 class DecidedMeanwhile(StuckClient):
