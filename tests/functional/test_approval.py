@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 from dsr import layout
-from dsr.contract import parse_request
 from dsr.errors import RequestConflictError
 from dsr.status import initial_document, progress
 from dsr.storage import put_json
 from dsr.times import format_time
 from dsr.wire import ApprovalDecision
 from tests.functional.fakes import MemoryStore
-from tests.functional.test_status_view import StuckClient
+from tests.functional.test_status_view import StuckClient, parsed_request
 from triggers.approval import approve
 
 FIRST: ApprovalDecision = {"by": "dpo-a", "decision": "approve", "comment": None, "principal": None}
@@ -35,14 +34,7 @@ class DecidedMeanwhile(StuckClient):
 
 
 def test_a_decision_recorded_while_the_second_approver_looked_is_named():
-    request = parse_request(
-        {
-            "requestId": "r1",
-            "operation": "delete",
-            "account": {"endpoint": "https://a.cognitiveservices.azure.com", "trainingKeySecret": "cv-key"},
-            "categories": ["tags"],
-        }
-    )
+    request = parsed_request("delete", ["tags"])
     received = datetime(2026, 1, 1, tzinfo=UTC)
     running = initial_document(request, received, "running")  # past the gate: the first decision won
     store = MemoryStore()

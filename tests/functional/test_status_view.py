@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from dsr.contract import parse_request
+from dsr.contract import DsrRequest, parse_request
 from dsr.status import initial_document, progress
 from dsr.times import format_time
 from tests.functional.fakes import MemoryStore
@@ -32,15 +32,20 @@ class StuckClient:
         return self._status
 
 
-def test_a_failed_resolution_still_being_written_shows_its_error():
-    request = parse_request(
+def parsed_request(operation: str, categories: list[str]) -> DsrRequest:
+    """Request ``r1`` of one category, as intake hands it on."""
+    return parse_request(
         {
             "requestId": "r1",
-            "operation": "export",
+            "operation": operation,
             "account": {"endpoint": "https://a.cognitiveservices.azure.com", "trainingKeySecret": "cv-key"},
-            "categories": ["projects"],
+            "categories": categories,
         }
     )
+
+
+def test_a_failed_resolution_still_being_written_shows_its_error():
+    request = parsed_request("export", ["projects"])
     received = datetime(2026, 1, 1, tzinfo=UTC)
     document = initial_document(request, received, "failed")
     document["categories"]["projects"]["state"] = "skipped"
