@@ -215,20 +215,24 @@ def test_an_event_sent_json_encoded_is_read_too():
 def test_a_rejected_delete_is_canceled_and_deletes_nothing():
     context = FakeContext(request_input("delete", ["tags", "images"], approval=True))
     document = drive(REQUEST, context, host(event=approval_event("reject")))
-    assert document["state"] == "canceled"
-    assert document["approval"]["decision"] == "reject"
-    assert document["error"] == "the delete was rejected by the approver; nothing was deleted"
-    assert {e["state"] for e in document["categories"].values()} == {"skipped"}
-    assert not context.named("orchestrator", wire.DSR_CATEGORY)
+    _assert_canceled_before_any_category(
+        context, document, "reject", "the delete was rejected by the approver; nothing was deleted"
+    )
 
 
 def test_an_approval_nobody_gives_in_time_expires():
     context = FakeContext(request_input("delete", ["tags"], approval=True))
     timer_first = lambda tasks: next(t for t in tasks if t.kind == "timer")  # noqa: E731
     document = drive(REQUEST, context, host(), choose=timer_first)
+    _assert_canceled_before_any_category(
+        context, document, "expired", "approval deadline passed; nothing was deleted"
+    )
+
+
+def _assert_canceled_before_any_category(context, document, decision: str, error: str) -> None:
     assert document["state"] == "canceled"
-    assert document["approval"]["decision"] == "expired"
-    assert document["error"] == "approval deadline passed; nothing was deleted"
+    assert document["approval"]["decision"] == decision
+    assert document["error"] == error
     assert {e["state"] for e in document["categories"].values()} == {"skipped"}
     assert not context.named("orchestrator", wire.DSR_CATEGORY)
 
