@@ -1,0 +1,229 @@
+"""Benchmark: the host's CPU per exported image, by phase.
+
+On a machine where the host, the emulator and Azurite share two cores, every CPU millisecond the host
+spends per image is wall time. This measures process CPU time (``time.process_time``), not wall time,
+so its figures hold on a loaded machine. The emulator runs in its own process and Azurite is another,
+so the process measured is the host's code alone.
+
+Phases, each run on its own over the same ``N`` images of one emulated project (single-threaded, so
+each figure is that phase's cost and nothing else's):
+
+- ``listing``: ``GetImages`` pages parsed into records (the images unit's listing);
+- ``download``: each original streamed from the emulator through ``TrainingClient.open_download``;
+- ``sha256``: hashing each original's bytes;
+- ``upload``: each original written with ``ExportStore.put_stream`` as ``copy_download`` does (its
+  sha256 included: subtract the line above for the SDK's share);
+- ``records``: the image records (``exportedFile`` fields, signed links removed) written as NDJSON;
+- ``unit``: the whole images unit (``run_export_unit`` until done) with the process's download threads,
+  as the activity runs it: everything above, together;
+- ``package``: the status-writing step over that unit's records (paged views, COCO, manifest).
+
+Needs Azurite: ``eval "$(python -m devstack env)"`` first.
+
+    .venv/bin/python -m benchmarks.export_cpu [--images N] [--profile PHASE]
+
+``--profile PHASE`` runs that phase again under cProfile and prints the top functions by own time
+(the unit phase is profiled on its calling thread only; profile ``copy`` for the download threads' work,
+which runs ``copy_download`` image by image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import json
+import os
+import pstats
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from dsr.config import load_settings
+from dsr.customvision import Image, TrainingClient
+from dsr.export import _image_records, copy_download, record_account_listing, run_export_unit
+from dsr.package.export_package import write_export_package
+from dsr.runtime import STORE_POOL_SIZE, Runtime
+from dsr.storage import BlobExportStore, FileRef, put_json, put_ndjson
+from dsr.units import Job, Unit
+from tests.functional.documents import finished_export
+from tests.functional.fakes import KeyOnlySecrets
+
+ACCOUNT = "account-1"
+RECORDS_PER_PART = 2_048
+"""Records per NDJSON part: what one images-unit activity call writes at most."""
+
+
+@contextmanager
+def emulator(images: int, key: str) -> Iterator[str]:
+    """The emulator in its own process (its CPU is not the host's), one project of ``images`` images."""
+    spec = {
+        ACCOUNT: {
+            "projects_per_account": 1,
+            "images_per_project": images,
+            "iterations_per_project": 0,
+            "predictions_per_project": 0,
+        }
+    }
+    env = {
+        **os.environ,
+        "BENCH_EMULATOR_KEYS": json.dumps({ACCOUNT: key}),
+        "BENCH_EMULATOR_ADMIN_TOKEN": secrets.token_hex(16),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.emulator_process", json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=30)
+
+
+class Bench:
+    """One emulated project, a fresh export container, and the runtime the activities would use."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        os.environ["DSR_ALLOWED_ENDPOINT_ORIGINS"] = base_url
+        os.environ["DSR_CV_RATE_LIMIT_PER_SECOND"] = "1000"  # the call bound is not what is measured
+        settings = load_settings()
+        self.store = BlobExportStore.from_connection(
+            settings.storage_connection, f"cpu-{uuid.uuid4().hex[:8]}", pool_size=STORE_POOL_SIZE
+        )
+        self.runtime = Runtime(settings=settings, secrets=KeyOnlySecrets(key), store=self.store)
+        self.account = {"endpoint": base_url, "trainingKeySecret": "bench", "secretVersion": "0" * 32}
+        self.client: TrainingClient = self.runtime.client_for(self.account)  # type: ignore[arg-type]
+        self.project_id = self.client.get_projects()[0].id
+        self.images: list[Image] = []
+        self.originals: list[bytes] = []
+        self.unit_files: list[dict[str, Any]] = []
+
+    def job(self, request_id: str) -> Job:
+        return {
+            "requestId": request_id,
+            "operation": "export",
+            "account": self.account,  # type: ignore[typeddict-item]
+            "projectIds": [self.project_id],
+            "categories": ["images"],
+            "subject": None,
+            "dryRun": False,
+        }
+
+    # -- the phases: each returns the number of images it handled -------------------------------------
+
+    def listing(self) -> int:
+        self.images = [image for page in self.client.iter_images(self.project_id) for image in page]
+        return len(self.images)
+
+    def download(self) -> int:
+        self.originals = []
+        for image in self.images:
+            assert image.original_image_uri is not None
+            with self.client.open_download(image.original_image_uri) as chunks:
+                self.originals.append(b"".join(chunks))
+        return len(self.originals)
+
+    def sha256(self) -> int:
+        for data in self.originals:
+            hashlib.sha256(data).hexdigest()
+        return len(self.originals)
+
+    def upload(self) -> int:
+        folder = f"upload-{uuid.uuid4().hex[:8]}"
+        for image, data in zip(self.images, self.originals, strict=True):
+            self.store.put_stream(f"{folder}/{image.id}.png", iter((data[:65536], data[65536:])), "image/png")
+        return len(self.originals)
+
+    def copy(self) -> int:
+        folder = f"copy-{uuid.uuid4().hex[:8]}"
+        for image in self.images:
+            assert image.original_image_uri is not None
+            copy_download(self.client, self.store, image.original_image_uri, f"{folder}/{image.id}")
+        return len(self.images)
+
+    def records(self) -> int:
+        folder = f"records-{uuid.uuid4().hex[:8]}"
+        copies = {
+            image.id: FileRef(f"{folder}/{image.id}.png", 20_000, "0" * 64, "image/png") for image in self.images
+        }
+        for start in range(0, len(self.images), RECORDS_PER_PART):
+            part = self.images[start : start + RECORDS_PER_PART]
+            put_ndjson(self.store, f"{folder}/images-{start:07d}.ndjson", _image_records(part, copies, None))
+        return len(self.images)
+
+    def unit(self) -> int:
+        request_id = f"unit-{uuid.uuid4().hex[:8]}"
+        job = self.job(request_id)
+        with self.runtime.unit_client(job["account"]) as (client, _):
+            record_account_listing(request_id, self.store, client, client.get_projects(), [self.project_id])
+        unit: Unit = {"category": "images", "projectId": self.project_id, "cursor": None}
+        images = 0
+        self.unit_files = []
+        self.unit_request = request_id
+        while True:
+            result = run_export_unit(job, unit, self.runtime)
+            images += result["counts"]["images"]
+            self.unit_files.extend(result["files"])
+            if result["next"] is None:
+                return images
+            unit["cursor"] = result["next"]
+
+    def package(self) -> int:
+        tags = put_json(self.store, f"{self.unit_request}/export/tags.json", {self.project_id: []})
+        parts = [FileRef(f["path"], f["bytes"], f["sha256"], f["contentType"]) for f in self.unit_files]
+        document = finished_export(
+            self.unit_request, {"id": self.project_id, "name": "bench"}, tags, parts, len(self.images)
+        )
+        write_export_package(self.store, self.store, document, datetime.now(UTC))
+        return len(self.images)
+
+
+PHASES = ("listing", "download", "sha256", "upload", "records", "unit", "package")
+
+
+def cpu_ms_per_image(phase: Callable[[], int]) -> tuple[float, float, int]:
+    """(CPU ms per image, wall s, images) of one run of ``phase``."""
+    cpu, wall = time.process_time(), time.monotonic()
+    images = phase()
+    return (time.process_time() - cpu) * 1000 / max(1, images), time.monotonic() - wall, images
+
+
+def profile(phase: Callable[[], int], top: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.runcall(phase)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=2_000)
+    parser.add_argument("--profile", choices=(*PHASES, "copy"), help="profile this phase afterwards")
+    parser.add_argument("--top", type=int, default=30, help="functions the profile lists")
+    args = parser.parse_args()
+    key = secrets.token_hex(16)
+    with emulator(args.images, key) as base_url:
+        bench = Bench(base_url, key)
+        bench.client.get_projects()  # connections and imports warm before anything is measured
+        for name in PHASES:
+            ms, wall, images = cpu_ms_per_image(getattr(bench, name))
+            print(f"{name:<9} {ms:7.3f} CPU ms/image   ({images} images, wall {wall:6.1f} s)", flush=True)
+        size = sum(len(data) for data in bench.originals) / max(1, len(bench.originals))
+        print(f"mean original {size:,.0f} bytes; the unit's figure is the one that counts")
+        if args.profile:
+            profile(getattr(bench, args.profile), args.top)
+
+
+if __name__ == "__main__":
+    main()
