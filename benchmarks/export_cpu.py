@@ -5,8 +5,8 @@ spends per image is wall time. This measures process CPU time (``time.process_ti
 so its figures hold on a loaded machine. The emulator runs in its own process and Azurite is another,
 so the process measured is the host's code alone.
 
-Phases, each run on its own over the same ``N`` images of one emulated project (single-threaded, so
-each figure is that phase's cost and nothing else's):
+Phases, each run on its own over the same ``N`` small originals of one emulated project and
+single-threaded unless said otherwise, so each figure is that phase's cost alone:
 
 - ``listing``: ``GetImages`` pages parsed into records (the images unit's listing);
 - ``download``: each original streamed from the emulator through ``TrainingClient.open_download``;
@@ -14,17 +14,22 @@ each figure is that phase's cost and nothing else's):
 - ``upload``: each original written with ``ExportStore.put_stream`` as ``copy_download`` does (its
   sha256 included: subtract the line above for the SDK's share);
 - ``records``: the image records (``exportedFile`` fields, signed links removed) written as NDJSON;
-- ``unit``: the whole images unit (``run_export_unit`` until done) with the process's download threads,
+- ``copy``: ``copy_download`` image by image: download and upload together, as one download thread
+  runs them;
+- ``unit``: the whole images unit (``run_export_unit`` until done) on the process's download threads,
   as the activity runs it: everything above, together;
-- ``package``: the status-writing step over that unit's records (paged views, COCO, manifest).
+- ``package``: the status-writing step over that unit's records (paged views, COCO, manifest);
+- ``large_copy``: ``copy_download`` of a few large originals (default 6 MiB, Custom Vision's largest,
+  so each goes as staged blocks): the costs that grow with the bytes.
 
 Needs Azurite: ``eval "$(python -m devstack env)"`` first.
 
     .venv/bin/python -m benchmarks.export_cpu [--images N] [--profile PHASE]
 
-``--profile PHASE`` runs that phase again under cProfile and prints the top functions by own time
-(the unit phase is profiled on its calling thread only; profile ``copy`` for the download threads' work,
-which runs ``copy_download`` image by image).
+``--profile PHASE`` runs that phase again under cProfile (timed by CPU) and prints the top functions
+by own time. cProfile's cost per call inflates code made of many small calls, so read its shares as
+pointers, and the phase figures as the measurement. The unit phase is profiled on its calling thread
+only: profile ``copy`` for what the download threads do.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ import json
 import os
 import pstats
 import secrets
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -52,12 +59,37 @@ from dsr.package.export_package import write_export_package
 from dsr.runtime import STORE_POOL_SIZE, Runtime
 from dsr.storage import BlobExportStore, FileRef, put_json, put_ndjson
 from dsr.units import Job, Unit
+from emulator.png import make_png
 from tests.functional.documents import finished_export
 from tests.functional.fakes import KeyOnlySecrets
 
 ACCOUNT = "account-1"
 RECORDS_PER_PART = 2_048
 """Records per NDJSON part: what one images-unit activity call writes at most."""
+
+
+@contextmanager
+def large_originals(count: int, size: int) -> Iterator[list[str]]:
+    """URIs of ``count`` PNG originals of ``size`` bytes, served by a static file server in its own
+    process (the emulator takes at most 1 MiB per upload, so it cannot hold them)."""
+    head = make_png(64, 64, seed="large")
+    with tempfile.TemporaryDirectory() as folder:
+        for n in range(count):
+            with open(os.path.join(folder, f"{n:04d}.png"), "wb") as file:
+                file.write(head + os.urandom(max(0, size - len(head))))
+        process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder, "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            port = int(process.stdout.readline().split(" port ")[1].split()[0])
+            yield [f"http://127.0.0.1:{port}/{n:04d}.png" for n in range(count)]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @contextmanager
@@ -98,17 +130,27 @@ class Bench:
     def __init__(self, base_url: str, key: str) -> None:
         os.environ["DSR_ALLOWED_ENDPOINT_ORIGINS"] = base_url
         os.environ["DSR_CV_RATE_LIMIT_PER_SECOND"] = "1000"  # the call bound is not what is measured
-        settings = load_settings()
-        self.store = BlobExportStore.from_connection(
-            settings.storage_connection, f"cpu-{uuid.uuid4().hex[:8]}", pool_size=STORE_POOL_SIZE
-        )
-        self.runtime = Runtime(settings=settings, secrets=KeyOnlySecrets(key), store=self.store)
+        self.key = key
         self.account = {"endpoint": base_url, "trainingKeySecret": "bench", "secretVersion": "0" * 32}
-        self.client: TrainingClient = self.runtime.client_for(self.account)  # type: ignore[arg-type]
+        self.fresh_container()
         self.project_id = self.client.get_projects()[0].id
         self.images: list[Image] = []
         self.originals: list[bytes] = []
         self.unit_files: list[dict[str, Any]] = []
+        self.unit_request = ""
+        self.large: list[str] = []
+        """URIs of the large originals (``large_copy``)."""
+
+    def fresh_container(self) -> None:
+        """A new export container (and runtime on it): Azurite slows down as a container fills, and
+        a phase should not wait on what the phases before it stored."""
+        settings = load_settings()
+        self.store = BlobExportStore.from_connection(
+            settings.storage_connection, f"cpu-{uuid.uuid4().hex[:8]}", pool_size=STORE_POOL_SIZE
+        )
+        self.runtime = Runtime(settings=settings, secrets=KeyOnlySecrets(self.key), store=self.store)
+        self.client: TrainingClient = self.runtime.client_for(self.account)  # type: ignore[arg-type]
+        self.store.list_files("none/")  # creates the container outside the measured span
 
     def job(self, request_id: str) -> Job:
         return {
@@ -153,6 +195,12 @@ class Bench:
             copy_download(self.client, self.store, image.original_image_uri, f"{folder}/{image.id}")
         return len(self.images)
 
+    def large_copy(self) -> int:
+        folder = f"large-{uuid.uuid4().hex[:8]}"
+        for n, uri in enumerate(self.large):
+            copy_download(self.client, self.store, uri, f"{folder}/{n:04d}")
+        return len(self.large)
+
     def records(self) -> int:
         folder = f"records-{uuid.uuid4().hex[:8]}"
         copies = {
@@ -190,7 +238,7 @@ class Bench:
         return len(self.images)
 
 
-PHASES = ("listing", "download", "sha256", "upload", "records", "unit", "package")
+PHASES = ("listing", "download", "sha256", "upload", "records", "copy", "unit", "package", "large_copy")
 
 
 def cpu_ms_per_image(phase: Callable[[], int]) -> tuple[float, float, int]:
@@ -201,7 +249,8 @@ def cpu_ms_per_image(phase: Callable[[], int]) -> tuple[float, float, int]:
 
 
 def profile(phase: Callable[[], int], top: int) -> None:
-    profiler = cProfile.Profile()
+    # Timed by CPU, not by the clock: time spent waiting on a socket is not the host's cost.
+    profiler = cProfile.Profile(time.process_time)
     profiler.runcall(phase)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
@@ -209,18 +258,35 @@ def profile(phase: Callable[[], int], top: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=2_000)
-    parser.add_argument("--profile", choices=(*PHASES, "copy"), help="profile this phase afterwards")
+    parser.add_argument("--profile", choices=PHASES, help="profile this phase afterwards")
+    parser.add_argument("--large-count", type=int, default=10, help="large originals (large_copy)")
+    parser.add_argument("--large-mib", type=float, default=6.0, help="their size (Custom Vision's max: 6)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each phase (median shown)")
     parser.add_argument("--top", type=int, default=30, help="functions the profile lists")
     args = parser.parse_args()
     key = secrets.token_hex(16)
-    with emulator(args.images, key) as base_url:
+    large_size = int(args.large_mib * 2**20)
+    with emulator(args.images, key) as base_url, large_originals(args.large_count, large_size) as large:
         bench = Bench(base_url, key)
-        bench.client.get_projects()  # connections and imports warm before anything is measured
+        bench.large = large
         for name in PHASES:
-            ms, wall, images = cpu_ms_per_image(getattr(bench, name))
-            print(f"{name:<9} {ms:7.3f} CPU ms/image   ({images} images, wall {wall:6.1f} s)", flush=True)
+            runs = []
+            for _ in range(args.repeat):
+                if name != "package":  # the package step reads what the unit phase just wrote
+                    bench.fresh_container()
+                runs.append(cpu_ms_per_image(getattr(bench, name)))
+            ms = sorted(run[0] for run in runs)
+            wall = sum(run[1] for run in runs) / len(runs)
+            print(
+                f"{name:<9} {statistics.median(ms):7.3f} CPU ms/image (min {ms[0]:.3f}, {len(ms)} runs; "
+                f"{runs[0][2]} images, wall {wall:5.1f} s a run)",
+                flush=True,
+            )
         size = sum(len(data) for data in bench.originals) / max(1, len(bench.originals))
-        print(f"mean original {size:,.0f} bytes; the unit's figure is the one that counts")
+        print(
+            f"small originals {size:,.0f} bytes on average (every phase but large_copy); "
+            f"large_copy: {len(bench.large)} originals of {args.large_mib:.1f} MiB"
+        )
         if args.profile:
             profile(getattr(bench, args.profile), args.top)
 
