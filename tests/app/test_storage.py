@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from dsr.storage import BLOCK_SIZE, StoredFileNotFoundError, get_json, put_json, put_ndjson
+from dsr.storage import (
+    BLOCK_SIZE,
+    SHA256_METADATA_KEY,
+    BlobExportStore,
+    StorageUnavailableError,
+    StoredFileExistsError,
+    StoredFileNotFoundError,
+    get_json,
+    put_json,
+    put_ndjson,
+)
 
 pytestmark = pytest.mark.services
 
@@ -43,3 +59,124 @@ def test_missing_file_is_a_permanent_error(export_store):
     put_json(export_store, "r/a.json", {})
     with pytest.raises(StoredFileNotFoundError):
         export_store.get_bytes("r/missing.json")
+
+
+def _store_and_container(connection: str) -> tuple[BlobExportStore, ContainerClient]:
+    """A store on a new container, and the SDK's own client for that container to look behind it."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    service = BlobServiceClient.from_connection_string(connection)
+    return BlobExportStore.from_connection(connection, name), service.get_container_client(name)
+
+
+def test_small_file_is_one_put_with_its_sha256_and_content_type(storage_connection):
+    store, container = _store_and_container(storage_connection)
+    data = b"\x89PNG\r\n\x1a\n" + os.urandom(5000)
+    ref = store.put_stream("r/img.png", iter((data[:100], data[100:])), "image/png")
+    blob = container.get_blob_client("r/img.png")
+    properties = blob.get_blob_properties()
+    assert (
+        properties.metadata
+        == {SHA256_METADATA_KEY: hashlib.sha256(data).hexdigest()}
+        == {SHA256_METADATA_KEY: ref.sha256}
+    )
+    assert properties.content_settings.content_type == "image/png"
+    committed, _ = blob.get_block_list("committed")
+    assert committed == []  # Put Blob: no staged blocks
+
+
+def test_large_stream_goes_as_blocks_with_its_sha256_and_content_type(storage_connection):
+    store, container = _store_and_container(storage_connection)
+    data = os.urandom(BLOCK_SIZE * 2 + 100)
+    chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    store.put_stream("r/big.png", iter(chunks), "image/png")
+    blob = container.get_blob_client("r/big.png")
+    committed, _ = blob.get_block_list("committed")
+    assert [block.size for block in committed] == [BLOCK_SIZE, BLOCK_SIZE, 100]
+    properties = blob.get_blob_properties()
+    assert properties.metadata == {SHA256_METADATA_KEY: hashlib.sha256(data).hexdigest()}
+    assert properties.content_settings.content_type == "image/png"
+
+
+def test_create_is_first_writer_wins(export_store):
+    export_store.create_bytes("r/claim.json", b"first", "application/json")
+    with pytest.raises(StoredFileExistsError):
+        export_store.create_bytes("r/claim.json", b"second", "application/json")
+    assert export_store.get_bytes("r/claim.json") == b"first"
+
+
+class _RecordingProxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy that records each request line and refuses it."""
+
+    seen: ClassVar[list[str]] = []
+
+    def _refuse(self) -> None:
+        self.seen.append(self.requestline)
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _refuse
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads ``seen``."""
+
+
+@pytest.fixture
+def proxy() -> Iterator[str]:
+    _RecordingProxy.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordingProxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _new_store(connection: str) -> BlobExportStore:
+    return _store_and_container(connection)[0]
+
+
+def test_a_proxy_from_the_environment_is_used(storage_connection, proxy, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    store = _new_store(storage_connection)
+    with pytest.raises(StorageUnavailableError):
+        store.put_bytes("r/a.json", b"{}", "application/json")
+    # A forward proxy is sent the absolute URI of the storage account.
+    assert _RecordingProxy.seen
+    assert all(" http://127.0.0.1:" in line for line in _RecordingProxy.seen)
+
+
+def test_no_proxy_for_the_storage_host_goes_direct(storage_connection, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    store = _new_store(storage_connection)
+    store.put_bytes("r/a.json", b"{}", "application/json")
+    assert store.get_bytes("r/a.json") == b"{}"
+    assert _RecordingProxy.seen == []
+
+
+def test_the_environment_is_read_when_the_client_is_built_not_per_request(
+    storage_connection, proxy, monkeypatch
+):
+    # Reading proxy settings on every request scans the whole environment twice per upload.
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    store = _new_store(storage_connection)
+    store.put_bytes("r/a.json", b"{}", "application/json")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    store.put_bytes("r/b.json", b"{}", "application/json")
+    assert _RecordingProxy.seen == []
+
+
+def test_netrc_credentials_never_replace_the_storage_authorization(storage_connection, tmp_path, monkeypatch):
+    # requests would send ~/.netrc's login for a matching host as Basic auth over the SDK's own
+    # Authorization header, and the service would refuse every call.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password something\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    store = _new_store(storage_connection)
+    store.put_bytes("r/a.json", b"{}", "application/json")
+    assert store.get_bytes("r/a.json") == b"{}"
