@@ -38,6 +38,7 @@ import argparse
 import cProfile
 import hashlib
 import json
+import logging
 import os
 import pstats
 import resource
@@ -265,6 +266,14 @@ def measure(phase: Callable[[], int]) -> Run:
     return Run((user + kernel) * per, kernel * per, time.monotonic() - wall, images)
 
 
+class WorkerLikeHandler(logging.Handler):
+    """Formats every record and drops it, as the Functions worker formats each INFO record to send to
+    the host (devhost, by contrast, silences the Azure SDK's loggers)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)
+
+
 def profile(phase: Callable[[], int], top: int) -> None:
     # Timed by CPU, not by the clock: time spent waiting on a socket is not the host's cost.
     profiler = cProfile.Profile(time.process_time)
@@ -282,7 +291,13 @@ def main() -> None:
     parser.add_argument("--large-mib", type=float, default=6.0, help="their size (Custom Vision's max: 6)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each phase (median shown)")
     parser.add_argument("--top", type=int, default=30, help="functions the profile lists")
+    parser.add_argument(
+        "--no-worker-logging", action="store_true", help="leave logging off (default: INFO, as in Azure)"
+    )
     args = parser.parse_args()
+    if not args.no_worker_logging:
+        logging.getLogger().addHandler(WorkerLikeHandler())
+        logging.getLogger().setLevel(logging.INFO)
     key = secrets.token_hex(16)
     large_size = int(args.large_mib * 2**20)
     with emulator(args.images, key) as base_url, large_originals(args.large_count, large_size) as large:
@@ -303,6 +318,10 @@ def main() -> None:
                 flush=True,
             )
         size = sum(len(data) for data in bench.originals) / max(1, len(bench.originals))
+        print(
+            f"environment: {len(os.environ)} variables; logging at "
+            f"{logging.getLevelName(logging.getLogger().getEffectiveLevel())}"
+        )
         print(
             f"small originals {size:,.0f} bytes on average (every phase but large_copy); "
             f"large_copy: {len(bench.large)} originals of {args.large_mib:.1f} MiB"

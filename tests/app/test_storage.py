@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import logging
 import os
 import threading
 import uuid
@@ -180,3 +181,21 @@ def test_netrc_credentials_never_replace_the_storage_authorization(storage_conne
     store = _new_store(storage_connection)
     store.put_bytes("r/a.json", b"{}", "application/json")
     assert store.get_bytes("r/a.json") == b"{}"
+
+
+HTTP_LOG = "azure.core.pipeline.policies.http_logging_policy"
+
+
+def test_writes_log_no_request_records_at_info(export_store, caplog):
+    # The Functions worker forwards INFO to the host: a record per request would be two per image.
+    caplog.set_level(logging.INFO)
+    export_store.put_bytes("r/a.json", b"{}", "application/json")
+    export_store.put_stream("r/b.png", iter((b"\x89PNG\r\n\x1a\n",)), "image/png")
+    assert [r for r in caplog.records if r.name == HTTP_LOG] == []
+
+
+def test_request_records_are_there_at_debug(export_store, caplog):
+    caplog.set_level(logging.DEBUG, logger=HTTP_LOG)
+    export_store.put_bytes("r/a.json", b"{}", "application/json")
+    logged = [r.getMessage() for r in caplog.records if r.name == HTTP_LOG]
+    assert any("Request method: 'PUT'" in message for message in logged)
