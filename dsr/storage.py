@@ -167,6 +167,15 @@ def container_client(connection: str, container_name: str, pool_size: int = 10) 
     return service.get_container_client(container_name)
 
 
+def _take(buffer: bytearray, size: int) -> bytes:
+    """The first ``size`` bytes of ``buffer``, removed from it; copied once (a slice of a bytearray
+    would be a second copy)."""
+    with memoryview(buffer) as view:
+        taken = bytes(view[:size])
+    del buffer[:size]
+    return taken
+
+
 class BlobExportStore:
     """:class:`ExportStore` on one private Blob Storage container (Azurite locally)."""
 
@@ -217,38 +226,39 @@ class BlobExportStore:
 
     def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef:
         iterator = iter(chunks)
-        buffer = bytearray()
+        head: list[bytes] = []
+        size = 0
         for chunk in iterator:
-            buffer.extend(chunk)
-            if len(buffer) >= BLOCK_SIZE:
+            head.append(chunk)
+            size += len(chunk)
+            if size >= BLOCK_SIZE:
                 break
         else:
-            # Most images are far smaller than a block: one request instead of stage + commit.
-            return self.put_bytes(path, bytes(buffer), content_type)
+            # Most images are far smaller than a block: one request instead of stage + commit. The
+            # chunks are joined once (a single chunk, the usual small image, is not copied at all).
+            return self.put_bytes(path, b"".join(head), content_type)
         self._ensure_container()
         blob = self._container.get_blob_client(path)
+        buffer = bytearray().join(head)
         digest = hashlib.sha256(buffer)
-        size = len(buffer)
         blocks: list[BlobBlock] = []
 
-        def stage_full_blocks() -> None:
-            while len(buffer) >= BLOCK_SIZE:
-                block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
-                blob.stage_block(block_id, bytes(buffer[:BLOCK_SIZE]))
-                blocks.append(BlobBlock(block_id=block_id))
-                del buffer[:BLOCK_SIZE]
+        def stage(data: bytes) -> None:
+            block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
+            blob.stage_block(block_id, data)
+            blocks.append(BlobBlock(block_id=block_id))
 
         try:
-            stage_full_blocks()
+            while len(buffer) >= BLOCK_SIZE:
+                stage(_take(buffer, BLOCK_SIZE))
             for chunk in iterator:
                 digest.update(chunk)
                 size += len(chunk)
                 buffer.extend(chunk)
-                stage_full_blocks()
+                while len(buffer) >= BLOCK_SIZE:
+                    stage(_take(buffer, BLOCK_SIZE))
             if buffer:
-                block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
-                blob.stage_block(block_id, bytes(buffer))
-                blocks.append(BlobBlock(block_id=block_id))
+                stage(bytes(buffer))
             sha = digest.hexdigest()
             blob.commit_block_list(
                 blocks,

@@ -199,3 +199,24 @@ def test_request_records_are_there_at_debug(export_store, caplog):
     export_store.put_bytes("r/a.json", b"{}", "application/json")
     logged = [r.getMessage() for r in caplog.records if r.name == HTTP_LOG]
     assert any("Request method: 'PUT'" in message for message in logged)
+
+
+@pytest.mark.parametrize(
+    ("total", "chunk", "blocks"),
+    [
+        (BLOCK_SIZE - 1, 65536, []),  # under a block: one Put Blob
+        (BLOCK_SIZE, 65536, [BLOCK_SIZE]),
+        (BLOCK_SIZE * 2 + 7, BLOCK_SIZE * 2 + 7, [BLOCK_SIZE, BLOCK_SIZE, 7]),  # one chunk, many blocks
+        (BLOCK_SIZE + 3, 1_000_003, [BLOCK_SIZE, 3]),  # chunks that straddle the block boundary
+    ],
+)
+def test_streams_are_cut_into_whole_blocks(storage_connection, total, chunk, blocks):
+    store, container = _store_and_container(storage_connection)
+    data = os.urandom(total)
+    ref = store.put_stream("r/f.bin", (data[i : i + chunk] for i in range(0, total, chunk)), "image/bmp")
+    blob = container.get_blob_client("r/f.bin")
+    committed, _ = blob.get_block_list("committed")
+    assert [block.size for block in committed] == blocks
+    assert (ref.size, ref.sha256) == (total, hashlib.sha256(data).hexdigest())
+    assert blob.get_blob_properties().metadata == {SHA256_METADATA_KEY: ref.sha256}
+    assert store.get_bytes("r/f.bin") == data
