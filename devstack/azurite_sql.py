@@ -64,7 +64,7 @@ def _initialise(data_dir: Path, log: Path) -> None:
     if (datadir / "mysql").is_dir():
         return
     with log.open("ab") as out:
-        subprocess.run(  # noqa: S603 - fixed arguments, binary found on PATH
+        subprocess.run(
             [
                 _binary("mariadb-install-db"),
                 "--no-defaults",
@@ -82,7 +82,9 @@ def _initialise(data_dir: Path, log: Path) -> None:
 def _socket(data_dir: Path) -> Path:
     path = data_dir / "sock"
     if len(str(path)) > SOCKET_PATH_MAX:
-        raise DevstackError(f"MariaDB's socket path would be too long for Unix ({path}): use a shorter DSR_LOCAL_DIR")
+        raise DevstackError(
+            f"MariaDB's socket path would be too long for Unix ({path}): use a shorter DSR_LOCAL_DIR"
+        )
     return path
 
 
@@ -110,7 +112,7 @@ def _create_database(data_dir: Path, password: str) -> None:
         f"ALTER USER '{USER}'@'{LOOPBACK}' IDENTIFIED BY '{password}';"
         f"GRANT ALL ON {DATABASE}.* TO '{USER}'@'{LOOPBACK}';"
     )
-    subprocess.run(  # noqa: S603 - fixed arguments; the statements go on stdin, not the command line
+    subprocess.run(
         [_binary("mariadb"), "--no-defaults", f"--socket={_socket(data_dir)}", "-uroot"],
         input=statements.encode(),
         check=True,
@@ -145,7 +147,7 @@ def run(data_dir: Path, port: int, azurite: list[str]) -> int:
     _initialise(data_dir, log)
     password = _password(data_dir)
     with log.open("ab") as out:
-        server = subprocess.Popen(_server_command(data_dir, port), stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        server = subprocess.Popen(_server_command(data_dir, port), stdout=out, stderr=subprocess.STDOUT)
     children = [server]
     stopping = False
 
@@ -159,7 +161,7 @@ def run(data_dir: Path, port: int, azurite: list[str]) -> int:
         _wait_for_port(port, server)
         _create_database(data_dir, password)
         url = f"mysql://{USER}:{password}@{LOOPBACK}:{port}/{DATABASE}"
-        blobs = subprocess.Popen(azurite, env={**os.environ, "AZURITE_DB": url})  # noqa: S603
+        blobs = subprocess.Popen(azurite, env={**os.environ, "AZURITE_DB": url})
         children.insert(0, blobs)
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(POLL_SECONDS)
@@ -170,8 +172,12 @@ def run(data_dir: Path, port: int, azurite: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.azurite_sql", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, required=True, help="MariaDB's directory (created on first use)")
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.azurite_sql", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, required=True, help="MariaDB's directory (created on first use)"
+    )
     parser.add_argument("--port", type=int, required=True, help="MariaDB's loopback port")
     parser.add_argument("azurite", nargs=argparse.REMAINDER, help="-- then Azurite's command")
     args = parser.parse_args(argv)
