@@ -215,19 +215,7 @@ def test_a_late_identical_start_of_a_finished_request_runs_nothing(stack, host):
     finished = host.wait(body["requestId"]).json()
     folder = stack.folder(body["requestId"])
     written = {b.name: b.etag for b in folder.container.list_blobs(name_starts_with="late-twin/")}
-    stored = _instance(host, body["requestId"])["input"]
-    late = json.loads(stored) if isinstance(stored, str) else stored
-    late["run"] = {"attempt": 1, "token": "late-twin-second-start"}
-    started = requests.post(
-        f"http://127.0.0.1:{host.rpc_port}/durabletask/orchestrators/dsr_request/dsr-late-twin",
-        json=late,
-        timeout=10,
-    )
-    assert started.status_code == 202, started.text
-    deadline = time.monotonic() + 60
-    while _instance(host, body["requestId"])["runtimeStatus"] != "Completed":
-        assert time.monotonic() < deadline, "the second start did not finish"
-        time.sleep(0.3)
+    _start_late_twin(host, body["requestId"], "late-twin-second-start")
     assert host.status(body["requestId"]).json() == finished
     again = {b.name: b.etag for b in folder.container.list_blobs(name_starts_with="late-twin/")}
     assert again == written, "the second start wrote export files again"
