@@ -26,7 +26,7 @@ from dsr.report import write_reports
 from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
-from dsr.status import with_status_file
+from dsr.status import TERMINAL_STATES, with_status_file
 from dsr.storage import StoredFileNotFoundError, get_json, put_json
 from dsr.units import UnitResult, empty_result
 from dsr.wire import (
@@ -52,7 +52,8 @@ def claim_run(payload: ClaimRunInput) -> ClaimRunResult:
     """Claim this attempt of the request for this start; a duplicate start gets the recorded document.
 
     The duplicate replaced a finished instance, so the document it hands back becomes that instance's
-    output again, as it was before.
+    output again, as it was before. A retry marks the record running before it starts; a duplicate one
+    that started after the first run finished puts back the state the recorded document ends with.
     """
     runtime = get_runtime()
     request_id = payload["requestId"]
@@ -66,6 +67,8 @@ def claim_run(payload: ClaimRunInput) -> ClaimRunResult:
         document = get_json(runtime.records, layout.status(request_id))
     except StoredFileNotFoundError:
         document = None
+    if document is not None and document["state"] in TERMINAL_STATES:
+        mark(runtime.records, request_id, document["operation"], document["state"], document["receivedAt"])
     return {"owner": False, "document": document}
 
 

@@ -11,8 +11,9 @@ stand-in running: ``./scripts/run.sh`` or ``devstack start azurite keyvault`` fi
 For each size it prints export and delete by this app (wall s; API span, the first to the last API
 call; calls vs minimal; utilisation, the call bound (minimal calls / rate) over the wall time, and
 call utilisation, the same over the API span; 429s; peak RSS of the host; largest history of any
-orchestration instance), the same export and delete by the baseline, and the speed-up; then the bulk
-run: ``--bulk`` accounts, each with its own limit, submitted through the queue at once.
+orchestration instance), the same export and delete by the baseline, and the speed-up; the copy floor
+(``copy_floor.py``: the same images copied with no app, the export's other bound on this machine);
+then the bulk run: ``--bulk`` accounts, each with its own limit, submitted through the queue at once.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from azure.keyvault.secrets import SecretClient
 from azure.storage.blob import ContainerClient
 from azure.storage.queue import QueueClient
 
-from benchmarks import baseline_sdk
+from benchmarks import baseline_sdk, copy_floor
 from benchmarks.emulator_process import build
 from benchmarks.minimal_calls import delete_calls, export_calls
 from devstack.layout import StackLayout
@@ -190,6 +191,18 @@ def _cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _session_cpu_seconds(session: int) -> float:
+    """User + system CPU seconds of every live process in ``session`` (devstack starts each service in
+    its own): Azurite over SQL is a wrapper with Azurite and MariaDB as its children."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:  # field 6 of /proc/PID/stat: the session id
+                ticks += sum(int(value) for value in fields[11:13])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _azurite_pid() -> int | None:
     """The pid of the Azurite devstack started, if it did (its CPU time tells a storage-bound run)."""
     try:
@@ -233,7 +246,7 @@ class Bench:
 
     def services_cpu(self) -> tuple[float | None, float]:
         """CPU seconds so far of Azurite (if known) and of the emulator."""
-        azurite = None if self.azurite_pid is None else _cpu_seconds(self.azurite_pid)
+        azurite = None if self.azurite_pid is None else _session_cpu_seconds(self.azurite_pid)
         return azurite, _cpu_seconds(self.emulator.process.pid)
 
     def services_cpu_since(self, before: tuple[float | None, float]) -> tuple[float | None, float]:
@@ -347,6 +360,16 @@ class Bench:
             load=os.getloadavg()[0],
         )
 
+    def copy_floor(self, account: str) -> tuple[float, int]:
+        """(seconds, images) the machine takes to copy the account's images with no app in the way."""
+        self.prepare(account, self.args.rate)
+        return copy_floor.measure(
+            self.emulator.base_url,
+            self.keys[account],
+            self.settings.storage_connection,
+            f"{self.container_name}-floor",
+        )
+
     def bulk(self, names: list[str]) -> tuple[float, float, int]:
         """(total wall s, the largest single account's bound s, 429s) for all ``names`` at once."""
         bounds = []
@@ -400,6 +423,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--bulk", type=int, default=20, help="accounts in the bulk run (0: none)")
     parser.add_argument("--bulk-images", type=int, default=500, help="images per bulk account")
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential SDK baseline")
+    parser.add_argument(
+        "--no-copy-floor", action="store_true", help="skip the copy floor (see copy_floor.py)"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     accounts = {f"app-{n}": size_spec(n) for n in sizes}
@@ -416,6 +442,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {"sizes": {}}
     try:
         for n in sizes:
+            # Before the app's runs: its delete removes the images the floor copies.
+            floor = None if args.no_copy_floor else bench.copy_floor(f"app-{n}")
             print(f"\n{n} images\n{HEADER}", flush=True)
             plan = [(bench.app_run, f"app-{n}", "export"), (bench.app_run, f"app-{n}", "delete")]
             if not args.no_baseline:
@@ -428,10 +456,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 rows.append(run(account, operation))
                 print(rows[-1].line(), flush=True)
             figures["sizes"][n] = rows
+            if floor is not None:
+                seconds, images = floor
+                bound = max(rows[0].minimal / args.rate, seconds)
+                figures.setdefault("copy_floor", {})[n] = (seconds, images)
+                print(
+                    f"copy floor: {images} images in {seconds:.1f} s ({images / seconds:.0f}/s) with no app; "
+                    f"export bound on this machine max(call bound, floor) {bound:.1f} s; "
+                    f"the app's export at {bound / rows[0].wall:.2f} of it",
+                    flush=True,
+                )
             if not args.no_baseline:
                 for op, ours, theirs in (("export", rows[0], rows[2]), ("delete", rows[1], rows[3])):
                     print(f"speed-up over the SDK baseline, {op}: {theirs.wall / ours.wall:.1f}x", flush=True)
         if bulk_names:
+            # The accounts one after the other through one pool of threads: one copy of all their images.
+            floors = [] if args.no_copy_floor else [bench.copy_floor(name) for name in bulk_names]
             wall, bound, throttled = bench.bulk(bulk_names)
             figures["bulk"] = (wall, bound, throttled)
             print(
@@ -440,6 +480,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            if floors:
+                seconds, images = sum(f[0] for f in floors), sum(f[1] for f in floors)
+                figures["bulk_copy_floor"] = (seconds, images)
+                print(
+                    f"bulk copy floor: {images} images in {seconds:.1f} s with no app; bound on this machine "
+                    f"max(largest call bound, floor) {max(bound, seconds):.1f} s; ratio "
+                    f"{wall / max(bound, seconds):.2f}",
+                    flush=True,
+                )
     finally:
         bench.close()
     return figures

@@ -22,6 +22,7 @@ PORT_SETTINGS = {
     "blob_port": ("DSR_AZURITE_BLOB_PORT", 10000),
     "queue_port": ("DSR_AZURITE_QUEUE_PORT", 10001),
     "table_port": ("DSR_AZURITE_TABLE_PORT", 10002),
+    "azurite_sql_port": ("DSR_AZURITE_SQL_PORT", 10003),
     "keyvault_port": ("DSR_KEYVAULT_PORT", 8443),
     "token_port": ("DSR_KEYVAULT_TOKEN_PORT", 8080),
     "cv_port": ("DSR_CV_EMULATOR_PORT", 7080),
@@ -75,6 +76,7 @@ class StackLayout:
     blob_port: int = 10000
     queue_port: int = 10001
     table_port: int = 10002
+    azurite_sql_port: int = 10003
     keyvault_port: int = 8443
     token_port: int = 8080
     cv_port: int = 7080
@@ -86,6 +88,10 @@ class StackLayout:
     """Azurite keeps nothing on disk (``DSR_AZURITE_IN_MEMORY=1``): the test stack, whose data is
     thrown away anyway. On disk, Azurite syncs every blob and rewrites its whole index as it grows,
     so a long test run or a benchmark slows down with what earlier runs stored."""
+    azurite_sql: bool = False
+    """Azurite keeps blob metadata in MariaDB on ``azurite_sql_port`` (``DSR_AZURITE_SQL=1``): the
+    upload rate stays flat as the account fills, which benchmarks at 100k images need
+    (:mod:`devstack.azurite_sql`)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, repo_root: Path = REPO_ROOT) -> StackLayout:
@@ -93,12 +99,17 @@ class StackLayout:
         env = os.environ if environ is None else environ
         local = Path(env.get("DSR_LOCAL_DIR") or repo_root / ".local").resolve()
         ports = {field: _port(env, var, default) for field, (var, default) in PORT_SETTINGS.items()}
+        in_memory, sql = _switch(env, "DSR_AZURITE_IN_MEMORY"), _switch(env, "DSR_AZURITE_SQL")
+        if in_memory and sql:
+            # Azurite refuses --inMemoryPersistence with a SQL metadata store.
+            raise DevstackError("DSR_AZURITE_IN_MEMORY and DSR_AZURITE_SQL cannot both be 1")
         return cls(
             repo_root=repo_root,
             local_dir=local,
             start_timeout=_seconds(env, "DSR_DEVSTACK_START_TIMEOUT", DEFAULT_START_TIMEOUT_SECONDS),
             stop_timeout=_seconds(env, "DSR_DEVSTACK_STOP_TIMEOUT", DEFAULT_STOP_TIMEOUT_SECONDS),
-            azurite_in_memory=_switch(env, "DSR_AZURITE_IN_MEMORY"),
+            azurite_in_memory=in_memory,
+            azurite_sql=sql,
             **ports,
         )
 

@@ -68,7 +68,8 @@ class Azurite(Service):
     description = "Azure Storage emulator (Blob, Queue, Table)"
 
     def ports(self, layout: StackLayout) -> tuple[int, ...]:
-        return (layout.blob_port, layout.queue_port, layout.table_port)
+        sql = (layout.azurite_sql_port,) if layout.azurite_sql else ()
+        return (layout.blob_port, layout.queue_port, layout.table_port, *sql)
 
     def command(self, layout: StackLayout) -> list[str]:
         binary = layout.repo_root / "devstack" / "node" / "node_modules" / ".bin" / "azurite"
@@ -80,7 +81,18 @@ class Azurite(Service):
         data.mkdir(parents=True, exist_ok=True)
         # Azurite refuses --location beside --inMemoryPersistence.
         persistence = ["--inMemoryPersistence"] if layout.azurite_in_memory else ["--location", str(data)]
+        wrapper = [
+            sys.executable,
+            "-m",
+            "devstack.azurite_sql",
+            "--data-dir",
+            str(data / "mariadb"),
+            "--port",
+            str(layout.azurite_sql_port),
+            "--",
+        ]
         return [
+            *(wrapper if layout.azurite_sql else []),
             str(binary),
             "--silent",
             "--skipApiVersionCheck",

@@ -4,6 +4,7 @@
 #                               (editable), which installs the operator CLI as .venv/bin/cvdsr
 #   devstack/node/node_modules  Azurite, pinned in devstack/node/package-lock.json
 #   chromium, chromium-driver   Debian packages for the browser tests (apt-get, only when missing)
+#   mariadb-server              Debian package: Azurite's SQL metadata store for benchmarks (same)
 #   .local/checkov-venv/        checkov (infra scanner), pinned in requirements-checkov.txt
 # Re-running is cheap: each step is skipped while its inputs are unchanged.
 set -euo pipefail
@@ -51,14 +52,19 @@ if [ ! -d devstack/node/node_modules ] || [ "$(cat "$stamp_dir/node" 2>/dev/null
   (cd devstack/node && npm ci --no-audit --no-fund --loglevel=error)
   echo "$node_fp" > "$stamp_dir/node"
 fi
-# The browser tests drive Debian's Chromium through its own driver (no browser download at run time).
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Debian packages: Chromium and its driver for the browser tests (no browser download at run time);
+# MariaDB for Azurite's SQL metadata store, which the benchmarks at scale use (DSR_AZURITE_SQL=1).
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+[ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null || missing+=(mariadb-server)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-    echo "setup: chromium and chromium-driver are required for the browser tests; install them with apt-get" >&2
+    echo "setup: Debian packages ${missing[*]} are required; install them with apt-get" >&2
     exit 1
   fi
-  echo "setup: installing chromium and chromium-driver (apt-get)"
+  echo "setup: installing ${missing[*]} (apt-get)"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "setup: ready"

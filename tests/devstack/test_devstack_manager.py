@@ -17,7 +17,7 @@ from devstack.environment import DEMO_SECRET_NAME, local_environment
 from devstack.layout import REPO_ROOT, DevstackError, StackLayout
 from devstack.manager import ServiceManager, pid_alive
 from devstack.seed import seed_demo
-from devstack.services import SERVICES
+from devstack.services import SERVICES, port_open
 from dsr.config import load_settings
 
 KEYVAULT = SERVICES["keyvault"]
@@ -229,6 +229,33 @@ def test_in_memory_azurite_keeps_nothing_on_disk(stack_env: dict[str, str]) -> N
         assert not list(layout.data_dir("azurite").iterdir())
     finally:
         manager.stop_one(SERVICES["azurite"])
+
+
+@pytest.mark.slow
+def test_azurite_over_sql_keeps_blob_metadata_in_mariadb_and_stops_with_it(stack_env: dict[str, str]) -> None:
+    layout = StackLayout.from_env({**stack_env, "DSR_AZURITE_SQL": "1"})
+    manager = ServiceManager(layout, out=io.StringIO(), err=io.StringIO())
+    try:
+        manager.start_one(SERVICES["azurite"])
+        env = local_environment(layout)
+        with BlobServiceClient.from_connection_string(env["DSR_STORAGE_CONNECTION"]) as blobs:
+            blobs.create_container("devstack-sql").upload_blob("b.txt", b"metadata in MariaDB")
+            assert blobs.get_container_client("devstack-sql").download_blob("b.txt").readall() == (
+                b"metadata in MariaDB"
+            )
+        database = layout.data_dir("azurite") / "mariadb"
+        assert (database / "db" / "azurite_blob" / "Blobs.ibd").is_file()  # Azurite's blob table
+        assert (database / "password").stat().st_mode & 0o077 == 0
+        assert port_open(layout.azurite_sql_port)
+    finally:
+        manager.stop_one(SERVICES["azurite"])
+    assert not port_open(layout.azurite_sql_port)  # MariaDB stopped with the service
+    assert not port_open(layout.blob_port)
+
+
+def test_azurite_cannot_be_both_in_memory_and_over_sql(stack_env: dict[str, str]) -> None:
+    with pytest.raises(DevstackError, match="cannot both be 1"):
+        StackLayout.from_env({**stack_env, "DSR_AZURITE_IN_MEMORY": "1", "DSR_AZURITE_SQL": "1"})
 
 
 @pytest.mark.parametrize("value", ["yes", "true", "2"])

@@ -22,6 +22,8 @@ def test_benchmark_suite_runs_and_export_and_delete_make_the_minimal_calls(capsy
     assert baseline_delete.calls > 0
     assert export.history is not None
     assert export.history < 100  # continue-as-new keeps every instance's history short
+    assert figures["copy_floor"][40][1] == 40  # the floor copies every image the export copies
+    assert figures["bulk_copy_floor"][1] == 2 * 8
     wall, bound, _ = figures["bulk"]
     assert wall > 0
     assert bound > 0

@@ -16,6 +16,7 @@ from azure.storage.queue import QueueClient
 from dsr.config import load_settings
 from dsr.contract import parse_request
 from dsr.records import claim
+from dsr.request_index import IN_PROGRESS, index_page, mark
 from dsr.storage import BlobExportStore
 from tests.e2e.test_approval_and_failures import approve, wait_for_state
 
@@ -171,6 +172,38 @@ def _instance(host, request_id: str) -> dict:
     return answer.json()
 
 
+def _start_late_twin(host, request_id: str, token: str) -> None:
+    """Start the request's instance again with its stored input and another run token, as a slow
+    duplicate submit or retry does, and wait until that start has finished."""
+    stored = _instance(host, request_id)["input"]
+    late = json.loads(stored) if isinstance(stored, str) else stored
+    late["run"] = {"attempt": late["run"]["attempt"], "token": token}
+    started = requests.post(
+        f"http://127.0.0.1:{host.rpc_port}/durabletask/orchestrators/dsr_request/dsr-{request_id}",
+        json=late,
+        timeout=10,
+    )
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while _instance(host, request_id)["runtimeStatus"] != "Completed":
+        assert time.monotonic() < deadline, "the second start did not finish"
+        time.sleep(0.3)
+
+
+def test_a_late_duplicate_start_puts_back_the_recorded_list_state(stack, host):
+    # A slow second retry read the request as finished, marked its record running (as every retry
+    # does before it starts), and started after the first retry had finished: its run does nothing,
+    # so the record must again say how the request ended, or a state filter on the list misplaces it.
+    body = stack.body("export", operation="export", requestId="late-list", categories=["tags"])
+    assert host.submit(body).status_code == 202
+    finished = host.wait(body["requestId"]).json()
+    records = BlobExportStore(stack.records("").container)
+    mark(records, "late-list", "export", IN_PROGRESS, finished["receivedAt"])
+    _start_late_twin(host, "late-list", "late-list-second-start")
+    entries, _ = index_page(records, 100, None)
+    assert [e.state for e in entries if e.request_id == "late-list"] == [finished["state"]]
+
+
 def test_a_late_identical_start_of_a_finished_request_runs_nothing(stack, host):
     # Two identical submissions: both pass the claim and find no instance; the first starts and
     # finishes before the slow second reaches start_new, and Durable replaces a finished instance
@@ -182,19 +215,7 @@ def test_a_late_identical_start_of_a_finished_request_runs_nothing(stack, host):
     finished = host.wait(body["requestId"]).json()
     folder = stack.folder(body["requestId"])
     written = {b.name: b.etag for b in folder.container.list_blobs(name_starts_with="late-twin/")}
-    stored = _instance(host, body["requestId"])["input"]
-    late = json.loads(stored) if isinstance(stored, str) else stored
-    late["run"] = {"attempt": 1, "token": "late-twin-second-start"}
-    started = requests.post(
-        f"http://127.0.0.1:{host.rpc_port}/durabletask/orchestrators/dsr_request/dsr-late-twin",
-        json=late,
-        timeout=10,
-    )
-    assert started.status_code == 202, started.text
-    deadline = time.monotonic() + 60
-    while _instance(host, body["requestId"])["runtimeStatus"] != "Completed":
-        assert time.monotonic() < deadline, "the second start did not finish"
-        time.sleep(0.3)
+    _start_late_twin(host, body["requestId"], "late-twin-second-start")
     assert host.status(body["requestId"]).json() == finished
     again = {b.name: b.etag for b in folder.container.list_blobs(name_starts_with="late-twin/")}
     assert again == written, "the second start wrote export files again"
