@@ -281,7 +281,8 @@ def profile(phase: Callable[[], int], top: int) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, list[Run]]:
+    """Run every phase; print and return the runs of each."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -294,7 +295,7 @@ def main() -> None:
     parser.add_argument(
         "--no-worker-logging", action="store_true", help="leave logging off (default: INFO, as in Azure)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.no_worker_logging:
         logging.getLogger().addHandler(WorkerLikeHandler())
         logging.getLogger().setLevel(logging.INFO)
@@ -303,8 +304,9 @@ def main() -> None:
     with emulator(args.images, key) as base_url, large_originals(args.large_count, large_size) as large:
         bench = Bench(base_url, key)
         bench.large = large
+        measured: dict[str, list[Run]] = {}
         for name in PHASES:
-            runs = []
+            runs = measured[name] = []
             for _ in range(args.repeat):
                 if name != "package":  # the package step reads what the unit phase just wrote
                     bench.fresh_container()
@@ -328,6 +330,7 @@ def main() -> None:
         )
         if args.profile:
             profile(getattr(bench, args.profile), args.top)
+    return measured
 
 
 if __name__ == "__main__":
