@@ -24,7 +24,8 @@ from dsr.storage import container_client
 
 
 def _image_uris(endpoint: str, key: str) -> list[str]:
-    """Every workspace image's original URI, tagged and untagged, of every project (not timed)."""
+    """Every workspace image's original URI, tagged and untagged, of every project (not timed). The
+    benchmark's data has no images that only iterations hold, so these are all the export copies."""
     client = _client(endpoint, key)
     uris: list[str] = []
     for project in client.get_projects():
@@ -52,7 +53,9 @@ def measure(endpoint: str, key: str, connection: str, container_name: str) -> tu
 
     def copy(numbered: tuple[int, str]) -> None:
         number, uri = numbered
-        data = session.get(uri, timeout=60).content
+        response = session.get(uri, timeout=60)
+        response.raise_for_status()  # an error page copied would flatter the floor
+        data = response.content
         digest = hashlib.sha256(data).hexdigest()
         container.upload_blob(f"images/{number:07d}", data, overwrite=True, metadata={"sha256": digest})
 

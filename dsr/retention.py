@@ -15,6 +15,7 @@ why in that request's status document; the document says from the start when its
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,10 @@ from dsr.status import with_expiry
 from dsr.storage import BlobExportStore, StorageUnavailableError, get_json, put_json
 from dsr.times import format_time, parse_time
 from dsr.wire import StatusDocument
+
+PURGE_PAGE_SIZE = 1_000
+"""Blobs per listing page of the purge (the service's maximum is 5,000): one page of deserialised
+blob properties is what the purge holds, a few MiB at this size."""
 
 
 def _reason(settings: Settings) -> str:
@@ -51,10 +56,14 @@ def retention_terms(received_at: str, settings: Settings) -> dict[str, Any]:
 class ExportContainer(BlobExportStore):
     """The export container, seen by the purge: blob names with their creation times, and deletes."""
 
-    def created(self) -> list[tuple[str, datetime]]:
+    def created(self) -> Iterator[tuple[str, datetime]]:
+        """Every blob's name and creation time, one listing page at a time as the caller goes: the
+        container holds every export's files, so listing it whole first would hold them all at once."""
         self._ensure_container()
         try:
-            return [(blob.name, blob.creation_time) for blob in self._container.list_blobs()]
+            for page in self._container.list_blobs(results_per_page=PURGE_PAGE_SIZE).by_page():
+                for blob in page:
+                    yield blob.name, blob.creation_time
         except AzureError as exc:
             raise StorageUnavailableError("could not list the export container") from exc
 

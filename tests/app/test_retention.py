@@ -4,13 +4,15 @@ and status documents, and records in the status document when and why the files 
 
 from __future__ import annotations
 
+import tracemalloc
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from dsr import layout
+from dsr import layout, retention
 from dsr.config import load_settings
 from dsr.record_store import RecordStore
 from dsr.retention import ExportContainer, purge_expired, retention_terms
@@ -114,3 +116,37 @@ def test_retention_periods_are_configurable(stores, storage_connection):
     seed(exports, records, short)
     report = purge_expired(exports, records, short, datetime.now(UTC) + timedelta(days=3))
     assert (report.files_deleted, report.rejected_deleted) == (len(EXPORT_FILES), 1)
+
+
+def _traced_peak_of_purge(storage_connection: str, settings, blobs: int) -> int:
+    exports = ExportContainer.from_connection(
+        storage_connection, f"test-exports-{uuid.uuid4().hex[:12]}", pool_size=16
+    )
+    records = RecordStore.from_connection(storage_connection, f"test-records-{uuid.uuid4().hex[:12]}")
+    exports.put_bytes("warm-up", b"", "text/plain")  # creates the container outside the measurement
+    with ThreadPoolExecutor(16) as pool:
+        list(
+            pool.map(
+                lambda n: exports.put_bytes(f"r-{n % 7}/export/f{n:05d}", b"x", "text/plain"), range(blobs)
+            )
+        )
+    later = datetime.now(UTC) + timedelta(days=settings.export_retention_days + 1)
+    tracemalloc.start()
+    try:
+        report = purge_expired(exports, records, settings, later)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.files_deleted == blobs + 1
+    return peak
+
+
+def test_the_purge_holds_one_listing_page_however_full_the_container(
+    storage_connection: str, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The export container can hold millions of blobs; a purge that lists them all before deleting
+    # holds them all at once (it did: its memory grew with the container, measured at 100k images).
+    monkeypatch.setattr(retention, "PURGE_PAGE_SIZE", 25)
+    small = _traced_peak_of_purge(storage_connection, settings, 100)
+    large = _traced_peak_of_purge(storage_connection, settings, 400)
+    assert large < 1.5 * small, f"peak {large} bytes for 400 blobs against {small} for 100"
