@@ -94,14 +94,19 @@ class Row:
     """The machine's 1-minute load average when the run ended (it is shared)."""
 
     @property
+    def call_bound(self) -> float:
+        """Seconds the minimal calls take at the account's rate."""
+        return self.minimal / self.rate
+
+    @property
     def utilisation(self) -> float:
-        """The call bound (minimal calls at the account's rate) over the wall time."""
-        return (self.minimal / self.rate) / self.wall
+        """The call bound over the wall time."""
+        return self.call_bound / self.wall
 
     @property
     def call_utilisation(self) -> float:
         """The call bound over the time the API was in use."""
-        return (self.minimal / self.rate) / max(self.api_span, 1e-9)
+        return self.call_bound / max(self.api_span, 1e-9)
 
     def line(self) -> str:
         rss = "-" if self.rss_mib is None else f"{self.rss_mib:.0f}"
@@ -184,9 +189,15 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a ``/proc/PID/stat`` after the command name (which may hold spaces): index 0 is
+    field 3 (the state), so field N of proc(5) is index N - 3."""
+    return stat.read_text().rsplit(")", 1)[1].split()
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its children that have ended."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
     ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -197,7 +208,7 @@ def _session_cpu_seconds(session: int) -> float:
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = _stat_fields(stat)
             if int(fields[3]) == session:  # field 6 of /proc/PID/stat: the session id
                 ticks += sum(int(value) for value in fields[11:13])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
@@ -458,7 +469,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["sizes"][n] = rows
             if floor is not None:
                 seconds, images = floor
-                bound = max(rows[0].minimal / args.rate, seconds)
+                bound = max(rows[0].call_bound, seconds)
                 figures.setdefault("copy_floor", {})[n] = (seconds, images)
                 print(
                     f"copy floor: {images} images in {seconds:.1f} s ({images / seconds:.0f}/s) with no app; "

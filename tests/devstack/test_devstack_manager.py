@@ -8,6 +8,8 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -217,38 +219,37 @@ def test_azurite_serves_the_exported_connection_string(manager: ServiceManager, 
     assert not layout.pid_file("azurite").exists()
 
 
-def test_in_memory_azurite_keeps_nothing_on_disk(stack_env: dict[str, str]) -> None:
-    layout = StackLayout.from_env({**stack_env, "DSR_AZURITE_IN_MEMORY": "1"})
+@contextmanager
+def _azurite_with(stack_env: dict[str, str], switch: str) -> Iterator[StackLayout]:
+    """Azurite started with ``switch`` set to 1, a blob written and read back through it; stopped on
+    leaving."""
+    layout = StackLayout.from_env({**stack_env, switch: "1"})
     manager = ServiceManager(layout, out=io.StringIO(), err=io.StringIO())
     try:
         manager.start_one(SERVICES["azurite"])
         env = local_environment(layout)
         with BlobServiceClient.from_connection_string(env["DSR_STORAGE_CONNECTION"]) as blobs:
-            blobs.create_container("devstack-memory").upload_blob("b.txt", b"kept in memory")
-            assert blobs.get_container_client("devstack-memory").download_blob("b.txt").readall()
-        assert not list(layout.data_dir("azurite").iterdir())
+            blobs.create_container("devstack-switch").upload_blob("b.txt", b"a blob")
+            assert blobs.get_container_client("devstack-switch").download_blob("b.txt").readall() == (
+                b"a blob"
+            )
+        yield layout
     finally:
         manager.stop_one(SERVICES["azurite"])
+
+
+def test_in_memory_azurite_keeps_nothing_on_disk(stack_env: dict[str, str]) -> None:
+    with _azurite_with(stack_env, "DSR_AZURITE_IN_MEMORY") as layout:
+        assert not list(layout.data_dir("azurite").iterdir())
 
 
 @pytest.mark.slow
 def test_azurite_over_sql_keeps_blob_metadata_in_mariadb_and_stops_with_it(stack_env: dict[str, str]) -> None:
-    layout = StackLayout.from_env({**stack_env, "DSR_AZURITE_SQL": "1"})
-    manager = ServiceManager(layout, out=io.StringIO(), err=io.StringIO())
-    try:
-        manager.start_one(SERVICES["azurite"])
-        env = local_environment(layout)
-        with BlobServiceClient.from_connection_string(env["DSR_STORAGE_CONNECTION"]) as blobs:
-            blobs.create_container("devstack-sql").upload_blob("b.txt", b"metadata in MariaDB")
-            assert blobs.get_container_client("devstack-sql").download_blob("b.txt").readall() == (
-                b"metadata in MariaDB"
-            )
+    with _azurite_with(stack_env, "DSR_AZURITE_SQL") as layout:
         database = layout.data_dir("azurite") / "mariadb"
         assert (database / "db" / "azurite_blob" / "Blobs.ibd").is_file()  # Azurite's blob table
         assert (database / "password").stat().st_mode & 0o077 == 0
         assert port_open(layout.azurite_sql_port)
-    finally:
-        manager.stop_one(SERVICES["azurite"])
     assert not port_open(layout.azurite_sql_port)  # MariaDB stopped with the service
     assert not port_open(layout.blob_port)
 
