@@ -9,9 +9,10 @@ ever writes a training key: account info carries only a fingerprint of it.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+import io
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ from dsr.customvision import (
     StoredImagePrediction,
     TrainingClient,
 )
-from dsr.runtime import Runtime
+from dsr.runtime import DOWNLOAD_CONCURRENCY, Runtime
 from dsr.signed_links import unsigned
 from dsr.storage import ExportStore, FileRef, get_json, put_json, put_ndjson
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
@@ -240,34 +241,79 @@ def _export_iteration_performance(
 # -- images ---------------------------------------------------------------------------------------
 
 
+COPY_WINDOW = 2 * DOWNLOAD_CONCURRENCY
+"""Copies one unit call keeps queued or running on the download threads: enough to keep them all busy
+on its own, few enough that the rest of what it listed waits as (id, uri) pairs, not futures."""
+
+
 class _Copies:
-    """Original bytes copied on the process's download threads while the caller lists the next page."""
+    """Original bytes copied on the process's download threads while the caller lists the next page.
+
+    A call lists up to 2,048 images before its copies are done. Queuing a future for each at once held
+    1.5 kB per image (future, lock, work item), 12 MiB for four calls; so at most COPY_WINDOW are on
+    the threads, and each copy that ends starts the next waiting one. The first failure stops new
+    copies and is raised by :meth:`finish` once those running have ended.
+    """
 
     def __init__(self, client: TrainingClient, runtime: Runtime, folder: str) -> None:
         self._client = client
         self._runtime = runtime
         self._folder = folder
-        self._pending: dict[str, Future[FileRef | None]] = {}
+        self._seen: set[str] = set()
+        self._waiting: deque[tuple[str, str]] = deque()
+        self._running = 0
+        self._copied: dict[str, FileRef] = {}
+        self._failure: BaseException | None = None
+        self._changed = threading.Condition()
 
-    def _copy(self, item_id: str, uri: str) -> FileRef | None:
+    def _copy(self, item_id: str, uri: str) -> None:
+        ref: FileRef | None = None
+        failure: BaseException | None = None
         try:
-            return copy_download(
+            ref = copy_download(
                 self._client, self._runtime.store, uri, layout.original_stem(self._folder, item_id)
             )
         except NotFoundError:
-            # Deleted between listing and download: its record stays, with no file.
-            return None
+            pass  # deleted between listing and download: its record stays, with no file
+        except BaseException as exc:  # handed to finish(), which raises it in the caller
+            failure = exc
+        with self._changed:
+            self._running -= 1
+            if ref is not None:
+                self._copied[item_id] = ref
+            if failure is not None and self._failure is None:
+                self._failure = failure
+            self._start_waiting()
+            self._changed.notify_all()
+
+    def _start_waiting(self) -> None:
+        """Start waiting copies while the window has room (call holding ``_changed``)."""
+        while self._waiting and self._running < COPY_WINDOW and self._failure is None:
+            item_id, uri = self._waiting.popleft()
+            try:
+                self._runtime.downloads.submit(self._copy, item_id, uri)
+            except RuntimeError as exc:  # the pool is shut down: the process is stopping
+                self._failure = exc
+                return
+            self._running += 1
 
     def add(self, items: Iterable[tuple[str, str | None]]) -> None:
-        pool = self._runtime.downloads
-        for item_id, uri in items:
-            if uri and item_id not in self._pending:
-                self._pending[item_id] = pool.submit(self._copy, item_id, uri)
+        with self._changed:
+            for item_id, uri in items:
+                if uri and item_id not in self._seen:
+                    self._seen.add(item_id)
+                    self._waiting.append((item_id, uri))
+            self._start_waiting()
 
     def finish(self) -> dict[str, FileRef]:
         """Wait for every copy; the file written for each id (ids whose blob had gone are absent)."""
-        done = {item_id: future.result() for item_id, future in self._pending.items()}
-        return {item_id: ref for item_id, ref in done.items() if ref is not None}
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._running == 0 and (not self._waiting or self._failure is not None)
+            )
+            if self._failure is not None:
+                raise self._failure
+            return dict(self._copied)
 
 
 WORKSPACE, ITERATION, UNTAGGED = "w", "i", "u"
@@ -304,16 +350,10 @@ def _put_ids(runtime: Runtime, path: str, ids: Iterable[str]) -> None:
     runtime.store.put_bytes(path, "".join(f"{i}\n" for i in ids).encode(), "text/plain")
 
 
-def _read_ids(runtime: Runtime, paths: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for path in paths:
-        found.update(runtime.store.get_bytes(path).decode().split())
-    return found
-
-
-def _exported_ids(job: Job, runtime: Runtime, pid: str, own_part: str) -> set[str]:
-    """Ids already exported for this project: the workspace's, and those earlier iteration calls found.
-    ``own_part`` is left out, so a retried call exports its images again rather than skipping them."""
+def _exported_id_files(job: Job, runtime: Runtime, pid: str, own_part: str) -> list[str]:
+    """The files of ids already exported for this project: the workspace's, and those earlier iteration
+    calls found. ``own_part`` is left out, so a retried call exports its images again rather than
+    skipping them."""
     request_id = job["requestId"]
     parts = [
         f.path
@@ -321,7 +361,20 @@ def _exported_ids(job: Job, runtime: Runtime, pid: str, own_part: str) -> set[st
         for f in runtime.store.list_files(layout.ids_prefix(request_id, pid, kind))
         if f.path != own_part
     ]
-    return _read_ids(runtime, [layout.workspace_ids(request_id, pid), *parts])
+    return [layout.workspace_ids(request_id, pid), *parts]
+
+
+def _not_exported(runtime: Runtime, id_files: list[str], ids: Iterable[str]) -> list[str]:
+    """``ids`` (in order, once each) less those the files name. The files are read one at a time and
+    line by line, so memory is that of ``ids`` and one file's bytes, not a set of the project's ids
+    (25k per project at 100k images, in each of the calls running at once)."""
+    left = {i.encode(): i for i in ids}
+    for path in id_files:
+        if not left:
+            break
+        for line in io.BytesIO(runtime.store.get_bytes(path)):
+            left.pop(line.rstrip(b"\n"), None)
+    return list(left.values())
 
 
 @dataclass
@@ -411,9 +464,14 @@ def _workspace_stretch(call: _ImageCall, start: int) -> str | None:
     _put_ids(runtime, layout.ids_part(request_id, pid, WORKSPACE, start), (i.id for i in images))
     if exhausted and call.trained_ids:
         # One file of every workspace id for the iteration pass, which finds the images only
-        # iterations still hold by set difference (no per-id calls).
+        # iterations still hold by set difference (no per-id calls). The parts are joined one at a
+        # time; an id listed twice (the listing shifted between pages) does no harm there.
         parts = [f.path for f in runtime.store.list_files(layout.ids_prefix(request_id, pid, WORKSPACE))]
-        _put_ids(runtime, layout.workspace_ids(request_id, pid), sorted(_read_ids(runtime, parts)))
+        runtime.store.put_stream(
+            layout.workspace_ids(request_id, pid),
+            (runtime.store.get_bytes(path) for path in parts),
+            "text/plain",
+        )
     skip = None if exhausted else start + len(images)
     return _next_image_cursor(call.trained_ids, WORKSPACE, None, skip, shared=False)
 
@@ -445,9 +503,10 @@ def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str
         listed_images = {image.id: image for image in images}
         held = list(listed_images)
     own_part = layout.iteration_ids_part(job["requestId"], pid, kind, iid, start)
-    known = _exported_ids(job, runtime, pid, own_part)
-    known.update(i.id for _, part, _ in call.parts for i in part)  # earlier stretches of this call
-    absent = list(dict.fromkeys(i for i in held if i not in known))
+    this_call = {i.id for _, part, _ in call.parts for i in part}  # earlier stretches of this call
+    absent = _not_exported(
+        runtime, _exported_id_files(job, runtime, pid, own_part), (i for i in held if i not in this_call)
+    )
     if absent and not listed_images:
         # Image performances carry no metadata or original URI: fetch the records of the few absent.
         listed_images = {i.id: i for i in client.get_images_by_ids(pid, absent, iteration_id=iid)}

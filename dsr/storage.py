@@ -108,13 +108,37 @@ class InvalidPageTokenError(PermanentError):
     """A continuation token that Blob Storage did not hand out (or no longer accepts)."""
 
 
+JSON_PIECE_CHARS = 64 * 1024
+"""About how much encoded JSON :func:`put_json` joins before handing it to the store."""
+
+
+def _json_encoder() -> json.JSONEncoder:
+    return json.JSONEncoder(indent=2, ensure_ascii=False)
+
+
 def _json_bytes(document: Any) -> bytes:
-    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode()
+    return _json_encoder().encode(document).encode()
+
+
+def _json_pieces(document: Any) -> Iterator[bytes]:
+    """``document`` as :func:`_json_bytes` encodes it, in pieces of about JSON_PIECE_CHARS. The
+    indenting encoder yields a few fragments per value; ``json.dumps`` lists them all and joins them,
+    five times the document's size at once (a receipt of 25k ids is 2.3 MB)."""
+    piece: list[str] = []
+    size = 0
+    for fragment in _json_encoder().iterencode(document):
+        piece.append(fragment)
+        size += len(fragment)
+        if size >= JSON_PIECE_CHARS:
+            yield "".join(piece).encode()
+            piece, size = [], 0
+    if piece:
+        yield "".join(piece).encode()
 
 
 def put_json(store: ExportStore, path: str, document: Any) -> FileRef:
-    """Write one JSON document (UTF-8, indented for people)."""
-    return store.put_bytes(path, _json_bytes(document), "application/json")
+    """Write one JSON document (UTF-8, indented for people), encoded as it is written."""
+    return store.put_stream(path, _json_pieces(document), "application/json")
 
 
 def create_json(store: ExportStore, path: str, document: Any) -> FileRef:
