@@ -319,15 +319,19 @@ def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
         targeted = listing(None)
         seen = set(targeted)
         scopes: list[str | None] = [None]
-        # Images stay in trained iterations unless deleted with allIterations: look there too.
+        # Images stay in trained iterations unless deleted with allIterations: look there too. Page
+        # by page, so an iteration's listing is never held whole beside the workspace's.
         for iteration in iterations:
             if not trained(iteration["status"]):
                 continue
-            held = listing(iteration["id"])
-            if set(held) - seen:
+            before = len(targeted)
+            for page in client.iter_images(pid, metadata=metadata, iteration_id=iteration["id"]):
+                for image in page:
+                    if image.id not in seen:
+                        seen.add(image.id)
+                        targeted.append(image.id)
+            if len(targeted) > before:
                 scopes.append(iteration["id"])  # it held images no listing before it showed
-            targeted += [i for i in held if i not in seen]
-            seen.update(held)
         steps = _batches("DeleteImages", targeted, MAX_IMAGE_IDS_PER_CALL)
         return Planned(targeted, steps, verify_scopes=scopes)
 

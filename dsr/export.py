@@ -404,11 +404,10 @@ def _take_pages(
 
 def _image_records(
     images: Iterable[Image], copies: dict[str, FileRef], iid: str | None
-) -> list[dict[str, Any]]:
-    return [
-        unsigned({**image.raw, **_exported_file(copies.get(image.id)), "onlyInIteration": iid})
-        for image in images
-    ]
+) -> Iterator[dict[str, Any]]:
+    """The records as they are written (one at a time, not a second list beside the images)."""
+    for image in images:
+        yield unsigned({**image.raw, **_exported_file(copies.get(image.id)), "onlyInIteration": iid})
 
 
 def _exported_file(ref: FileRef | None) -> dict[str, Any]:
@@ -557,10 +556,10 @@ def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: Training
         copies.add((p.id, p.original_image_uri) for p in page)
         predictions.extend(page)
     copied = copies.finish()
-    records = [unsigned({**p.raw, **_exported_file(copied.get(p.id))}) for p in predictions]
+    records = (unsigned({**p.raw, **_exported_file(copied.get(p.id))}) for p in predictions)
     ref = put_ndjson(runtime.store, layout.predictions_part(job["requestId"], pid), records)
     size = sum(r.size for r in copied.values())
-    return _result(unit, {"predictions": len(records), "bytesCopied": size}, [ref])
+    return _result(unit, {"predictions": len(predictions), "bytesCopied": size}, [ref])
 
 
 EXPORTERS: dict[str, UnitHandler] = {
