@@ -144,6 +144,9 @@ def submit(
         list[str] | None, typer.Option(help="KEY=VALUE image metadata of one data subject; repeatable.")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Delete only: count, delete nothing.")] = False,
+    zip_export: Annotated[
+        bool, typer.Option("--zip", help="Export only: also deliver one zip, with a time-limited link.")
+    ] = False,
     request_id: Annotated[str | None, typer.Option(help="Your id (default: generated).")] = None,
     callback_url: Annotated[str | None, typer.Option(help="Told when the request ends.")] = None,
     wait: WatchOption = False,
@@ -159,7 +162,14 @@ def submit(
         if unknown:
             raise CliError(f"unknown category {unknown[0]!r}; known: {', '.join(CATEGORIES)}")
         options = Options(
-            operation, category or [], project or [], subject or [], dry_run, request_id, callback_url
+            operation,
+            category or [],
+            project or [],
+            subject or [],
+            dry_run,
+            request_id,
+            callback_url,
+            zip=zip_export,
         )
         sources = sum(1 for given in (endpoint or secret, demo, file, csv_file) if given)
         if sources != 1:

@@ -28,6 +28,8 @@ class Options:
     dry_run: bool = False
     request_id: str | None = None
     callback_url: str | None = None
+    zip: bool = False
+    """Export only: also deliver the export as one zip (the app refuses it for a delete)."""
 
 
 def new_request_id(operation: str) -> str:
@@ -63,6 +65,8 @@ def build_body(options: Options, endpoint: str, secret: str, **overrides: Any) -
         body["subject"] = subject
     if options.dry_run:
         body["dryRun"] = True
+    if options.zip:
+        body["zip"] = True
     if options.callback_url:
         body["callbackUrl"] = options.callback_url
     body.update({k: v for k, v in overrides.items() if v})

@@ -99,6 +99,16 @@ def print_summary(
         console.print(f"{label}{where}:")
         for path in paths:
             console.print(f"  {path}")
+    delivery = document.get("delivery")
+    if delivery:
+        zipped = delivery["zip"]
+        console.print(
+            f"zip ({zipped['bytes']:,} bytes, sha256 {zipped['sha256']}): {zipped['path']}", markup=False
+        )
+        # Unwrapped, so the link can be copied whole; it is read-only and expires.
+        console.print(
+            f"  link, valid until {delivery['expiresAt']}: {delivery['url']}", markup=False, soft_wrap=True
+        )
 
 
 def print_requests(rows: list[dict[str, Any]], console: Console) -> None:

@@ -72,3 +72,11 @@ def test_bad_csv_is_refused_before_anything_is_sent(tmp_path, text, message):
 def test_bad_subject_pair_is_refused():
     with pytest.raises(CliError, match="KEY=VALUE"):
         build_body(Options("export", subject=["novalue"]), "https://a", "k")
+
+
+def test_zip_asks_for_the_export_as_one_zip():
+    options = Options("export", zip=True)
+    request = parse_request(build_body(options, "https://a.cognitiveservices.azure.com", "cv-key"))
+    assert request["zip"] is True
+    plain = parse_request(build_body(Options("export"), "https://a.cognitiveservices.azure.com", "cv-key"))
+    assert plain["zip"] is False

@@ -46,12 +46,15 @@ def test_export_then_delete_with_progress_summary_and_download(stack, host, tmp_
         *account_flags(stack),
         "--request-id",
         "cli-x1",
+        "--zip",
         "--watch",
         "--poll",
         "0.2",
     )
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
+    assert "cli-x1/delivery/cli-x1-export.zip" in out
+    assert "link, valid until " in out and "sig=" in out  # the read-only link, on one line
     assert "cli-x1: export submitted" in out
     for category in ("accountInfo", "images", "predictions", "exportedModels"):
         assert category in out
