@@ -54,7 +54,9 @@ def test_export_then_delete_with_progress_summary_and_download(stack, host, tmp_
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert "cli-x1/delivery/cli-x1-export.zip" in out
-    assert "link, valid until " in out and "sig=" in out  # the read-only link, on one line
+    link_lines = [line for line in out.splitlines() if "link, valid until " in line]
+    assert len(link_lines) == 1
+    assert "sig=" in link_lines[0]  # the whole read-only link, on one line
     assert "cli-x1: export submitted" in out
     for category in ("accountInfo", "images", "predictions", "exportedModels"):
         assert category in out
