@@ -21,7 +21,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -112,8 +112,7 @@ def seal_receipts(
     done = _linked(records, endpoint, ordered)
     pending = [path for path in ordered if path not in done]
     if pending:
-        receipts = {path: get_json(source, path) for path in pending}
-        done.update(_append(records, endpoint, pending, receipts))
+        done.update(_append(records, endpoint, pending, lambda path: get_json(source, path)))
     return [done[path] for path in ordered]
 
 
@@ -138,8 +137,10 @@ def seal_request_receipts(
 
 
 def _append(
-    records: RecordStore, endpoint: str, pending: list[str], receipts: dict[str, Any]
+    records: RecordStore, endpoint: str, pending: list[str], receipt: Callable[[str], Any]
 ) -> dict[str, FileRef]:
+    """Append ``pending`` to the chain. Each receipt is read (``receipt(path)``) as it is written, so
+    one is in memory at a time: a 100k-image delete has four of 25k ids each, at the request's end."""
     identity = chain_id(endpoint)
     for attempt in range(HEAD_ATTEMPTS):
         head = records.read(head_path(endpoint))
@@ -149,11 +150,8 @@ def _append(
         written: dict[str, FileRef] = {}
         for path in pending:
             sequence += 1
-            document = {
-                **receipts[path],
-                "chain": {"id": identity, "sequence": sequence, "previous": previous},
-            }
-            ref = put_json(records, path, document)
+            chain = {"id": identity, "sequence": sequence, "previous": previous}
+            ref = put_json(records, path, {**receipt(path), "chain": chain})
             written[path] = ref
             previous = {"path": path, "sha256": ref.sha256}
         new_head = {

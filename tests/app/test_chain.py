@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import tracemalloc
 import uuid
 from typing import Any
 
@@ -162,3 +163,30 @@ def test_a_status_document_points_at_the_sealed_receipts(export_store, records, 
     for file in files:
         assert file["sha256"] == hashlib.sha256(records.get_bytes(file["path"])).hexdigest()
         assert file["sha256"] not in {u["sha256"] for u in unsealed}
+
+
+def _traced_peak_of_sealing(export_store, records, endpoint: str, receipts: int) -> int:
+    # Receipts of 10k ids each, like a project's images receipt at 40k images.
+    ids = [str(uuid.UUID(int=n)) for n in range(10_000)]
+    request_id = f"big-{receipts}"
+    paths = [f"{request_id}/receipts/images/project-{n}.json" for n in range(receipts)]
+    for path in paths:
+        put_json(
+            export_store, path, {"requestId": request_id, "targeted": {"ids": ids}, "deleted": {"ids": ids}}
+        )
+    tracemalloc.start()
+    try:
+        sealed = seal_receipts(records, export_store, endpoint, paths)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [ref.path for ref in sealed] == paths
+    return peak
+
+
+def test_sealing_holds_one_receipt_at_a_time(export_store, records, endpoint):
+    # A delete of 100k images has four receipts of 25k ids; reading them all before writing any held
+    # them all at once, at the very end of the request, where the host's peak memory was.
+    one = _traced_peak_of_sealing(export_store, records, endpoint, 1)
+    four = _traced_peak_of_sealing(export_store, records, endpoint, 4)
+    assert four < 1.6 * one, f"peak {four} bytes sealing four receipts, {one} sealing one"
