@@ -29,7 +29,7 @@ from dsr.customvision import (
 )
 from dsr.runtime import DOWNLOAD_CONCURRENCY, Runtime
 from dsr.signed_links import unsigned
-from dsr.storage import ExportStore, FileRef, get_json, put_json, put_ndjson
+from dsr.storage import DOCUMENT_BLOCK_SIZE, ExportStore, FileRef, get_json, put_json, put_ndjson
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
 from dsr.unit_runner import UnitHandler, run_with_handlers, trained
 from dsr.units import Job, Unit, UnitResult, empty_result
@@ -470,6 +470,7 @@ def _workspace_stretch(call: _ImageCall, start: int) -> str | None:
             layout.workspace_ids(request_id, pid),
             (runtime.store.get_bytes(path) for path in parts),
             "text/plain",
+            block_size=DOCUMENT_BLOCK_SIZE,
         )
     skip = None if exhausted else start + len(images)
     return _next_image_cursor(call.trained_ids, WORKSPACE, None, skip, shared=False)

@@ -27,7 +27,11 @@ from requests.utils import get_environ_proxies
 from dsr.errors import PermanentError, TransientError
 
 BLOCK_SIZE = 4 * 1024 * 1024
-"""Bytes buffered before a block is staged: the most memory one streamed upload holds."""
+"""Bytes buffered before a block of copied bytes (an original, the zip) is staged: the most memory one
+such upload holds. An original under it (most are) is one Put Blob rather than stage + commit."""
+DOCUMENT_BLOCK_SIZE = 256 * 1024
+"""The same for documents the app generates (NDJSON, JSON, COCO, the manifest): a large project's are
+megabytes, written one after the other while the host's memory should not grow with the project."""
 SHA256_METADATA_KEY = "sha256"
 HTTP_BAD_REQUEST = 400
 
@@ -87,7 +91,11 @@ class ExportStore(Protocol):
         raise :class:`StoredFileExistsError` otherwise."""
         ...
 
-    def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef: ...
+    def put_stream(
+        self, path: str, chunks: Iterable[bytes], content_type: str, *, block_size: int = BLOCK_SIZE
+    ) -> FileRef:
+        """Write ``chunks`` holding at most about ``block_size`` bytes of them at a time."""
+        ...
 
     def get_bytes(self, path: str) -> bytes: ...
 
@@ -138,7 +146,7 @@ def _json_pieces(document: Any) -> Iterator[bytes]:
 
 def put_json(store: ExportStore, path: str, document: Any) -> FileRef:
     """Write one JSON document (UTF-8, indented for people), encoded as it is written."""
-    return store.put_stream(path, _json_pieces(document), "application/json")
+    return store.put_stream(path, _json_pieces(document), "application/json", block_size=DOCUMENT_BLOCK_SIZE)
 
 
 def create_json(store: ExportStore, path: str, document: Any) -> FileRef:
@@ -153,7 +161,7 @@ def put_ndjson(store: ExportStore, path: str, records: Iterable[Mapping[str, Any
         for record in records:
             yield json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
-    return store.put_stream(path, lines(), "application/x-ndjson")
+    return store.put_stream(path, lines(), "application/x-ndjson", block_size=DOCUMENT_BLOCK_SIZE)
 
 
 def get_json(store: ExportStore, path: str) -> Any:
@@ -248,14 +256,16 @@ class BlobExportStore:
             raise StorageUnavailableError(f"could not write {path!r}") from exc
         return FileRef(path, len(data), digest, content_type)
 
-    def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef:
+    def put_stream(
+        self, path: str, chunks: Iterable[bytes], content_type: str, *, block_size: int = BLOCK_SIZE
+    ) -> FileRef:
         iterator = iter(chunks)
         head: list[bytes] = []
         size = 0
         for chunk in iterator:
             head.append(chunk)
             size += len(chunk)
-            if size >= BLOCK_SIZE:
+            if size >= block_size:
                 break
         else:
             # Most images are far smaller than a block: one request instead of stage + commit. The
@@ -264,6 +274,7 @@ class BlobExportStore:
         self._ensure_container()
         blob = self._container.get_blob_client(path)
         buffer = bytearray().join(head)
+        del head  # its chunks are in the buffer now, and would be held to the end of the upload
         digest = hashlib.sha256(buffer)
         blocks: list[BlobBlock] = []
 
@@ -273,14 +284,14 @@ class BlobExportStore:
             blocks.append(BlobBlock(block_id=block_id))
 
         try:
-            while len(buffer) >= BLOCK_SIZE:
-                stage(_take(buffer, BLOCK_SIZE))
+            while len(buffer) >= block_size:
+                stage(_take(buffer, block_size))
             for chunk in iterator:
                 digest.update(chunk)
                 size += len(chunk)
                 buffer.extend(chunk)
-                while len(buffer) >= BLOCK_SIZE:
-                    stage(_take(buffer, BLOCK_SIZE))
+                while len(buffer) >= block_size:
+                    stage(_take(buffer, block_size))
             if buffer:
                 stage(bytes(buffer))
             sha = digest.hexdigest()

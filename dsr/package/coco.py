@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dsr import layout
-from dsr.storage import ExportStore, FileRef
+from dsr.storage import DOCUMENT_BLOCK_SIZE, ExportStore, FileRef
 
 
 def _dump(value: Any) -> bytes:
@@ -108,5 +108,8 @@ def write_coco(
 ) -> FileRef:
     """Stream ``<folder>/coco.json`` for one project's exported image records."""
     return store.put_stream(
-        layout.coco_file(folder), coco_chunks(project, tags, records, folder), "application/json"
+        layout.coco_file(folder),
+        coco_chunks(project, tags, records, folder),
+        "application/json",
+        block_size=DOCUMENT_BLOCK_SIZE,
     )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from dsr import layout
-from dsr.storage import ExportStore, FileRef
+from dsr.storage import DOCUMENT_BLOCK_SIZE, ExportStore, FileRef
 from dsr.times import format_time
 
 _CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".bmp": "image/bmp"}
@@ -89,7 +89,10 @@ class Manifest:
     def write(self, store: ExportStore, generated: datetime) -> FileRef:
         """Stream the manifest to the export root's ``manifest.json``; the manifest does not list itself."""
         return store.put_stream(
-            layout.manifest_file(self.request_id), self.chunks(generated), "application/json"
+            layout.manifest_file(self.request_id),
+            self.chunks(generated),
+            "application/json",
+            block_size=DOCUMENT_BLOCK_SIZE,
         )
 
     def close(self) -> None:

@@ -29,7 +29,9 @@ class _Sink:
     def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
         return self._take(path, [data], content_type)
 
-    def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef:
+    def put_stream(
+        self, path: str, chunks: Iterable[bytes], content_type: str, *, block_size: int
+    ) -> FileRef:
         return self._take(path, chunks, content_type)
 
 

@@ -7,6 +7,7 @@ import http.server
 import logging
 import os
 import threading
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from typing import ClassVar
@@ -16,6 +17,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from dsr.storage import (
     BLOCK_SIZE,
+    DOCUMENT_BLOCK_SIZE,
     SHA256_METADATA_KEY,
     BlobExportStore,
     StorageUnavailableError,
@@ -220,3 +222,43 @@ def test_streams_are_cut_into_whole_blocks(storage_connection, total, chunk, blo
     assert (ref.size, ref.sha256) == (total, hashlib.sha256(data).hexdigest())
     assert blob.get_blob_properties().metadata == {SHA256_METADATA_KEY: ref.sha256}
     assert store.get_bytes("r/f.bin") == data
+
+
+def _generated_records(count: int) -> Iterator[dict[str, object]]:
+    for n in range(count):
+        yield {"id": str(uuid.UUID(int=n)), "metadata": {"subjectId": f"s-{n % 7}"}, "note": "x" * 200}
+
+
+def test_generated_documents_go_in_document_blocks(storage_connection):
+    """A manifest or COCO file of a large project is megabytes the app generates: it is staged in
+    small blocks (the head of a 10 MB document is not held as one image-sized block)."""
+    store, container = _store_and_container(storage_connection)
+    ref = put_ndjson(store, "r/records.ndjson", _generated_records(5_000))
+    committed, _ = container.get_blob_client("r/records.ndjson").get_block_list("committed")
+    sizes = [block.size for block in committed]
+    assert ref.size > 2 * DOCUMENT_BLOCK_SIZE
+    assert sizes[:-1] == [DOCUMENT_BLOCK_SIZE] * (len(sizes) - 1)
+    assert sum(sizes) == ref.size
+    assert hashlib.sha256(store.get_bytes("r/records.ndjson")).hexdigest() == ref.sha256
+
+
+def test_copied_bytes_still_go_in_image_sized_blocks(storage_connection):
+    """An original under BLOCK_SIZE stays one Put Blob, however many document blocks it spans."""
+    store, container = _store_and_container(storage_connection)
+    data = os.urandom(3 * DOCUMENT_BLOCK_SIZE)
+    store.put_stream("r/photo.jpg", iter((data,)), "image/jpeg")
+    committed, _ = container.get_blob_client("r/photo.jpg").get_block_list("committed")
+    assert committed == []
+
+
+def test_streaming_a_large_generated_document_holds_a_few_document_blocks(storage_connection):
+    store = _new_store(storage_connection)
+    put_ndjson(store, "r/warm.ndjson", _generated_records(10))  # the container and the client's pool
+    tracemalloc.start()
+    try:
+        ref = put_ndjson(store, "r/records.ndjson", _generated_records(40_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ref.size > 8 * 2**20
+    assert peak < 6 * DOCUMENT_BLOCK_SIZE, f"peak {peak} bytes to stream {ref.size}"

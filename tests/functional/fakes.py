@@ -6,7 +6,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
-from dsr.storage import FileRef, StoredFileExistsError, StoredFileNotFoundError
+from dsr.storage import BLOCK_SIZE, FileRef, StoredFileExistsError, StoredFileNotFoundError
 
 
 class MemoryStore:
@@ -29,7 +29,9 @@ class MemoryStore:
             self.files[path] = (data, content_type)
         return FileRef(path, len(data), hashlib.sha256(data).hexdigest(), content_type)
 
-    def put_stream(self, path: str, chunks: Iterable[bytes], content_type: str) -> FileRef:
+    def put_stream(
+        self, path: str, chunks: Iterable[bytes], content_type: str, *, block_size: int = BLOCK_SIZE
+    ) -> FileRef:
         return self.put_bytes(path, b"".join(chunks), content_type)
 
     def get_bytes(self, path: str) -> bytes:
