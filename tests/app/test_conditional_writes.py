@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -45,6 +46,14 @@ def _winners(write: Callable[[int], None]) -> int:
     return len(won)
 
 
+def _create(records: RecordStore, path: str, writer: int) -> None:
+    records.create_bytes(path, str(writer).encode(), "application/json")
+
+
+def _swap(records: RecordStore, path: str, etag: str, writer: int) -> None:
+    records.replace(path, str(writer).encode(), etag)
+
+
 @pytest.fixture
 def records(storage_connection: str) -> RecordStore:
     return RecordStore.from_connection(storage_connection, f"test-{uuid.uuid4().hex[:12]}")
@@ -52,11 +61,10 @@ def records(storage_connection: str) -> RecordStore:
 
 def test_one_of_concurrent_creates_wins(records: RecordStore) -> None:
     records.put_bytes("warm", b"{}", "application/json")  # the container exists before the race
-    paths = [f"claims/{n}.json" for n in range(ROUNDS)]
-    winners = [
-        _winners(lambda n, path=path: records.create_bytes(path, str(n).encode(), "application/json"))
-        for path in paths
-    ]
+    winners = []
+    for round_ in range(ROUNDS):
+        path = f"claims/{round_}.json"
+        winners.append(_winners(partial(_create, records, path)))
     assert winners == [1] * ROUNDS
 
 
@@ -67,7 +75,7 @@ def test_one_of_concurrent_compare_and_swaps_wins(records: RecordStore) -> None:
         records.put_bytes(path, b"0", "application/json")
         stored = records.read(path)
         assert stored is not None
-        winners.append(_winners(lambda n, p=path, e=stored.etag: records.replace(p, str(n).encode(), e)))
+        winners.append(_winners(partial(_swap, records, path, stored.etag)))
     assert winners == [1] * ROUNDS
 
 
@@ -80,4 +88,5 @@ def test_a_stale_etag_is_refused(records: RecordStore) -> None:
     with pytest.raises(RecordConflictError):
         records.replace("head.json", b"2", stale.etag)
     current = records.read("head.json")
-    assert current is not None and current.data == b"1"
+    assert current is not None
+    assert current.data == b"1"
