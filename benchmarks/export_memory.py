@@ -17,6 +17,9 @@ import sys
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
 
 from dsr.config import load_settings
 from dsr.export import record_account_listing, run_export_unit
@@ -28,11 +31,9 @@ from emulator.seed import _Ids, add_images
 from tests.functional.fakes import KeyOnlySecrets
 
 
-def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
-    """(peak traced bytes or 0, seconds, MB copied) for exporting ``count`` images.
-
-    tracemalloc slows Python several times over, so time and memory come from separate runs.
-    """
+@contextmanager
+def seeded_project(count: int, operation: Literal["export", "delete"]) -> Iterator[tuple[Runtime, Job, Unit]]:
+    """An emulated project of ``count`` images, a runtime on Azurite, and an images unit of ``operation``."""
     key = secrets.token_hex(16)
     spec = SeedSpec(
         projects_per_account=1, images_per_project=0, iterations_per_project=0, predictions_per_project=0
@@ -50,7 +51,7 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
         runtime = Runtime(settings=settings, secrets=KeyOnlySecrets(key), store=store)
         job: Job = {
             "requestId": "bench",
-            "operation": "export",
+            "operation": operation,
             "account": {"endpoint": server.base_url, "trainingKeySecret": "bench", "secretVersion": "0" * 32},
             "projectIds": [project.id],
             "categories": ["images"],
@@ -60,6 +61,15 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
         unit: Unit = {"category": "images", "projectId": project.id, "cursor": None}
         with runtime.unit_client(job["account"]) as (client, _):
             record_account_listing("bench", store, client, client.get_projects(), [project.id])
+        yield runtime, job, unit
+
+
+def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
+    """(peak traced bytes or 0, seconds, MB copied) for exporting ``count`` images.
+
+    tracemalloc slows Python several times over, so time and memory come from separate runs.
+    """
+    with seeded_project(count, "export") as (runtime, job, unit):
         if trace:
             tracemalloc.start()
         started = time.monotonic()

@@ -424,6 +424,20 @@ HEADER = (
 )
 
 
+OPERATIONS = ("export", "delete")
+
+
+def _operations(text: str) -> tuple[str, ...]:
+    """``--operations``: a comma-separated subset of OPERATIONS, run in the order given."""
+    chosen = tuple(op.strip() for op in text.split(",") if op.strip())
+    unknown = sorted(set(chosen) - set(OPERATIONS))
+    if not chosen or unknown or len(set(chosen)) != len(chosen):
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(OPERATIONS)} without repeats, got {text!r}"
+        )
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the suite and print the tables; returns the figures (the smoke test reads them)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rate_bound")
@@ -436,6 +450,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential SDK baseline")
     parser.add_argument(
         "--no-copy-floor", action="store_true", help="skip the copy floor (see copy_floor.py)"
+    )
+    parser.add_argument(
+        "--operations",
+        type=_operations,
+        default=OPERATIONS,
+        help="export, delete or both, comma-separated (a delete alone runs on data no export has read)",
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -454,31 +474,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         for n in sizes:
             # Before the app's runs: its delete removes the images the floor copies.
-            floor = None if args.no_copy_floor else bench.copy_floor(f"app-{n}")
+            measure_floor = "export" in args.operations and not args.no_copy_floor
+            floor = bench.copy_floor(f"app-{n}") if measure_floor else None
             print(f"\n{n} images\n{HEADER}", flush=True)
-            plan = [(bench.app_run, f"app-{n}", "export"), (bench.app_run, f"app-{n}", "delete")]
+            plan = [(bench.app_run, f"app-{n}", op) for op in args.operations]
             if not args.no_baseline:
-                plan += [
-                    (bench.baseline_run, f"sdk-{n}", "export"),
-                    (bench.baseline_run, f"sdk-{n}", "delete"),
-                ]
-            rows = []
+                plan += [(bench.baseline_run, f"sdk-{n}", op) for op in args.operations]
+            rows: dict[str, Row] = {}
             for run, account, operation in plan:
-                rows.append(run(account, operation))
-                print(rows[-1].line(), flush=True)
+                row = run(account, operation)
+                rows[row.label] = row
+                print(row.line(), flush=True)
             figures["sizes"][n] = rows
             if floor is not None:
                 seconds, images = floor
-                bound = max(rows[0].call_bound, seconds)
+                export = rows["app export"]
+                bound = max(export.call_bound, seconds)
                 figures.setdefault("copy_floor", {})[n] = (seconds, images)
                 print(
                     f"copy floor: {images} images in {seconds:.1f} s ({images / seconds:.0f}/s) with no app; "
                     f"export bound on this machine max(call bound, floor) {bound:.1f} s; "
-                    f"the app's export at {bound / rows[0].wall:.2f} of it",
+                    f"the app's export at {bound / export.wall:.2f} of it",
                     flush=True,
                 )
             if not args.no_baseline:
-                for op, ours, theirs in (("export", rows[0], rows[2]), ("delete", rows[1], rows[3])):
+                for op in args.operations:
+                    ours, theirs = rows[f"app {op}"], rows[f"SDK baseline {op}"]
                     print(f"speed-up over the SDK baseline, {op}: {theirs.wall / ours.wall:.1f}x", flush=True)
         if bulk_names:
             # The accounts one after the other through one pool of threads: one copy of all their images.

@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 def test_benchmark_suite_runs_and_export_and_delete_make_the_minimal_calls(capsys):
     arguments = "--sizes 40 --rate 40 --latency 0 --download-latency 0 --bulk 2 --bulk-images 8"
     figures = main(arguments.split())
-    export, delete, baseline_export, baseline_delete = figures["sizes"][40]
+    rows = figures["sizes"][40]
+    assert list(rows) == ["app export", "app delete", "SDK baseline export", "SDK baseline delete"]
+    export, delete, baseline_export, baseline_delete = rows.values()
     assert export.calls == export.minimal  # every listing once, nothing re-read
     assert export.throttled == 0  # the client keeps under the limit; 429 is only the backstop
     assert baseline_export.calls == baseline_export.minimal  # the baseline lists just as little
@@ -28,3 +30,23 @@ def test_benchmark_suite_runs_and_export_and_delete_make_the_minimal_calls(capsy
     assert wall > 0
     assert bound > 0
     assert "speed-up over the SDK baseline" in capsys.readouterr().out
+
+
+def test_a_delete_runs_alone_on_data_no_export_has_read(capsys):
+    arguments = "--sizes 40 --rate 40 --latency 0 --download-latency 0 --bulk 0 --operations delete"
+    figures = main(arguments.split())
+    rows = figures["sizes"][40]
+    assert list(rows) == ["app delete", "SDK baseline delete"]
+    assert rows["app delete"].calls == rows["app delete"].minimal
+    assert "copy_floor" not in figures  # the floor is the export's bound
+    out = capsys.readouterr().out
+    assert "speed-up over the SDK baseline, delete" in out
+    assert "speed-up over the SDK baseline, export" not in out
+
+
+@pytest.mark.parametrize("operations", ["", "copy", "export,export", "delete,purge"])
+def test_operations_outside_export_and_delete_are_refused(operations, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["--operations", operations])
+    assert refused.value.code == 2
+    assert "--operations" in capsys.readouterr().err
