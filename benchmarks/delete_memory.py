@@ -15,7 +15,7 @@ import threading
 import time
 import tracemalloc
 
-from benchmarks.export_memory import seeded_project
+from benchmarks.export_memory import seeded_project, unit_calls
 from dsr.erasure import run_delete_unit
 
 SAMPLE_SECONDS = 0.05
@@ -39,11 +39,7 @@ def delete_project(count: int) -> tuple[int, float, tracemalloc.Snapshot | None]
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.monotonic()
-        while True:
-            result = run_delete_unit(job, unit, runtime)
-            if result["next"] is None:
-                break
-            unit["cursor"] = result["next"]
+        *_, result = unit_calls(run_delete_unit, job, unit, runtime)
         elapsed = time.monotonic() - started
         done.set()
         sampler.join()

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks.export_memory import unit_calls
 from dsr.config import load_settings
 from dsr.customvision import Image, TrainingClient
 from dsr.export import _image_records, copy_download, record_account_listing, run_export_unit
@@ -224,13 +225,10 @@ class Bench:
         images = 0
         self.unit_files = []
         self.unit_request = request_id
-        while True:
-            result = run_export_unit(job, unit, self.runtime)
+        for result in unit_calls(run_export_unit, job, unit, self.runtime):
             images += result["counts"]["images"]
             self.unit_files.extend(result["files"])
-            if result["next"] is None:
-                return images
-            unit["cursor"] = result["next"]
+        return images
 
     def package(self) -> int:
         tags = put_json(self.store, f"{self.unit_request}/export/tags.json", {self.project_id: []})

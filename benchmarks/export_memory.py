@@ -17,7 +17,7 @@ import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal
 
@@ -25,7 +25,7 @@ from dsr.config import load_settings
 from dsr.export import record_account_listing, run_export_unit
 from dsr.runtime import STORE_POOL_SIZE, Runtime
 from dsr.storage import BlobExportStore
-from dsr.units import Job, Unit
+from dsr.units import Job, Unit, UnitResult
 from emulator import EmulatorServer, SeedSpec, build_state
 from emulator.seed import _Ids, add_images
 from tests.functional.fakes import KeyOnlySecrets
@@ -64,6 +64,18 @@ def seeded_project(count: int, operation: Literal["export", "delete"]) -> Iterat
         yield runtime, job, unit
 
 
+def unit_calls(
+    run: Callable[[Job, Unit, Runtime], UnitResult], job: Job, unit: Unit, runtime: Runtime
+) -> Iterator[UnitResult]:
+    """Each call's result while ``run`` hands back a cursor, as ``dsr_paged_unit`` calls a unit."""
+    while True:
+        result = run(job, unit, runtime)
+        yield result
+        if result["next"] is None:
+            return
+        unit["cursor"] = result["next"]
+
+
 def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
     """(peak traced bytes or 0, seconds, MB copied) for exporting ``count`` images.
 
@@ -73,13 +85,9 @@ def export_project(count: int, *, trace: bool) -> tuple[int, float, float]:
         if trace:
             tracemalloc.start()
         started = time.monotonic()
-        copied = 0
-        while True:
-            result = run_export_unit(job, unit, runtime)
-            copied += result["counts"]["bytesCopied"]
-            if result["next"] is None:
-                break
-            unit["cursor"] = result["next"]
+        copied = sum(
+            result["counts"]["bytesCopied"] for result in unit_calls(run_export_unit, job, unit, runtime)
+        )
         elapsed = time.monotonic() - started
         peak = tracemalloc.get_traced_memory()[1] if trace else 0
         tracemalloc.stop()
