@@ -12,9 +12,9 @@ from dsr import layout
 from dsr.cancellation import canceled_document, cancellation_from
 from dsr.contract import instance_id_for
 from dsr.errors import RequestConflictError, RequestNotFoundError
-from dsr.status import from_durable
+from dsr.status import from_durable, progress, start_attempt
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json
-from dsr.wire import RequestInput, StatusDocument
+from dsr.wire import RequestInput, RunTicket, StatusDocument
 
 RUNNING_STATUSES = frozenset(
     {
@@ -61,11 +61,37 @@ async def read_status(
     if runtime_status == df.OrchestrationRuntimeStatus.Completed and isinstance(status.output, dict):
         return StatusView(cast(StatusDocument, status.output), running=False)  # dsr_request's result
     if runtime_status in RUNNING_STATUSES:
+        recorded = _turned_away(stored, status.custom_status, store)
+        if recorded is not None:
+            return StatusView(recorded, running=False)
         return StatusView(from_durable(stored, status.custom_status, "running"), running=True)
     if runtime_status == df.OrchestrationRuntimeStatus.Terminated:
         so_far = from_durable(stored, status.custom_status, "terminated")
         return StatusView(_terminated(so_far, status.output, store), running=False)
     return StatusView(from_durable(stored, status.custom_status, "failed"), running=False)
+
+
+def _turned_away(stored: RequestInput, custom_status: object, store: ExportStore) -> StatusDocument | None:
+    """The recorded document, if this running instance is a duplicate start its claim will turn away.
+
+    A second identical submission whose start lands after the first run finished replaces the
+    finished instance (:func:`triggers.submission.submit`), and Durable reports it Running until its
+    claim finds another run's ticket (:func:`dsr.records.claim_run`) and it returns the recorded
+    document. The request is finished all the same: shown as running, it could be canceled, and the
+    cancel would overwrite the finished document. Only an instance that has not got past its start can
+    be such a duplicate, so later polls of a running request read nothing more.
+    """
+    run = stored.get("run")
+    if run is None or custom_status not in (None, progress(start_attempt(stored))):
+        return None
+    try:
+        ticket: RunTicket = get_json(store, layout.run_ticket(stored["request"]["requestId"], run["attempt"]))
+        if ticket["token"] == run["token"]:
+            return None
+        recorded: StatusDocument = get_json(store, layout.status(stored["request"]["requestId"]))
+    except StoredFileNotFoundError:  # not claimed yet, or a run that never wrote its document
+        return None
+    return recorded
 
 
 def _terminated(document: StatusDocument, output: Any, store: ExportStore) -> StatusDocument:

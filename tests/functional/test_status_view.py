@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
+from dsr import layout
 from dsr.contract import DsrRequest, parse_request
-from dsr.status import initial_document, progress
+from dsr.status import finish, initial_document, progress, start_attempt
+from dsr.storage import put_json
 from dsr.times import format_time
+from dsr.wire import ApprovalSettings, RequestInput, StatusDocument
 from tests.functional.fakes import MemoryStore
 from triggers.status_view import read_status
 
@@ -17,7 +21,7 @@ from triggers.status_view import read_status
 class StuckClient:
     """A Durable client whose one instance is still Running with the given custom status."""
 
-    def __init__(self, stored_input: dict, custom_status: object) -> None:
+    def __init__(self, stored_input: Mapping[str, object], custom_status: object) -> None:
         self._status = DurableOrchestrationStatus(
             name="dsr_request",
             instanceId="dsr-r1",
@@ -55,3 +59,48 @@ def test_a_failed_resolution_still_being_written_shows_its_error():
     assert view.running
     assert view.document["state"] == "running"  # the status file is still being written
     assert view.document["error"] == document["error"]
+
+
+def finished_request(owner_token: str) -> tuple[RequestInput, MemoryStore, StatusDocument]:
+    """Request ``r1`` finished by the run holding ``owner_token``: its input, records and final document."""
+    request = parsed_request("delete", ["tags"])
+    received = datetime(2026, 1, 1, tzinfo=UTC)
+    recorded = finish(initial_document(request, received), received, "succeeded")
+    records = MemoryStore()
+    put_json(records, layout.status("r1"), recorded)
+    put_json(records, layout.run_ticket("r1", 1), {"attempt": 1, "token": owner_token})
+    stored: RequestInput = {"request": request, "receivedAt": format_time(received), "approval": NO_APPROVAL}
+    return stored, records, recorded
+
+
+NO_APPROVAL: ApprovalSettings = {"required": False, "timeoutHours": 72}
+
+
+def test_a_duplicate_start_replacing_a_finished_request_answers_the_recorded_document():
+    # A second identical submission whose start lands after the first run finished replaces the
+    # finished instance; until its claim turns it away, Durable reports it Running. The request is
+    # finished all the same: GET must not show it running again (nor let a cancel mark it canceled).
+    stored, records, recorded = finished_request(owner_token="a" * 32)
+    duplicate: RequestInput = {**stored, "run": {"attempt": 1, "token": "b" * 32}}
+    for custom_status in (None, progress(start_attempt(duplicate))):
+        view = asyncio.run(read_status(StuckClient(duplicate, custom_status), "r1", records))
+        assert not view.running
+        assert view.document == recorded
+
+
+def test_the_run_that_owns_its_attempt_shows_running_while_it_starts():
+    stored, records, _ = finished_request(owner_token="a" * 32)
+    owner: RequestInput = {**stored, "run": {"attempt": 1, "token": "a" * 32}}
+    view = asyncio.run(read_status(StuckClient(owner, progress(start_attempt(owner))), "r1", records))
+    assert view.running
+    assert view.document["state"] == "running"
+
+
+def test_a_start_that_has_not_claimed_its_attempt_yet_shows_running():
+    stored, records, _ = finished_request(owner_token="a" * 32)
+    retry: RequestInput = {
+        **stored,
+        "run": {"attempt": 2, "token": "c" * 32},
+    }  # attempt 2: no ticket written yet
+    view = asyncio.run(read_status(StuckClient(retry, None), "r1", records))
+    assert view.running
