@@ -6,12 +6,14 @@ choice; local configuration (devstack) relaxes only what a loopback stand-in nee
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from dsr.customvision import (
+    DEFAULT_CALL_TIMEOUT_SECONDS,
     DEFAULT_ENDPOINT_SUFFIXES,
     DEFAULT_MAX_RETRY_SECONDS,
     DEFAULT_RATE_LIMIT_PER_SECOND,
@@ -63,6 +65,8 @@ def _number(env: Mapping[str, str], name: str, *, default: float, minimum: float
         number = float(value)
     except ValueError as exc:
         raise ConfigurationError(f"setting {name} must be a number") from exc
+    if not math.isfinite(number):  # float() reads "nan" and "inf"; NaN passes every range check
+        raise ConfigurationError(f"setting {name} must be a finite number")
     if number < minimum:
         raise ConfigurationError(f"setting {name} must be at least {minimum}")
     return number
@@ -95,6 +99,7 @@ class Settings:
     """Exact extra callback origins (scheme://host:port); local testing only."""
     rate_limit_per_second: float = DEFAULT_RATE_LIMIT_PER_SECOND
     max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
+    call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
     approval_required: bool = False
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
     delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
@@ -136,6 +141,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "DSR_CV_RATE_LIMIT_PER_SECOND", default=DEFAULT_RATE_LIMIT_PER_SECOND, minimum=0.1
         ),
         max_retry_seconds=_number(env, "DSR_CV_MAX_RETRY_SECONDS", default=DEFAULT_MAX_RETRY_SECONDS),
+        call_timeout_seconds=_number(
+            env, "DSR_CV_TIMEOUT_SECONDS", default=DEFAULT_CALL_TIMEOUT_SECONDS, minimum=1.0
+        ),
         approval_required=_flag(env, "DSR_APPROVAL_REQUIRED", default=False),
         approval_timeout_hours=_number(
             env, "DSR_APPROVAL_TIMEOUT_HOURS", default=DEFAULT_APPROVAL_TIMEOUT_HOURS

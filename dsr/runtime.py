@@ -93,6 +93,7 @@ class Runtime:
                     key,
                     options=ClientOptions(
                         max_retry_seconds=self.settings.max_retry_seconds,
+                        timeout_seconds=self.settings.call_timeout_seconds,
                         download_concurrency=DOWNLOAD_CONCURRENCY,
                     ),
                     allow_list=self.allow_list,

@@ -18,6 +18,7 @@ from dsr.customvision.calls import (
     to_thread_observers,
 )
 from dsr.customvision.client import (
+    DEFAULT_CALL_TIMEOUT_SECONDS,
     DEFAULT_MAX_RETRY_SECONDS,
     DEFAULT_RATE_LIMIT_PER_SECOND,
     MAX_IMAGE_IDS_PER_CALL,
@@ -58,6 +59,7 @@ from dsr.customvision.models import (
 from dsr.customvision.ratelimit import TokenBucket
 
 __all__ = [
+    "DEFAULT_CALL_TIMEOUT_SECONDS",
     "DEFAULT_ENDPOINT_SUFFIXES",
     "DEFAULT_MAX_RETRY_SECONDS",
     "DEFAULT_RATE_LIMIT_PER_SECOND",

@@ -73,6 +73,9 @@ DEFAULT_RATE_LIMIT_PER_SECOND: Final = 10.0  # Training API "other calls" limit 
 DEFAULT_MAX_RETRY_SECONDS: Final = 120.0
 """Long enough to ride out a throttling burst; short enough that a unit's last call still ends well
 inside the Functions timeout (see ``DEFAULT_UNIT_TIME_BUDGET_SECONDS`` in :mod:`dsr.config`)."""
+DEFAULT_CALL_TIMEOUT_SECONDS: Final = 30.0
+"""Connect timeout, and the longest wait for the next bytes of a response (not for the whole of it): a
+stalled connection is dropped and retried well inside a unit's time budget."""
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -87,7 +90,7 @@ class ClientOptions:
     """Client-side limit for API calls (not blob downloads); ``None`` disables it."""
     max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
     """Upper bound on the time one call may spend retrying 429/5xx/resets before raising."""
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
     """Connect and read timeout of each attempt."""
     max_download_bytes: int = 512 * 1024 * 1024
     """Refuse blobs larger than this (images are at most 6 MB; exported models are larger)."""
