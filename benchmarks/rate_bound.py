@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,6 +426,7 @@ HEADER = (
 
 
 OPERATIONS = ("export", "delete")
+DEFAULT_BULK_ACCOUNTS = 20
 
 
 def _operations(text: str) -> tuple[str, ...]:
@@ -438,15 +440,69 @@ def _operations(text: str) -> tuple[str, ...]:
     return chosen
 
 
+def _sizes(text: str) -> list[int]:
+    """``--sizes``: image counts, each a positive multiple of 4 (the account's 4 projects share them)."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or any(n <= 0 or n % 4 for n in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected image counts that are positive multiples of 4, got {text!r}"
+        )
+    return sizes
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _number(minimum: float, *, exclusive: bool = False) -> Callable[[str], float]:
+    """A finite number of at least ``minimum`` (above it, if ``exclusive``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < minimum or (exclusive and value == minimum):
+            bound = f"above {minimum:g}" if exclusive else f"at least {minimum:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the suite and print the tables; returns the figures (the smoke test reads them)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rate_bound")
-    parser.add_argument("--sizes", default="1000,10000", help="image counts, comma-separated")
-    parser.add_argument("--rate", type=float, default=10.0, help="calls/s of the account (service and app)")
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
-    parser.add_argument("--download-latency", type=float, default=0.05, help="seconds added to every blob")
-    parser.add_argument("--bulk", type=int, default=20, help="accounts in the bulk run (0: none)")
-    parser.add_argument("--bulk-images", type=int, default=500, help="images per bulk account")
+    parser.add_argument("--sizes", type=_sizes, default=[1000, 10000], help="image counts, comma-separated")
+    parser.add_argument(
+        "--rate",
+        type=_number(0, exclusive=True),
+        default=10.0,
+        help="calls/s of the account (service and app)",
+    )
+    parser.add_argument("--latency", type=_number(0), default=0.05, help="seconds added to every API call")
+    parser.add_argument(
+        "--download-latency", type=_number(0), default=0.05, help="seconds added to every blob"
+    )
+    parser.add_argument(
+        "--bulk",
+        type=_at_least(0),
+        default=None,
+        help=f"accounts in the bulk export run (0: none; default {DEFAULT_BULK_ACCOUNTS} with the export)",
+    )
+    parser.add_argument("--bulk-images", type=_at_least(1), default=500, help="images per bulk account")
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential SDK baseline")
     parser.add_argument(
         "--no-copy-floor", action="store_true", help="skip the copy floor (see copy_floor.py)"
@@ -458,7 +514,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="export, delete or both, comma-separated (a delete alone runs on data no export has read)",
     )
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.bulk is None:
+        args.bulk = DEFAULT_BULK_ACCOUNTS if "export" in args.operations else 0
+    elif args.bulk and "export" not in args.operations:
+        parser.error("--bulk runs exports: add export to --operations, or leave --bulk out")
+    sizes: list[int] = args.sizes
     accounts = {f"app-{n}": size_spec(n) for n in sizes}
     if not args.no_baseline:
         accounts |= {f"sdk-{n}": size_spec(n) for n in sizes}

@@ -33,8 +33,9 @@ def test_benchmark_suite_runs_and_export_and_delete_make_the_minimal_calls(capsy
 
 
 def test_a_delete_runs_alone_on_data_no_export_has_read(capsys):
-    arguments = "--sizes 40 --rate 40 --latency 0 --download-latency 0 --bulk 0 --operations delete"
+    arguments = "--sizes 40 --rate 40 --latency 0 --download-latency 0 --operations delete"
     figures = main(arguments.split())
+    assert "bulk" not in figures  # the bulk run is exports: not part of a delete-only run
     rows = figures["sizes"][40]
     assert list(rows) == ["app delete", "SDK baseline delete"]
     assert rows["app delete"].calls == rows["app delete"].minimal
@@ -50,3 +51,30 @@ def test_operations_outside_export_and_delete_are_refused(operations, capsys):
         main(["--operations", operations])
     assert refused.value.code == 2
     assert "--operations" in capsys.readouterr().err
+
+
+def test_a_bulk_run_without_the_export_is_refused(capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["--operations", "delete", "--bulk", "3"])
+    assert refused.value.code == 2
+    assert "--bulk" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--sizes", "1k"],
+        ["--sizes", "10"],  # not a multiple of the 4 projects
+        ["--sizes", ""],
+        ["--rate", "0"],
+        ["--rate", "nan"],
+        ["--latency", "-0.1"],
+        ["--bulk", "-1"],
+        ["--bulk-images", "0"],
+    ],
+)
+def test_bad_figures_are_refused_before_anything_starts(arguments, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(arguments)
+    assert refused.value.code == 2
+    assert arguments[0] in capsys.readouterr().err
