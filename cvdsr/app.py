@@ -175,10 +175,7 @@ def submit(
         if sources != 1:
             raise CliError("give the account one way: --endpoint and --secret, --demo, --file or --csv")
         if file is not None:
-            body = body_from_file(file)
-            if body.setdefault("operation", operation) != operation:
-                raise CliError(f"{file} is a {body['operation']} request, not {operation}")
-            bodies = [body]
+            bodies = [body_from_file(file, options)]
         elif csv_file is not None:
             bodies = bodies_from_csv(csv_file, options)
         else:

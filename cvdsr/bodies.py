@@ -45,8 +45,31 @@ def _subject(pairs: list[str]) -> dict[str, Any] | None:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise CliError(f"--subject takes KEY=VALUE, got {pair.split('=')[0]!r}...")
+        if key in metadata:  # the API refuses a repeated key; a last-one-wins here would hide it
+            raise CliError(f"--subject {key} is given twice")
         metadata[key] = value
     return {"metadata": metadata}
+
+
+def option_fields(options: Options) -> dict[str, Any]:
+    """The body fields the options set (besides the operation and the account); unset ones are absent."""
+    fields: dict[str, Any] = {}
+    if options.request_id:
+        fields["requestId"] = options.request_id
+    if options.categories:
+        fields["categories"] = list(options.categories)
+    if options.project_ids:
+        fields["projectIds"] = list(options.project_ids)
+    subject = _subject(options.subject)
+    if subject:
+        fields["subject"] = subject
+    if options.dry_run:
+        fields["dryRun"] = True
+    if options.zip:
+        fields["zip"] = True
+    if options.callback_url:
+        fields["callbackUrl"] = options.callback_url
+    return fields
 
 
 def build_body(options: Options, endpoint: str, secret: str, **overrides: Any) -> dict[str, Any]:
@@ -56,31 +79,39 @@ def build_body(options: Options, endpoint: str, secret: str, **overrides: Any) -
         "operation": options.operation,
         "account": {"endpoint": endpoint, "trainingKeySecret": secret},
     }
-    if options.categories:
-        body["categories"] = list(options.categories)
-    if options.project_ids:
-        body["projectIds"] = list(options.project_ids)
-    subject = _subject(options.subject)
-    if subject:
-        body["subject"] = subject
-    if options.dry_run:
-        body["dryRun"] = True
-    if options.zip:
-        body["zip"] = True
-    if options.callback_url:
-        body["callbackUrl"] = options.callback_url
+    body.update(option_fields(options))
     body.update({k: v for k, v in overrides.items() if v})
     return body
 
 
-def body_from_file(path: Path) -> dict[str, Any]:
-    """A complete request body (the API's JSON) from a file; ``-`` is not supported on purpose."""
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise CliError(f"the request repeats the key {key!r} within one object")
+        document[key] = value
+    return document
+
+
+def body_from_file(path: Path, options: Options) -> dict[str, Any]:
+    """A complete request body (the API's JSON) from a file, with the options applied to it.
+
+    An option the file already sets to another value is refused rather than chosen between: a
+    request that deletes must say one thing. ``-`` is not supported on purpose.
+    """
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
+        body = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
+    except CliError as exc:
+        raise CliError(f"{path}: {exc}") from None
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot read a JSON request from {path}: {exc}") from exc
     if not isinstance(body, dict):
         raise CliError(f"{path} must hold one JSON object (a request body)")
+    if body.setdefault("operation", options.operation) != options.operation:
+        raise CliError(f"{path} is a {body['operation']} request, not {options.operation}")
+    for name, value in option_fields(options).items():
+        if body.setdefault(name, value) != value:
+            raise CliError(f"{path} sets {name} to something else than the options do; give it once")
     return body
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cvdsr.bodies import Options, bodies_from_csv, build_body
+from cvdsr.bodies import Options, bodies_from_csv, body_from_file, build_body
 from cvdsr.client import CliError
 from dsr.contract import parse_request
 
@@ -80,3 +80,63 @@ def test_zip_asks_for_the_export_as_one_zip():
     assert request["zip"] is True
     plain = parse_request(build_body(Options("export"), "https://a.cognitiveservices.azure.com", "cv-key"))
     assert plain["zip"] is False
+
+
+def _file(tmp_path, text: str):
+    path = tmp_path / "body.json"
+    path.write_text(text)
+    return path
+
+
+FILE_BODY = (
+    '{"operation": "delete", "account": {"endpoint": "https://a.cognitiveservices.azure.com", '
+    '"trainingKeySecret": "k"}, "subject": {"metadata": {"email": "a@example.com"}}}'
+)
+PROJECT = "0f0e0d0c-0b0a-4908-8706-050403020100"
+
+
+def test_options_apply_to_a_body_from_a_file(tmp_path):
+    # A --dry-run that went missing would turn a count into a real delete.
+    options = Options(
+        "delete", ["images"], [PROJECT], [], dry_run=True, request_id="t-1", callback_url="https://c"
+    )
+    body = body_from_file(_file(tmp_path, FILE_BODY), options)
+    assert body["dryRun"] is True
+    assert body["categories"] == ["images"]
+    assert body["projectIds"] == [PROJECT]
+    assert body["requestId"] == "t-1"
+    assert body["callbackUrl"] == "https://c"
+    assert body["subject"] == {"metadata": {"email": "a@example.com"}}
+    assert parse_request(body)["dryRun"] is True
+
+
+def test_a_file_without_options_is_sent_as_written(tmp_path):
+    body = body_from_file(_file(tmp_path, FILE_BODY), Options("delete"))
+    assert "dryRun" not in body
+    assert "requestId" not in body  # the app assigns one
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (Options("export"), "is a delete request, not export"),
+        (Options("delete", subject=["email=b@example.com"]), "subject"),
+        (Options("delete", request_id="other"), "requestId"),
+    ],
+)
+def test_an_option_that_contradicts_the_file_is_refused(tmp_path, options, message):
+    text = FILE_BODY.replace('"operation"', '"requestId": "mine", "operation"')
+    with pytest.raises(CliError, match=message):
+        body_from_file(_file(tmp_path, text), options)
+
+
+def test_a_file_that_repeats_a_key_is_refused(tmp_path):
+    # json.loads lets the last of two keys win; the API refuses repeats, so the CLI must not hide them.
+    text = FILE_BODY.replace('"email": "a@example.com"', '"email": "a@example.com", "email": "b@example.com"')
+    with pytest.raises(CliError, match="repeats the key 'email'"):
+        body_from_file(_file(tmp_path, text), Options("delete"))
+
+
+def test_a_subject_key_given_twice_is_refused():
+    with pytest.raises(CliError, match="--subject email"):
+        build_body(Options("delete", subject=["email=a@x", "email=b@x"]), "https://a", "k")
