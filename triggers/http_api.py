@@ -4,6 +4,7 @@ cancel a running request, retry a failed one. Described for callers in ``trigger
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -16,9 +17,8 @@ from dsr.errors import InvalidRequestError
 from dsr.request_index import MAX_PAGE_SIZE
 from dsr.runtime import get_runtime
 from dsr.status import REQUEST_STATES
-from dsr.untrusted_json import parse_untrusted
-from dsr.wire import ApprovalDecision
-from triggers.approval import approve
+from dsr.untrusted_json import is_plain_text, parse_untrusted
+from triggers.approval import approve, authenticated_principal, parse_decision
 from triggers.request_control import cancel, retry
 from triggers.request_list import NOT_OURS, list_requests
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
@@ -29,10 +29,11 @@ bp = df.Blueprint()
 log = logging.getLogger("dsr.http")
 
 RETRY_AFTER_SECONDS = 10
-MAX_APPROVER_LENGTH = 128
-MAX_COMMENT_LENGTH = 1000
 DEFAULT_PAGE_SIZE = 50
 MAX_TOKEN_LENGTH = 2048
+WHOLE_NUMBER = re.compile(
+    r"[0-9]{1,6}"
+)  # ASCII only: str.isdigit() also takes superscripts and other scripts' digits
 
 
 def _json_body(req: func.HttpRequest) -> Any:
@@ -59,12 +60,12 @@ def _json_object(req: func.HttpRequest, allowed: set[str], *, optional: bool = F
     return body
 
 
-def _optional_text(body: dict[str, Any], field: str, limit: int) -> str | None:
+def _optional_text(body: dict[str, Any], field: str, limit: int, *, lines: bool = False) -> str | None:
     value = body.get(field)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidRequestError(field, f"must be a string of at most {limit} characters")
+    if not isinstance(value, str) or len(value) > limit or not is_plain_text(value, lines=lines):
+        raise InvalidRequestError(field, f"must be text of at most {limit} characters")
     return value.strip() or None
 
 
@@ -117,33 +118,17 @@ async def get_request(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @bp.route(route="requests/{requestId}/approve", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def approve_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """``POST /api/requests/{id}/approve``: body ``{"by", "decision"?: approve|reject, "comment"?}``."""
+    """``POST /api/requests/{id}/approve``: body ``{"by", "decision": approve|reject, "comment"?}``."""
     request_id = req.route_params.get("requestId", "")
     try:
         body = _json_object(req, {"by", "decision", "comment"})
-        by = body.get("by")
-        if not isinstance(by, str) or not 1 <= len(by.strip()) <= MAX_APPROVER_LENGTH:
-            raise InvalidRequestError("by", f"is required: who approves (1-{MAX_APPROVER_LENGTH} characters)")
-        decision = body.get("decision", "approve")
-        if decision not in ("approve", "reject"):
-            raise InvalidRequestError("decision", "must be 'approve' or 'reject'")
-        comment = body.get("comment")
-        if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_LENGTH):
-            raise InvalidRequestError(
-                "comment", f"must be a string of at most {MAX_COMMENT_LENGTH} characters"
-            )
-        event: ApprovalDecision = {
-            "by": by.strip(),
-            "decision": decision,
-            "comment": comment,
-            # Set by App Service authentication when it fronts the app: the authenticated caller.
-            "principal": req.headers.get("x-ms-client-principal-name"),
-        }
+        principal = authenticated_principal(req.headers, get_settings().app_service_authentication)
+        event = parse_decision(body, principal)
         await approve(client, request_id, event, get_runtime().records)
     except Exception as exc:
         return error_response(exc)
     log.info("request %s: approval decision delivered", request_id)
-    return _accepted(req, request_id, {"requestId": request_id, "decision": decision})
+    return _accepted(req, request_id, {"requestId": request_id, "decision": event["decision"]})
 
 
 @bp.route(route="requests/{requestId}/cancel", methods=["POST"])
@@ -154,7 +139,7 @@ async def cancel_request(req: func.HttpRequest, client: df.DurableOrchestrationC
     try:
         body = _json_object(req, {"by", "reason"}, optional=True)
         by = _optional_text(body, "by", MAX_CANCELED_BY_LENGTH)
-        reason = _optional_text(body, "reason", MAX_CANCEL_REASON_LENGTH)
+        reason = _optional_text(body, "reason", MAX_CANCEL_REASON_LENGTH, lines=True)
         runtime = get_runtime()
         view = await cancel(client, request_id, by, reason, runtime.store, runtime.records)
     except Exception as exc:
@@ -195,7 +180,7 @@ def _list_query(req: func.HttpRequest) -> dict[str, Any]:
     if operation is not None and operation not in ("export", "delete"):
         raise InvalidRequestError("operation", "must be 'export' or 'delete'")
     size = req.params.get("pageSize") or str(DEFAULT_PAGE_SIZE)
-    if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
+    if not WHOLE_NUMBER.fullmatch(size) or not 1 <= int(size) <= MAX_PAGE_SIZE:
         raise InvalidRequestError("pageSize", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
     token = req.params.get("continuationToken") or None
     if token is not None and (len(token) > MAX_TOKEN_LENGTH or not token.isprintable()):
