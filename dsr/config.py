@@ -17,6 +17,7 @@ from dsr.customvision import (
     DEFAULT_ENDPOINT_SUFFIXES,
     DEFAULT_MAX_RETRY_SECONDS,
     DEFAULT_RATE_LIMIT_PER_SECOND,
+    MIN_RATE_LIMIT_PER_SECOND,
 )
 from dsr.errors import ConfigurationError
 
@@ -102,6 +103,7 @@ class Settings:
     call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
     approval_required: bool = False
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
+    app_service_authentication: bool = False
     delete_verify_timeout_seconds: float = DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
     records_connection: str = ""
     """Account of the records container (status documents, receipts, request records; WORM in Azure);
@@ -138,13 +140,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         callback_allowed_suffixes=_csv(env.get("DSR_CALLBACK_ALLOWED_HOSTS")),
         callback_allowed_origins=_csv(env.get("DSR_CALLBACK_ALLOWED_ORIGINS")),
         rate_limit_per_second=_number(
-            env, "DSR_CV_RATE_LIMIT_PER_SECOND", default=DEFAULT_RATE_LIMIT_PER_SECOND, minimum=0.1
+            env,
+            "DSR_CV_RATE_LIMIT_PER_SECOND",
+            default=DEFAULT_RATE_LIMIT_PER_SECOND,
+            minimum=MIN_RATE_LIMIT_PER_SECOND,
         ),
         max_retry_seconds=_number(env, "DSR_CV_MAX_RETRY_SECONDS", default=DEFAULT_MAX_RETRY_SECONDS),
         call_timeout_seconds=_number(
             env, "DSR_CV_TIMEOUT_SECONDS", default=DEFAULT_CALL_TIMEOUT_SECONDS, minimum=1.0
         ),
         approval_required=_flag(env, "DSR_APPROVAL_REQUIRED", default=False),
+        # Set by App Service ("True") when its authentication fronts the app; only then are the
+        # x-ms-client-principal-* headers the platform's (it strips any a caller sends).
+        app_service_authentication=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
         approval_timeout_hours=_number(
             env, "DSR_APPROVAL_TIMEOUT_HOURS", default=DEFAULT_APPROVAL_TIMEOUT_HOURS
         ),

@@ -73,3 +73,15 @@ def parse_untrusted(raw: bytes, *, max_bytes: int = MAX_BODY_BYTES, max_depth: i
         return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except ValueError as exc:
         raise InvalidRequestError("body", "must be valid JSON") from exc
+
+
+_LINE_BREAKS = frozenset("\r\n\t")
+
+
+def is_plain_text(value: str, *, lines: bool = False) -> bool:
+    """Whether a caller's free text holds only printable characters (and line breaks, if ``lines``).
+
+    Control characters and bidi overrides (``U+202E``) would let a stored name or comment read as
+    something else than what was sent, in a log line or on a status page.
+    """
+    return all(ch.isprintable() or (lines and ch in _LINE_BREAKS) for ch in value)

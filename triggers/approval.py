@@ -2,14 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import azure.durable_functions as df
 
 from dsr import layout, wire
 from dsr.contract import instance_id_for
-from dsr.errors import RequestConflictError
+from dsr.errors import InvalidRequestError, RequestConflictError
 from dsr.storage import ExportStore, StoredFileExistsError, StoredFileNotFoundError, create_json, get_json
+from dsr.untrusted_json import is_plain_text
 from dsr.wire import ApprovalDecision
 from triggers.status_view import read_status
+
+MAX_APPROVER_LENGTH = 128
+MAX_COMMENT_LENGTH = 1000
+MAX_PRINCIPAL_LENGTH = 256
+PRINCIPAL_HEADER = "x-ms-client-principal-name"
+
+
+def parse_decision(body: dict[str, Any], principal: str | None) -> ApprovalDecision:
+    """An approver's decision from the body of ``POST .../approve``; refusals name the field.
+
+    The decision is required: a delete is never approved by a field left out. ``by`` is one line of
+    printable text, ``comment`` may break lines; neither may hold control or bidi characters, which
+    would let a stored decision read as something else than what was sent.
+    """
+    by = body.get("by")
+    if not isinstance(by, str) or len(by) > MAX_APPROVER_LENGTH or not by.strip() or not by.isprintable():
+        raise InvalidRequestError(
+            "by", f"is required: who approves (1-{MAX_APPROVER_LENGTH} characters of one line of text)"
+        )
+    decision = body.get("decision")
+    if decision not in ("approve", "reject"):
+        raise InvalidRequestError("decision", "is required: 'approve' or 'reject'")
+    comment = body.get("comment")
+    if comment is not None and (
+        not isinstance(comment, str)
+        or len(comment) > MAX_COMMENT_LENGTH
+        or not is_plain_text(comment, lines=True)
+    ):
+        raise InvalidRequestError("comment", f"must be text of at most {MAX_COMMENT_LENGTH} characters")
+    return {"by": by.strip(), "decision": decision, "comment": comment, "principal": principal}
+
+
+def authenticated_principal(headers: Mapping[str, str], app_service_authentication: bool) -> str | None:
+    """The caller App Service authentication signed in, or None when it does not front the app.
+
+    Without it, the header is whatever the caller sent, so it is not recorded at all.
+    """
+    if not app_service_authentication:
+        return None
+    name = headers.get(PRINCIPAL_HEADER)
+    if not name or len(name) > MAX_PRINCIPAL_LENGTH or not is_plain_text(name):
+        return None
+    return name
 
 
 async def approve(

@@ -137,7 +137,8 @@ class HostProcess:
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One API call; the answer must match what triggers/openapi.json declares for it."""
-        response = requests.request(method, f"{self.api}/{path}", headers=self.headers, timeout=30, **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        response = requests.request(method, f"{self.api}/{path}", headers=headers, timeout=30, **kwargs)
         check_response(response)
         return response
 

@@ -34,15 +34,20 @@ def test_delete_waits_for_approval_and_records_who_approved(stack, fresh_host):
     assert waiting["approval"]["deadline"]
     assert account.projects[project_id].tags  # nothing deleted before the decision
     assert approve(fresh_host, body["requestId"], {"decision": "approve"}).json()["error"]["field"] == "by"
-    answer = approve(fresh_host, body["requestId"], {"by": "dpo@example.com", "comment": "ticket 42"})
+    left_out = approve(fresh_host, body["requestId"], {"by": "dpo@example.com"})
+    assert left_out.json()["error"]["field"] == "decision"  # never approved by a field left out
+    spoofed = {"x-ms-client-principal-name": "ceo@contoso.com"}  # no App Service authentication here
+    decision = {"by": "dpo@example.com", "decision": "approve", "comment": "ticket 42"}
+    answer = fresh_host.call("POST", f"requests/{body['requestId']}/approve", json=decision, headers=spoofed)
     assert answer.status_code == 202
     finished = fresh_host.wait(body["requestId"])
     document = finished.json()
     assert finished.status_code == 200, document
     assert document["approval"]["decision"] == "approve"
     assert document["approval"]["by"] == "dpo@example.com"
+    assert document["approval"]["principal"] is None
     assert account.projects[project_id].tags == {}
-    assert approve(fresh_host, body["requestId"], {"by": "late"}).status_code == 409
+    assert approve(fresh_host, body["requestId"], {"by": "late", "decision": "approve"}).status_code == 409
 
 
 @pytest.mark.parametrize("host_settings", [{"DSR_APPROVAL_REQUIRED": "true"}])
