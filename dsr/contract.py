@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dsr.categories import ALL_CATEGORIES, SUBJECT_SCOPED, Category, ordered
-from dsr.customvision import canonical_origin, metadata_problem
+from dsr.customvision import MIN_RATE_LIMIT_PER_SECOND, canonical_origin, metadata_problem
 from dsr.errors import EndpointNotAllowedError, InvalidRequestError
 from dsr.layout import SHARED_FOLDERS
 from dsr.times import format_time
@@ -91,7 +91,7 @@ class _Strict(BaseModel):
 class _Account(_Strict):
     endpoint: str = Field(min_length=8, max_length=256)
     trainingKeySecret: str
-    callsPerSecond: float | None = Field(default=None, gt=0, le=MAX_CALLS_PER_SECOND)
+    callsPerSecond: float | None = Field(default=None, ge=MIN_RATE_LIMIT_PER_SECOND, le=MAX_CALLS_PER_SECOND)
 
     @field_validator("endpoint")
     @classmethod
@@ -225,10 +225,15 @@ class _Request(_Strict):
         return value
 
 
+METADATA_FIELD = "subject.metadata"
+
+
 def _first_error(exc: ValidationError) -> InvalidRequestError:
     error = exc.errors(include_url=False, include_input=False)[0]
     location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-after"))
     location = location.replace("from_", "from") or "body"
+    if location.startswith(f"{METADATA_FIELD}."):  # the rest of the path is a metadata key: personal data
+        location = METADATA_FIELD
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown field"

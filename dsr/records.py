@@ -14,14 +14,18 @@ Records hold ids, the operation, the endpoint and secret name and a timestamp: n
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
 from dsr import layout
-from dsr.contract import DsrRequest
-from dsr.errors import RequestConflictError, RequestPayloadError
+from dsr.categories import ALL_CATEGORIES
+from dsr.contract import REQUEST_ID_PATTERN, SECRET_NAME_PATTERN, DsrRequest
+from dsr.customvision import canonical_origin
+from dsr.errors import EndpointNotAllowedError, RequestConflictError, RequestPayloadError
 from dsr.storage import (
     ExportStore,
     StoredFileExistsError,
@@ -130,39 +134,68 @@ def read_callback(store: ExportStore, request_id: str, callback_file: str) -> st
 
 
 REDACTED = "<redacted>"
-_KEPT_FIELDS = frozenset({"requestId", "operation", "categories", "projectIds", "dryRun"})
-_KEPT_ACCOUNT_FIELDS = frozenset({"endpoint", "trainingKeySecret"})
-"""Fields that by the contract hold no personal data; every other value is replaced by REDACTED."""
 MAX_KEPT_KEY_LENGTH = 128
+_KEPT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+"""Field names are kept when they look like field names; any other key may be data (an e-mail address)."""
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def redacted_item(item: Any) -> Any:
     """What a refused queue item may keep on record: its shape and ids, never subject values or URLs.
 
-    An unreadable message (raw bytes) is kept only as its size and sha256, which is enough to find it
-    in the sender's logs.
+    A field that by the contract holds no personal data is kept only when its value is one the
+    contract allows (the refused value is often the reason for the refusal: an id that is an e-mail
+    address, an endpoint with a password in it). An unreadable message (raw bytes) is kept only as
+    its size and sha256, which is enough to find it in the sender's logs.
     """
     if isinstance(item, bytes):
         return {"bytes": len(item), "sha256": hashlib.sha256(item).hexdigest()}
     if not isinstance(item, dict):
         return {"type": type(item).__name__}
-    return {str(key)[:MAX_KEPT_KEY_LENGTH]: _kept(key, value) for key, value in item.items()}
+    return _shape(item, _kept)
+
+
+def _shape(value: dict[Any, Any], keep: Callable[[str, Any], Any]) -> dict[str, Any]:
+    """``value`` with each key that is a field name kept (others numbered) and each value from ``keep``."""
+    shaped: dict[str, Any] = {}
+    hidden = 0
+    for key, part in value.items():
+        name = str(key)
+        if not _KEPT_KEY.fullmatch(name):
+            hidden += 1
+            name = f"<redacted key {hidden}>"
+        shaped[name] = keep(str(key), part)
+    return shaped
 
 
 def _kept(key: str, value: Any) -> Any:
-    if key in _KEPT_FIELDS:
-        return value
+    if key == "requestId":
+        return value if isinstance(value, str) and REQUEST_ID_PATTERN.fullmatch(value) else REDACTED
+    if key == "operation":
+        return value if value in ("export", "delete") else REDACTED
+    if key == "dryRun":
+        return value if isinstance(value, bool) else REDACTED
+    if key == "categories" and isinstance(value, list):
+        return [c if isinstance(c, str) and c in ALL_CATEGORIES else REDACTED for c in value]
+    if key == "projectIds" and isinstance(value, list):
+        return [p if isinstance(p, str) and _UUID.fullmatch(p) else REDACTED for p in value]
     if key == "account" and isinstance(value, dict):
-        return {
-            str(name)[:MAX_KEPT_KEY_LENGTH]: part if name in _KEPT_ACCOUNT_FIELDS else REDACTED
-            for name, part in value.items()
-        }
+        return _shape(value, _kept_account)
     if key == "subject" and isinstance(value, dict):
-        return {str(name)[:MAX_KEPT_KEY_LENGTH]: _kept_shape(part) for name, part in value.items()}
+        return _shape(value, lambda _, part: _shape(part, _redact) if isinstance(part, dict) else REDACTED)
     return REDACTED
 
 
-def _kept_shape(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key)[:MAX_KEPT_KEY_LENGTH]: REDACTED for key in value}
+def _kept_account(key: str, value: Any) -> Any:
+    if key == "trainingKeySecret":
+        return value if isinstance(value, str) and SECRET_NAME_PATTERN.fullmatch(value) else REDACTED
+    if key == "endpoint" and isinstance(value, str):
+        try:
+            return canonical_origin(value)
+        except EndpointNotAllowedError:  # userinfo (a password), a path, a query: not kept
+            return REDACTED
+    return REDACTED
+
+
+def _redact(_: str, __: Any) -> str:
     return REDACTED

@@ -36,6 +36,9 @@ MAX_REQUESTS_PER_MESSAGE = 100
 def _requests_in(body: bytes) -> list[Any]:
     parsed = parse_untrusted(body)
     if isinstance(parsed, dict) and "requests" in parsed:
+        beside = sorted(set(parsed) - {"requests"})
+        if beside:  # a batch is the list alone: a field beside it would be silently dropped
+            raise InvalidRequestError(beside[0], "unknown field beside the requests of a batch")
         items = parsed["requests"]
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_REQUESTS_PER_MESSAGE:
             raise InvalidRequestError("requests", f"must be a list of 1-{MAX_REQUESTS_PER_MESSAGE} requests")

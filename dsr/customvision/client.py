@@ -70,6 +70,8 @@ MAX_PREDICTION_IDS_PER_CALL: Final = 64  # DeletePrediction
 PREDICTION_PAGE_SIZE: Final = 256  # QueryPredictions maxCount (the spec sets no maximum)
 TAGGING_STATUSES: Final = frozenset({"All", "Tagged", "Untagged"})
 DEFAULT_RATE_LIMIT_PER_SECOND: Final = 10.0  # Training API "other calls" limit on both F0 and S0
+MIN_RATE_LIMIT_PER_SECOND: Final = 0.1
+"""The slowest budget an account can be given: one call every 10 s (a smaller one would stall units)."""
 DEFAULT_MAX_RETRY_SECONDS: Final = 120.0
 """Long enough to ride out a throttling burst; short enough that a unit's last call still ends well
 inside the Functions timeout (see ``DEFAULT_UNIT_TIME_BUDGET_SECONDS`` in :mod:`dsr.config`)."""

@@ -185,6 +185,24 @@ def _values() -> list[BadInput]:
             ("newline", "https://west.cognitiveservices.azure.com\n"),
         ]
     ]
+    # A budget of 5e-324 calls/s would make the rate limiter wait forever for its first call.
+    cases += [
+        _case(
+            f"calls-per-second-{name}",
+            valid_body(account={"endpoint": ENDPOINT, "trainingKeySecret": "k", "callsPerSecond": v}),
+            "account.callsPerSecond",
+            message,
+        )
+        for name, v, message in [
+            ("zero", 0, "Input should be greater than or equal to 0.1"),
+            ("negative", -1, "Input should be greater than or equal to 0.1"),
+            ("subnormal", 5e-324, "Input should be greater than or equal to 0.1"),
+            ("below-the-slowest", 0.05, "Input should be greater than or equal to 0.1"),
+            ("above-any-tier", 1001, "Input should be less than or equal to 1000"),
+            ("string", "10", "Input should be a valid number"),
+            ("boolean", True, "Input should be a valid number"),
+        ]
+    ]
     cases += [
         _case(
             f"secret-{name}",
@@ -258,14 +276,16 @@ def _subjects() -> list[BadInput]:
             ("carriage-return", "a\rb"),
         ]
     ]
+    # The field stops at subject.metadata: a key can be personal data as much as a value.
     cases += [
         _case(
-            f"metadata-value-type-{json.dumps(v)}",
-            subject(metadata={"k": v}),
-            "subject.metadata.k",
+            f"metadata-value-type-{json.dumps(v)}-{name}",
+            subject(metadata={key: v}),
+            "subject.metadata",
             NOT_STRING,
         )
         for v in [1, True, None, [], {}]
+        for name, key in [("key", "k"), ("personal-key", PERSONAL)]
     ]
     cases += [
         _case("metadata-empty", subject(metadata={}), "subject.metadata", "must hold 1 to 10"),

@@ -101,3 +101,35 @@ def test_one_start_of_an_attempt_claims_its_run_and_keeps_it():
     assert not claim_run(store, "race-1", late)  # a second start of the finished attempt
     assert run_started(store, "race-1")
     assert claim_run(store, "race-1", new_run_ticket(2))  # a retry is a new attempt
+
+
+def test_kept_fields_are_kept_only_when_their_value_is_what_the_contract_allows():
+    # The refused value is often the reason for the refusal: an id that is an e-mail address, an
+    # endpoint with a password in it. Kept verbatim, it would land in a blob kept for days.
+    item = _body("x")
+    item["requestId"] = "jane.doe@example.com"
+    item["operation"] = {"jane.doe@example.com": 1}
+    item["categories"] = ["images", {"email": "jane.doe@example.com"}, "jane.doe@example.com"]
+    item["projectIds"] = ["0f4c3d2e-1b2a-4c3d-8e9f-001122334455", "jane.doe@example.com"]
+    item["dryRun"] = "jane.doe@example.com"
+    item["account"]["endpoint"] = "https://admin:S3cr3t-pw@x.cognitiveservices.azure.com"
+    item["account"]["trainingKeySecret"] = "jane.doe@example.com"
+    item["subject"]["metadata"] = {"jane.doe@example.com": "v", "subjectId": "s-1"}
+    item["jane.doe@example.com"] = "note"
+    kept = redacted_item(item)
+    text = repr(kept)
+    assert "jane.doe" not in text
+    assert "S3cr3t" not in text
+    assert "admin" not in text
+    assert kept["requestId"] == kept["operation"] == kept["dryRun"] == "<redacted>"
+    assert kept["categories"] == ["images", "<redacted>", "<redacted>"]
+    assert kept["projectIds"] == ["0f4c3d2e-1b2a-4c3d-8e9f-001122334455", "<redacted>"]
+    assert kept["account"] == {"endpoint": "<redacted>", "trainingKeySecret": "<redacted>"}
+    assert sorted(kept["subject"]["metadata"]) == ["<redacted key 1>", "subjectId"]
+    assert "<redacted key 1>" in kept  # the unknown top-level key: there, but not its name
+
+
+def test_a_valid_endpoint_is_kept_as_its_origin():
+    item = _body("x")
+    item["account"]["endpoint"] = "https://x.cognitiveservices.azure.com"
+    assert redacted_item(item)["account"]["endpoint"] == "https://x.cognitiveservices.azure.com"
