@@ -22,7 +22,7 @@ import azure.durable_functions as df
 from dsr import status, wire
 from dsr.categories import DELETE_PHASES, Category, ordered
 from dsr.status import failed_entry, progress
-from dsr.units import Job, UnitResult, combine_results, make_job, phase_units, plan_units
+from dsr.units import Job, UnitResult, combine_results, empty_result, make_job, phase_units, plan_units
 from dsr.wire import (
     ApprovalDecision,
     CallbackOutcome,
@@ -183,23 +183,30 @@ def dsr_category(context: df.DurableOrchestrationContext) -> Orchestration:
     job = payload["job"]
     category = payload["category"]
     units = plan_units(category, job)
-    tasks = []
-    for unit in units:
+    pending: dict[Any, int] = {}
+    for index, unit in enumerate(units):
         # Units that hand back a cursor (image export pages; delete units, which stop at their time
         # budget) run in a sub-orchestration that calls them until they are done.
         paged = category == Category.IMAGES if job["operation"] == "export" else unit["projectId"] is not None
         if paged:
             child = f"{context.instance_id}:{unit['projectId']}"
             paged_input: PagedUnitInput = {"job": job, "unit": unit}
-            tasks.append(context.call_sub_orchestrator(wire.DSR_PAGED_UNIT, paged_input, child))
+            pending[context.call_sub_orchestrator(wire.DSR_PAGED_UNIT, paged_input, child)] = index
         else:
             unit_input: RunUnitInput = {"job": job, "unit": unit}
-            tasks.append(context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input))
-    try:
-        results: list[UnitResult] = (yield context.task_all(tasks)) if tasks else []
-    except Exception as exc:
-        return failed_entry(_error_text(exc))
-    return status.category_outcome(job["operation"], category, results)
+            pending[context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input)] = index
+    # One at a time as they end, not task_all: that fails at the first unit out of retries, and the
+    # others' results (a delete's receipts, for deletions that happened) would be left out.
+    results: dict[int, UnitResult] = {}
+    while pending:
+        done = yield context.task_any(list(pending))
+        index = pending.pop(done)
+        crashed = isinstance(done.result, Exception)
+        results[index] = (
+            empty_result(units[index], "failed", _error_text(done.result)) if crashed else done.result
+        )
+    in_plan_order = [results[index] for index in range(len(units))]
+    return status.category_outcome(job["operation"], category, in_plan_order)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=wire.DSR_PAGED_UNIT)
@@ -210,7 +217,11 @@ def dsr_paged_unit(context: df.DurableOrchestrationContext) -> Orchestration:
     job = payload["job"]
     unit = payload["unit"]
     unit_input: RunUnitInput = {"job": job, "unit": unit}
-    result: UnitResult = yield context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input)
+    result: UnitResult
+    try:
+        result = yield context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input)
+    except Exception as exc:  # out of retries: what the earlier generations did still counts
+        result = empty_result(unit, "failed", _error_text(exc))
     combined = combine_results(payload.get("combined"), result)
     if result["state"] == "failed" or result["next"] is None:
         return {**combined, "next": None}

@@ -407,3 +407,39 @@ def test_a_failed_page_ends_the_unit_failed():
     assert result["state"] == "failed"
     assert result["note"] == "ProjectNotFoundError: p1"
     assert result["next"] is None
+
+
+def test_a_unit_that_exhausts_its_retries_fails_its_category_but_keeps_the_other_units_receipts():
+    # Before: task_all failed the whole category at the first crashed unit, and p1's receipt, written
+    # for deletions that really happened, was left out of the status document and the certificate.
+    context = FakeContext({"job": job("delete"), "category": "tags"}, instance_id="dsr-r1:tags")
+
+    def respond(call: Call) -> Any:
+        project = call.input["unit"]["projectId"]
+        if project == "p2":
+            raise RuntimeError("Sub orchestrator 'dsr_paged_unit' failed:  TransientError: 503 \n trace")
+        return unit_result("tags", project, verified=True)
+
+    entry = drive(CATEGORY, context, respond)
+    assert entry["state"] == "failed"
+    assert entry["error"] == "Sub orchestrator 'dsr_paged_unit' failed: TransientError: 503"
+    assert entry["receipt"] is not None
+    assert [f["path"] for f in entry["receipt"]["files"]] == ["r1/export/tags/p1.json"]
+    assert entry["verified"] is True  # of what succeeded; the state says the category is not done
+
+
+def test_a_paged_unit_whose_activity_fails_hands_back_what_its_earlier_pages_did():
+    unit = {"category": "images", "projectId": "p1", "cursor": "cursor-1"}
+    combined = unit_result("images", "p1", next="cursor-1")
+    context = FakeContext({"job": job(), "unit": unit, "combined": combined})
+
+    def respond(call: Call) -> Any:
+        raise RuntimeError("Activity function 'run_unit' failed:  TransientError: 503 \n trace")
+
+    result = drive(PAGED_UNIT, context, respond)
+    assert context.continued_with is None
+    assert result["state"] == "failed"
+    assert result["next"] is None
+    assert result["note"] == "Activity function 'run_unit' failed: TransientError: 503"
+    assert [f["path"] for f in result["files"]] == ["r1/export/images/p1.json"]
+    assert result["counts"] == {"images": 1}
