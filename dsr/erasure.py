@@ -40,6 +40,7 @@ VERIFY_POLL_SECONDS = 2.0
 RESUME_CURSOR = "resume"
 """The ``next`` of a delete unit that stopped at its time budget: call again, the journal knows where."""
 NOT_PUBLISHED_CODE = "BadRequestIterationNotPublished"
+NOT_FOUND_ITERATION_CODE = "NotFoundIteration"
 
 MANUAL_ACTIONS = {
     Category.ACCOUNT_INFO: (
@@ -343,7 +344,17 @@ def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
         if scopes is None:
             listed = _listed_iterations(job, runtime, client, pid)
             scopes = [None, *(it["id"] for it in listed if trained(it["status"]))]
-        return list(dict.fromkeys(i for scope in scopes for i in listing(scope)))
+        return list(dict.fromkeys(i for scope in scopes for i in still_listed(scope)))
+
+    def still_listed(scope: str | None) -> list[str]:
+        try:
+            return listing(scope)
+        except NotFoundError as exc:
+            # An iteration deleted since the plan (a retry after the iterations unit ran) holds
+            # nothing any more; a missing project is the unit runner's "project gone".
+            if scope is None or exc.code != NOT_FOUND_ITERATION_CODE:
+                raise
+            return []
 
     spec = DeleteSpec(
         plan=plan,

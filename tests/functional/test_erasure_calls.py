@@ -105,3 +105,22 @@ def test_a_resumed_images_unit_verifies_the_scopes_its_plan_chose(world: World):
     assert served.get("GetIterations", 0) == 0
     assert sum(served.values()) == 1 + len(plan["verifyScopes"])
     assert project.images == {}
+
+
+def test_a_verifying_re_list_of_an_iteration_deleted_since_finds_nothing_left_there(world: World):
+    # A retry runs a failed images category again after the first attempt's iterations unit deleted
+    # the iteration its plan chose to re-list: the 404 for that iteration failed the unit every time.
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    hidden = next(iter(project.images.values()))
+    hidden.in_workspace = False
+    job, images = world.job("delete"), unit("images", pid)
+    crashing = CrashingStore(world.store, lambda path: path.endswith("/step-000001.json"))
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, world.runtime(store=crashing))
+    plan = get_json(world.store, f"{job['requestId']}/journal/images/{pid}/plan.json")
+    del project.iterations[plan["verifyScopes"][1]]
+    result = run_delete_unit(job, images, world.runtime())
+    assert result["state"] == "succeeded", result
+    assert result["verified"] is True
+    assert project.images == {}
