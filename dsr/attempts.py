@@ -52,5 +52,6 @@ def retry_input(stored_input: RequestInput, document: StatusDocument, now: str) 
             "attempts": attempts,
             "carried": {n: e for n, e in document["categories"].items() if n not in failed},
             "approval": document.get("approval"),
+            "projects": document.get("projects", []),
         },
     }

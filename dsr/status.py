@@ -16,7 +16,7 @@ from dsr import layout
 from dsr.categories import Category
 from dsr.contract import DsrRequest
 from dsr.times import format_time, parse_time
-from dsr.units import ITERATIONS_UNIT, PERFORMANCE_COUNTS, UnitResult, unit_category
+from dsr.units import ITERATIONS_UNIT, PERFORMANCE_COUNTS, ProjectSummary, UnitResult, unit_category
 from dsr.wire import (
     Approval,
     ApprovalDecision,
@@ -276,11 +276,20 @@ def resolution_failed(
     return finish(failed, now, "failed")
 
 
-def with_projects(document: StatusDocument, resolution: Resolved) -> StatusDocument:
-    """The projects in scope (ids and names: the pages name what they cover) and the missing ones."""
+def with_projects(
+    document: StatusDocument, resolution: Resolved, earlier: list[ProjectSummary] | None = None
+) -> StatusDocument:
+    """The projects in scope (ids and names: the pages name what they cover) and the missing ones.
+
+    A retry keeps the ``earlier`` attempts' projects in scope after the ones found now, gone or not:
+    their units report what was done to them. One of them missing now was deleted, not unknown.
+    """
+    found = {p["id"] for p in resolution["projects"]}
+    kept = [p for p in earlier or [] if p["id"] not in found]
+    known = {p["id"] for p in kept}
     resolved = document.copy()
-    resolved["projectsNotFound"] = resolution["missingProjectIds"]
-    resolved["projects"] = resolution["projects"]
+    resolved["projectsNotFound"] = [pid for pid in resolution["missingProjectIds"] if pid not in known]
+    resolved["projects"] = [*resolution["projects"], *kept]
     return resolved
 
 

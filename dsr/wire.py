@@ -158,6 +158,10 @@ class RetryBlock(TypedDict):
     carried: dict[str, CategoryEntry]
     approval: Approval | None
     """The decision the first run recorded; it covers re-running the failed categories."""
+    projects: NotRequired[list[ProjectSummary]]
+    """The projects the earlier attempts had in scope. Units run for them again even if they are gone
+    now (the first attempt's projects unit may have deleted them), so what their journals recorded
+    keeps its receipt. Absent in retries started before it existed."""
 
 
 class RunTicket(TypedDict):

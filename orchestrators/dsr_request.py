@@ -98,8 +98,8 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
         failed = status.resolution_failed(document, resolution["error"], to_run, context.current_utc_datetime)
         return (yield from _finish(context, failed, callback))
 
-    document = status.with_projects(document, resolution)
-    job = make_job(request, resolution["account"], [p["id"] for p in resolution["projects"]])
+    document = status.with_projects(document, resolution, retry.get("projects") if retry else None)
+    job = make_job(request, resolution["account"], [p["id"] for p in document["projects"]])
 
     approval = payload["approval"]
     if request["operation"] == "delete" and not request["dryRun"] and approval["required"]:

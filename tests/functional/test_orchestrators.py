@@ -7,9 +7,10 @@ each yielded task is answered by the test, no host involved. Durable replay itse
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from dsr import wire
+from dsr.attempts import retry_input
 from dsr.contract import parse_request
 from dsr.status import finish, initial_document, new_category_entry
 from dsr.units import ITERATIONS_UNIT
@@ -443,3 +444,56 @@ def test_a_paged_unit_whose_activity_fails_hands_back_what_its_earlier_pages_did
     assert result["note"] == "Activity function 'run_unit' failed: TransientError: 503"
     assert [f["path"] for f in result["files"]] == ["r1/export/images/p1.json"]
     assert result["counts"] == {"images": 1}
+
+
+def test_a_retry_runs_units_for_the_earlier_attempt_s_projects_even_when_they_are_gone_now():
+    # Attempt 1 deleted images of p1 and p2, then its projects unit deleted both projects; images
+    # failed for p2. The retry resolves no projects any more: planned from that alone, images ran no
+    # unit, ended "succeeded" with no receipts, and p1's receipt and p2's journalled batches were lost.
+    # Run again for p1 and p2, each unit finds its project gone and returns its journal's receipt.
+    payload = request_input("delete", ["images", "projects"])
+    earlier = [{"id": "p1", "name": "Kiosk"}, {"id": "p2", "name": "Lobby"}]
+    payload["retry"] = {
+        "attempt": 2,
+        "startedAt": "2026-01-01T12:00:00Z",
+        "categories": ["images"],
+        "attempts": [],
+        "carried": {"projects": new_category_entry("succeeded")},
+        "approval": None,
+        "projects": earlier,
+    }
+    nothing_left: wire.Resolved = {**RESOLVED, "projects": [], "missingProjectIds": []}
+    context = FakeContext(payload)
+    document = drive(REQUEST, context, host(resolution=nothing_left))
+    (images,) = context.named("orchestrator", wire.DSR_CATEGORY)
+    assert images.input["job"]["projectIds"] == ["p1", "p2"]
+    assert document["projects"] == earlier
+    assert document["projectsNotFound"] == []
+
+
+def test_a_retry_keeps_the_projects_resolved_now_first_and_reports_only_new_misses():
+    payload = request_input("delete", ["images"])
+    payload["retry"] = {
+        "attempt": 2,
+        "startedAt": "2026-01-01T12:00:00Z",
+        "categories": ["images"],
+        "attempts": [],
+        "carried": {},
+        "approval": None,
+        "projects": [{"id": "p0", "name": "Old"}, {"id": "p1", "name": "Kiosk"}],
+    }
+    resolved: wire.Resolved = {**RESOLVED, "missingProjectIds": ["p0", "p-gone"]}
+    context = FakeContext(payload)
+    document = drive(REQUEST, context, host(resolution=resolved))
+    (images,) = context.named("orchestrator", wire.DSR_CATEGORY)
+    assert images.input["job"]["projectIds"] == ["p1", "p0"]
+    assert document["projectsNotFound"] == ["p-gone"]  # p0 was in scope before: deleted, not unknown
+
+
+def test_a_retry_input_carries_the_projects_the_earlier_attempt_had_in_scope():
+    payload = request_input("delete", ["images"])
+    earlier = finish(initial_document(payload["request"], NOW), NOW, "failed")
+    earlier["categories"]["images"]["state"] = "failed"
+    earlier["projects"] = [{"id": "p1", "name": "Kiosk"}]
+    retried = retry_input(cast(wire.RequestInput, payload), earlier, "2026-01-02T00:00:00Z")
+    assert retried["retry"]["projects"] == earlier["projects"]
