@@ -11,6 +11,8 @@ without deleting anything.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from dsr.customvision import (
 )
 from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
 from dsr.runtime import Runtime
-from dsr.storage import StoredFileNotFoundError, get_json, put_json
+from dsr.storage import FileRef, StoredFileNotFoundError, get_json, put_json
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
 from dsr.times import precise_now
 from dsr.unit_runner import UnitHandler, run_with_handlers, trained
@@ -148,6 +150,26 @@ def _receipt(
 
 def _finish(job: Job, unit: Unit, document: dict[str, Any], runtime: Runtime) -> UnitResult:
     ref = put_json(runtime.store, receipt_path(job, unit), document)
+    return _receipt_result(unit, document, ref)
+
+
+def _finished(job: Job, unit: Unit, runtime: Runtime) -> UnitResult | None:
+    """The result of a unit that already wrote its receipt (an earlier attempt, or an activity retried
+    after it finished), from that receipt; None if it has not finished.
+
+    Running it again would re-verify and rewrite the receipt, and the copy the first attempt sealed
+    into the chain (which keeps it) would then say something else than the status document.
+    """
+    path = receipt_path(job, unit)
+    try:
+        data = runtime.store.get_bytes(path)
+    except StoredFileNotFoundError:
+        return None
+    ref = FileRef(path, len(data), hashlib.sha256(data).hexdigest(), "application/json")
+    return _receipt_result(unit, json.loads(data), ref)
+
+
+def _receipt_result(unit: Unit, document: dict[str, Any], ref: FileRef) -> UnitResult:
     result = empty_result(unit, "succeeded", document["note"])
     counts_name = COUNTED[unit["category"]][0]
     result["counts"] = {
@@ -534,4 +556,8 @@ def run_delete_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
         }
         return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
 
+    finished = _finished(job, unit, runtime)
+    if finished is not None:
+        finished["counts"] = {**finished["counts"], "apiCalls": 0, "throttled": 0}
+        return finished
     return run_with_handlers(DELETERS, job, unit, runtime, project_gone)
