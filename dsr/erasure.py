@@ -43,6 +43,7 @@ RESUME_CURSOR = "resume"
 """The ``next`` of a delete unit that stopped at its time budget: call again, the journal knows where."""
 NOT_PUBLISHED_CODE = "BadRequestIterationNotPublished"
 NOT_FOUND_ITERATION_CODE = "NotFoundIteration"
+CANCELED_BEFORE_START = "canceled before this unit began: nothing was deleted"
 
 MANUAL_ACTIONS = {
     Category.ACCOUNT_INFO: (
@@ -122,8 +123,8 @@ def _receipt(
     deleted: list[str] = []
     gone: list[str] = []
     for record in state.steps:
-        if record.index >= len(state.plan["steps"]):
-            continue  # the closing entry
+        if record.index >= len(state.plan["steps"]) or record.checkpoint:
+            continue  # the closing entry, or a step a stop (time budget, cancel) left unsent
         step = state.plan["steps"][record.index]
         if step["operation"] == delete_operation:
             (gone if record.outcome == "gone" else deleted).extend(step["ids"])
@@ -200,6 +201,8 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
     with observe_calls() as observed:
         state = journal.load()
         if state is None:
+            if _canceled(job, runtime):
+                return empty_result(unit, "failed", CANCELED_BEFORE_START)
             planned = spec.plan()
             plan: Plan = {
                 "startedAt": _now(),
@@ -222,6 +225,13 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
                 return _to_be_continued(unit)
             entered = bool(state.steps) and state.steps[-1].index == index
             resent = entered and not state.steps[-1].checkpoint
+            # A step already entered is finished first: its ids may be half-deleted, and only its
+            # outcome tells the receipt which. Durable cannot stop a running activity; this can.
+            if not entered and _canceled(job, runtime):
+                journal.begin_step(state, index, checkpoint=True)  # keeps the previous step's outcome
+                note = f"canceled: {len(steps) - index} of {len(steps)} step(s) were not sent"
+                state.plan["note"] = " ".join(filter(None, [state.plan["note"], note]))
+                return _finish(job, unit, _receipt(job, unit, state, None), runtime)
             if not entered:
                 journal.begin_step(state, index)
             elif not resent:
@@ -235,10 +245,21 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
             sent += 1
         if steps and state.steps[-1].index < len(steps):
             journal.begin_step(state, len(steps))  # closing entry: keeps the last step's outcome
-        verification = _verify(journal, state, spec, runtime, observed, deadline)
+        verification = _verify(
+            journal, state, spec, runtime, observed, deadline, lambda: _canceled(job, runtime)
+        )
         if verification is None:
             return _to_be_continued(unit)
     return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
+
+
+def _canceled(job: Job, runtime: Runtime) -> bool:
+    """Whether an operator canceled the request (one small read, before each step)."""
+    try:
+        runtime.store.get_bytes(layout.cancel_marker(job["requestId"]))
+    except StoredFileNotFoundError:
+        return False
+    return True
 
 
 def _verify(
@@ -248,6 +269,7 @@ def _verify(
     runtime: Runtime,
     observed: list[CallRecord],
     budget_deadline: float,
+    canceled: Callable[[], bool],
 ) -> dict[str, Any] | None:
     """Re-list until nothing targeted remains or (for asynchronous deletes) the deadline passes.
 
@@ -256,10 +278,14 @@ def _verify(
     """
     started = time.time() if state.verify_started_at is None else state.verify_started_at
     wait = runtime.settings.delete_verify_timeout_seconds if spec.poll else 0.0
+    stopped = False
     while True:
         left = spec.remaining(state.plan)
         state.verify_calls.extend(_entries(observed))
         if not left or time.time() >= started + wait:
+            break
+        if canceled():  # it deletes nothing more: report what is still listed now
+            stopped = True
             break
         if time.monotonic() + VERIFY_POLL_SECONDS >= budget_deadline:
             journal.save_verification(state, started)
@@ -270,7 +296,11 @@ def _verify(
         "method": spec.method,
         "checkedAt": _now(),
         "remaining": {"count": len(left), "ids": left[:256]},
-        "note": None if not left else "items still listed when the verification deadline passed",
+        "note": None
+        if not left
+        else "canceled while items were still listed"
+        if stopped
+        else "items still listed when the verification deadline passed",
     }
 
 

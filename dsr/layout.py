@@ -252,6 +252,19 @@ def journal_plan(root: str) -> str:
     return _join(root, "plan.json")
 
 
+def journals_prefix(request_id: str) -> str:
+    return _join(request_id, "journal") + SEPARATOR
+
+
+def receipt_of_plan(request_id: str, plan_path: str) -> str | None:
+    """The receipt path of the delete unit whose journal plan is ``plan_path`` (None: not a plan)."""
+    rest = plan_path.removeprefix(journals_prefix(request_id))
+    parts = rest.split(SEPARATOR)
+    if rest == plan_path or len(parts) != 3 or parts[2] != "plan.json":
+        return None
+    return _join(receipts_folder(request_id), parts[0], f"{parts[1]}.json")
+
+
 def journal_steps_prefix(root: str) -> str:
     return _join(root, "step-")
 
@@ -307,6 +320,11 @@ def run_ticket(request_id: str, attempt: int) -> str:
 
 def approval(request_id: str) -> str:
     return _join(request_id, "request", "approval.json")
+
+
+def cancel_marker(request_id: str) -> str:
+    """Written (export container) when an operator cancels: running delete units stop at their next step."""
+    return _join(request_id, "request", "cancel.json")
 
 
 def receipts_folder(request_id: str) -> str:

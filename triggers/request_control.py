@@ -26,6 +26,8 @@ from triggers.status_view import RUNNING_STATUSES, StatusView, read_status, stor
 CANCEL_WAIT_SECONDS = 20.0
 """How long a cancel waits for the orchestration to stop before it answers."""
 CANCEL_POLL_SECONDS = 0.25
+UNIT_STOP_WAIT_SECONDS = 15.0
+"""How long a cancel then waits for running delete units to finish their step and write receipts."""
 
 
 async def _terminate_children(client: df.DurableOrchestrationClient, instance_id: str, reason: str) -> None:
@@ -43,6 +45,25 @@ async def _stopped(client: df.DurableOrchestrationClient, instance_id: str) -> d
         status = await client.get_status(instance_id)
         if status.runtime_status not in RUNNING_STATUSES or time.monotonic() >= deadline:
             return status
+        await asyncio.sleep(CANCEL_POLL_SECONDS)
+
+
+def _unfinished_units(store: ExportStore, request_id: str) -> list[str]:
+    """Receipts still to come: delete units that planned (journaled) but have not written one."""
+    written = {ref.path for ref in store.list_files(layout.receipts_prefix(request_id))}
+    expected = (
+        layout.receipt_of_plan(request_id, ref.path)
+        for ref in store.list_files(layout.journals_prefix(request_id))
+    )
+    return sorted(path for path in expected if path is not None and path not in written)
+
+
+async def _units_stopped(store: ExportStore, request_id: str) -> None:
+    """Give the delete units still running when the cancel came time to finish their step and write
+    their receipts, so the canceled document lists what they deleted (bounded: a unit stopped at its
+    time budget, or by a crash, will not write one)."""
+    deadline = time.monotonic() + UNIT_STOP_WAIT_SECONDS
+    while _unfinished_units(store, request_id) and time.monotonic() < deadline:
         await asyncio.sleep(CANCEL_POLL_SECONDS)
 
 
@@ -69,12 +90,18 @@ async def cancel(
     await client.terminate(instance_id, why)
     await _terminate_children(client, instance_id, why)
     status = await _stopped(client, instance_id)
-    if status.runtime_status in RUNNING_STATUSES:
+    stopping = status.runtime_status in RUNNING_STATUSES
+    if stopping or status.runtime_status == df.OrchestrationRuntimeStatus.Terminated:
+        # Only once the termination took: a request that ended first may be retried, and its units
+        # must not find a stale cancel. Durable cannot stop a running activity; the marker does.
+        put_json(store, layout.cancel_marker(request_id), {"at": format_time(datetime.now(UTC)), "by": by})
+    if stopping:
         return await read_status(client, request_id, records)
     view = await read_status(client, request_id, records)
     if status.runtime_status != df.OrchestrationRuntimeStatus.Terminated:
         ended = view.document["state"]
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
+    await _units_stopped(store, request_id)
     receipts = store.list_files(layout.receipts_prefix(request_id))
     document = canceled_document(view.document, view.document["cancellation"], receipts)
     document = with_status_file(seal_request_receipts(document, records, store), layout.status(request_id))

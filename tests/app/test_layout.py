@@ -123,3 +123,11 @@ def test_part_names_sort_in_listing_order():
     rid, pid = "req-1", "p"
     parts = [layout.image_part(rid, pid, start) for start in (0, 256, 2560, 25600)]
     assert sorted(parts) == parts
+
+
+def test_a_journal_plan_names_the_receipt_of_its_unit():
+    for unit, project in (("images", "0f4c3d2e-1b2a-4c3d-8e9f-001122334455"), ("iterations", None)):
+        plan = layout.journal_plan(layout.journal_root("r-1", unit, layout.unit_scope(project)))
+        assert layout.receipt_of_plan("r-1", plan) == layout.receipt("r-1", unit, project)
+    assert layout.receipt_of_plan("r-1", "r-1/journal/images/p/step-000001.json") is None
+    assert layout.receipt_of_plan("r-1", "r-2/journal/images/p/plan.json") is None

@@ -34,6 +34,7 @@ SCENARIOS = (
     "cancel",
     "retry",
     "cli",
+    "cancel-in-flight",
 )
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),

@@ -3,6 +3,7 @@ document served by the app."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -82,6 +83,45 @@ def test_cancel_stops_a_delete_and_keeps_the_receipts_of_what_it_deleted(stack, 
     assert sealed["chain"]["sequence"] >= 1  # sealed into the receipt chain like a finished delete's
     again = host.call("POST", f"requests/{request_id}/cancel")
     assert again.status_code == 409
+
+
+def test_a_cancel_during_a_delete_batch_lists_what_the_batch_deleted(stack, host):
+    # Durable does not stop a running activity. Before, the cancel listed the receipts at once, while
+    # the batch in flight went on to delete its images: the canceled document said images were
+    # skipped, with no receipt for images that were gone.
+    account = stack.account("cancel-in-flight")
+    seeded = {pid: set(project.images) for pid, project in account.projects.items()}
+    injector = account.controls.injector
+    hold = injector.hold("DeleteImages", after=0, then="apply")  # the service does them when released
+    body = stack.body("cancel-in-flight", operation="delete", categories=["images", "tags"])
+    request_id = body["requestId"]
+    answers: list[requests.Response] = []
+    try:
+        assert host.submit(body).status_code == 202
+        assert hold.reached.wait(60), "no DeleteImages call was made"
+        canceling = threading.Thread(
+            target=lambda: answers.append(
+                host.call("POST", f"requests/{request_id}/cancel", json={"by": "ops"})
+            )
+        )
+        canceling.start()
+        time.sleep(2)  # the orchestration is terminated while the batches are held
+    finally:
+        injector.release_holds()
+    canceling.join(60)
+    (answer,) = answers
+    assert answer.status_code == 200, answer.text
+    document = answer.json()
+    assert document["state"] == "canceled"
+    kept = stack.records(request_id)
+    deleted: set[str] = set()
+    for ref in document["categories"]["images"]["receipt"]["files"]:
+        receipt = kept.json(ref["path"])
+        deleted |= set(receipt["deleted"]["ids"]) | set(receipt["alreadyGone"]["ids"])
+    gone = {i for pid, ids in seeded.items() for i in ids - set(account.projects[pid].images)}
+    assert gone, "the held batches were carried out"
+    assert deleted == gone  # every image the cancel could not stop is in a receipt
+    assert any(p.tags for p in account.projects.values())  # the next phase never ran
 
 
 def test_cancel_of_an_unknown_request_is_404(host):

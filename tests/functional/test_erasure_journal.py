@@ -9,10 +9,11 @@ import pytest
 
 from dsr.customvision import ClientOptions, TrainingClient
 from dsr.erasure import RESUME_CURSOR, receipt_path, run_delete_unit
+from dsr.layout import cancel_marker
 from dsr.storage import get_json
 from emulator.seed import _Ids, add_images
 from tests.functional.conftest import SPEC, World, item_counts, unit
-from tests.functional.fakes import CrashingStore, SimulatedCrash
+from tests.functional.fakes import CrashingStore, MemoryStore, SimulatedCrash
 
 IMAGES = 834
 """Four DeleteImages batches of 256: 256 + 256 + 256 + 66."""
@@ -214,3 +215,49 @@ def test_a_crash_in_the_step_after_a_budget_stop_still_counts_that_step_as_ours(
     receipt = get_json(world.store, receipt_path(job, tags))
     assert set(receipt["deleted"]["ids"]) == tag_ids
     assert receipt["alreadyGone"]["count"] == 0
+
+
+class CancelingStore(MemoryStore):
+    """A :class:`MemoryStore` on which a cancel arrives (its marker written) as ``when(path)`` is."""
+
+    def __init__(self, base: MemoryStore, when, marker: str) -> None:
+        super().__init__()
+        self.files = base.files
+        self.metadata = base.metadata
+        self._when, self._marker = when, marker
+
+    def put_bytes(self, path: str, data: bytes, content_type: str):
+        ref = super().put_bytes(path, data, content_type)
+        if self._when(path):
+            super().put_bytes(self._marker, b'{"by": "ops"}', "application/json")
+        return ref
+
+
+def test_a_cancel_stops_a_running_delete_before_its_next_batch_and_its_receipt_says_what_was_done(
+    world: World,
+):
+    # Durable does not stop an activity already running: before, a canceled delete unit went on
+    # sending DeleteImages until its time budget ran out, and none of it was in any receipt.
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    marker = cancel_marker(job["requestId"])
+    store = CancelingStore(world.store, lambda path: path.endswith("/step-000001.json"), marker)
+    result = run_delete_unit(job, images, world.runtime(store=store))
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert world.account.controls.counters["DeleteImages"] == 2  # the batch in flight, then no more
+    assert receipt["deleted"]["count"] == 2 * 256
+    assert len(world.account.projects[pid].images) == IMAGES - 2 * 256
+    assert receipt["verification"] is None
+    assert "canceled" in receipt["note"]
+    assert result["verified"] is None
+
+
+def test_a_delete_unit_that_starts_after_a_cancel_deletes_nothing(world: World):
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    world.store.put_bytes(cancel_marker(job["requestId"]), b"{}", "application/json")
+    result = run_delete_unit(job, images, world.runtime())
+    assert world.account.controls.counters.get("DeleteImages", 0) == 0
+    assert len(world.account.projects[pid].images) == IMAGES
+    assert result["state"] == "failed"
+    assert "canceled" in (result["note"] or "")
