@@ -29,6 +29,7 @@ from dsr.customvision import (
     TrainingClient,
     observe_calls,
 )
+from dsr.errors import PermanentError
 from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
 from dsr.runtime import Runtime
 from dsr.storage import FileRef, StoredFileNotFoundError, get_json, put_json
@@ -149,8 +150,10 @@ def _receipt(
     }
 
 
-def _finish(job: Job, unit: Unit, document: dict[str, Any], runtime: Runtime) -> UnitResult:
-    ref = put_json(runtime.store, receipt_path(job, unit), document)
+def _finish(
+    job: Job, unit: Unit, document: dict[str, Any], runtime: Runtime, path: str | None = None
+) -> UnitResult:
+    ref = put_json(runtime.store, path or receipt_path(job, unit), document)
     return _receipt_result(unit, document, ref)
 
 
@@ -166,8 +169,11 @@ def _finished(job: Job, unit: Unit, runtime: Runtime) -> UnitResult | None:
         data = runtime.store.get_bytes(path)
     except StoredFileNotFoundError:
         return None
+    receipt = json.loads(data)
+    if receipt["verification"] is None:  # stopped short (refused, canceled) or a dry run: run it
+        return None
     ref = FileRef(path, len(data), hashlib.sha256(data).hexdigest(), "application/json")
-    return _receipt_result(unit, json.loads(data), ref)
+    return _receipt_result(unit, receipt, ref)
 
 
 def _receipt_result(unit: Unit, document: dict[str, Any], ref: FileRef) -> UnitResult:
@@ -236,7 +242,10 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
                 journal.begin_step(state, index)
             elif not resent:
                 journal.confirm_checkpoint(state)
-            outcome = spec.run_step(steps[index])
+            try:
+                outcome = spec.run_step(steps[index])
+            except PermanentError as exc:
+                return _refused(job, unit, runtime, state, exc)
             record = state.steps[-1]
             # Our own unconfirmed step found done already: the earlier attempt of this unit did it.
             record.outcome = "done" if resent and outcome == "gone" else outcome
@@ -251,6 +260,24 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
         if verification is None:
             return _to_be_continued(unit)
     return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
+
+
+def _refused(job: Job, unit: Unit, runtime: Runtime, state: JournalState, exc: PermanentError) -> UnitResult:
+    """The unit failed: the service refused a step (a 4xx answer, so that step did nothing).
+
+    The steps before it did delete, so the unit writes a receipt of them (beside its own receipt
+    path, see :func:`dsr.layout.partial_receipt`) and fails with it; its journal still ends at the
+    refused step, which a retry sends again before it completes the unit and writes its own receipt.
+    """
+    refused = state.steps[-1].index
+    total = len(state.plan["steps"])
+    note = f"failed at step {refused + 1} of {total} ({type(exc).__name__}): the steps before it are listed"
+    plan: Plan = {**state.plan, "note": " ".join(filter(None, [state.plan["note"], note]))}
+    so_far = JournalState(plan, state.steps[:-1])
+    path = layout.partial_receipt(job["requestId"], unit["category"], unit["projectId"], refused)
+    result = _finish(job, unit, _receipt(job, unit, so_far, None), runtime, path)
+    result["state"], result["note"], result["verified"] = "failed", f"{type(exc).__name__}: {exc}", None
+    return result
 
 
 def _canceled(job: Job, runtime: Runtime) -> bool:

@@ -340,6 +340,17 @@ def receipt(request_id: str, unit: str, project_id: str | None) -> str:
     return _join(receipts_folder(request_id), unit, f"{unit_scope(project_id)}.json")
 
 
+def partial_receipt(request_id: str, unit: str, project_id: str | None, failed_step: int) -> str:
+    """The receipt of a delete unit that failed at ``failed_step``: the steps before it.
+
+    Not the unit's own receipt path: a retry completes the unit and writes that one, and the chain
+    keeps a sealed receipt per path, so the two must not share one.
+    """
+    return _join(
+        receipts_folder(request_id), unit, f"{unit_scope(project_id)}.to-step-{failed_step:06d}.json"
+    )
+
+
 def unit_of_receipt(request_id: str, path: str) -> str:
     """The delete unit a receipt blob belongs to."""
     return path.removeprefix(receipts_prefix(request_id)).split(SEPARATOR, 1)[0]

@@ -197,15 +197,14 @@ def dsr_category(context: df.DurableOrchestrationContext) -> Orchestration:
             pending[context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input)] = index
     # One at a time as they end, not task_all: that fails at the first unit out of retries, and the
     # others' results (a delete's receipts, for deletions that happened) would be left out.
-    results: dict[int, UnitResult] = {}
+    ended: list[tuple[int, UnitResult]] = []
     while pending:
         done = yield context.task_any(list(pending))
         index = pending.pop(done)
         crashed = isinstance(done.result, Exception)
-        results[index] = (
-            empty_result(units[index], "failed", _error_text(done.result)) if crashed else done.result
-        )
-    in_plan_order = [results[index] for index in range(len(units))]
+        result = empty_result(units[index], "failed", _error_text(done.result)) if crashed else done.result
+        ended = [*ended, (index, result)]
+    in_plan_order = [result for _, result in sorted(ended, key=lambda item: item[0])]
     return status.category_outcome(job["operation"], category, in_plan_order)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dsr.customvision import ClientOptions, TrainingClient
+from dsr.customvision import ClientOptions, ForbiddenError, TrainingClient
 from dsr.erasure import RESUME_CURSOR, receipt_path, run_delete_unit
 from dsr.layout import cancel_marker
 from dsr.storage import get_json
@@ -261,3 +261,52 @@ def test_a_delete_unit_that_starts_after_a_cancel_deletes_nothing(world: World):
     assert len(world.account.projects[pid].images) == IMAGES
     assert result["state"] == "failed"
     assert "canceled" in (result["note"] or "")
+
+
+class RefusingClient(TrainingClient):
+    """A real client that the service refuses (403) at the ``refuse_at``-th DeleteImages call."""
+
+    def __init__(self, *args: Any, refuse_at: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._refuse_at, self._seen = refuse_at, 0
+
+    def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        if operation == "DeleteImages":
+            self._seen += 1
+            if self._seen == self._refuse_at:
+                raise ForbiddenError("DeleteImages", 403, "Forbidden")
+        return super()._call(operation, *args, **kwargs)
+
+
+def test_a_unit_refused_mid_delete_fails_with_a_receipt_of_what_it_deleted_and_a_retry_completes_it(
+    world: World,
+):
+    # Before: the permanent error left the unit with no receipt, though its first batch was deleted.
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    runtime = world.runtime()
+    refusing = RefusingClient(
+        world.server.base_url,
+        world.key,
+        options=ClientOptions(rate_limit_per_second=1000),
+        allow_list=runtime.allow_list,
+        refuse_at=2,
+    )
+    _install(world, runtime, refusing)
+    failed = run_delete_unit(job, images, runtime)
+    assert failed["state"] == "failed"
+    assert failed["note"] == "ForbiddenError: Custom Vision DeleteImages failed: HTTP 403 Forbidden"
+    partial_path = f"{job['requestId']}/receipts/images/{pid}.to-step-000001.json"
+    assert [f["path"] for f in failed["files"]] == [partial_path]
+    partial = get_json(world.store, partial_path)
+    assert partial["deleted"]["count"] == 256
+    assert partial["verification"] is None
+    assert "step 2 of 4" in partial["note"]
+    assert len(world.account.projects[pid].images) == IMAGES - 256
+
+    done = run_delete_unit(job, images, world.runtime())  # the retry, with the service willing again
+    final = get_json(world.store, receipt_path(job, images))
+    assert done["state"] == "succeeded"
+    assert done["verified"] is True
+    assert final["deleted"]["count"] + final["alreadyGone"]["count"] == IMAGES
+    assert world.account.projects[pid].images == {}
