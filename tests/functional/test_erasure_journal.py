@@ -48,9 +48,16 @@ def _big_project(world: World) -> str:
     return pid
 
 
-def _install(world: World, runtime, client: TrainingClient) -> None:
-    job = world.job("delete")
-    runtime.use_client(job["account"], client)
+def _install(world: World, runtime, client_class: type[TrainingClient], **behaviour: Any) -> None:
+    """Serve ``runtime``'s units with a ``client_class`` client that behaves as ``behaviour`` says."""
+    client = client_class(
+        world.server.base_url,
+        world.key,
+        options=ClientOptions(rate_limit_per_second=1000),
+        allow_list=runtime.allow_list,
+        **behaviour,
+    )
+    runtime.use_client(world.job("delete")["account"], client)
 
 
 @pytest.mark.parametrize("crash_at", [2, 3, 4])
@@ -58,15 +65,7 @@ def test_a_delete_cut_short_mid_batch_reports_every_image_it_deleted(world: Worl
     pid = _big_project(world)
     all_ids = set(world.account.projects[pid].images)
     runtime = world.runtime()
-    crashing = CrashingClient(
-        world.server.base_url,
-        world.key,
-        options=ClientOptions(rate_limit_per_second=1000),
-        allow_list=runtime.allow_list,
-        operation="DeleteImages",
-        crash_at=crash_at,
-    )
-    _install(world, runtime, crashing)
+    _install(world, runtime, CrashingClient, operation="DeleteImages", crash_at=crash_at)
     job, images = world.job("delete"), unit("images", pid)
     with pytest.raises(SimulatedCrash):
         run_delete_unit(job, images, runtime)
@@ -194,19 +193,7 @@ def test_a_crash_in_the_step_after_a_budget_stop_still_counts_that_step_as_ours(
     stopping = world.runtime(unit_time_budget_seconds=0.0)
     assert run_delete_unit(job, tags, stopping)["next"] == RESUME_CURSOR  # step 0 done, step 1 checkpointed
     dying = world.runtime(unit_time_budget_seconds=0.0)
-    _install(
-        world,
-        dying,
-        CrashingClient(
-            world.server.base_url,
-            world.key,
-            options=ClientOptions(rate_limit_per_second=1000),
-            allow_list=dying.allow_list,
-            operation="DeleteTag",
-            crash_at=1,
-            after_send=True,
-        ),
-    )
+    _install(world, dying, CrashingClient, operation="DeleteTag", crash_at=1, after_send=True)
     with pytest.raises(SimulatedCrash):
         run_delete_unit(job, tags, dying)  # step 1 is sent, then the host dies
     runtime = world.runtime()
@@ -285,14 +272,7 @@ def test_a_unit_refused_mid_delete_fails_with_a_receipt_of_what_it_deleted_and_a
     pid = _big_project(world)
     job, images = world.job("delete"), unit("images", pid)
     runtime = world.runtime()
-    refusing = RefusingClient(
-        world.server.base_url,
-        world.key,
-        options=ClientOptions(rate_limit_per_second=1000),
-        allow_list=runtime.allow_list,
-        refuse_at=2,
-    )
-    _install(world, runtime, refusing)
+    _install(world, runtime, RefusingClient, refuse_at=2)
     failed = run_delete_unit(job, images, runtime)
     assert failed["state"] == "failed"
     assert failed["note"] == "ForbiddenError: Custom Vision DeleteImages failed: HTTP 403 Forbidden"
