@@ -231,10 +231,11 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
                 return _to_be_continued(unit)
             entered = bool(state.steps) and state.steps[-1].index == index
             resent = entered and not state.steps[-1].checkpoint
-            # A step already entered is finished first: its ids may be half-deleted, and only its
-            # outcome tells the receipt which. Durable cannot stop a running activity; this can.
-            if not entered and _canceled(job, runtime):
-                journal.begin_step(state, index, checkpoint=True)  # keeps the previous step's outcome
+            # A step sent before without an answer is finished first: its ids may be half-deleted,
+            # and only its outcome tells the receipt which. Durable cannot stop a running activity.
+            if not resent and _canceled(job, runtime):
+                if not entered:
+                    journal.begin_step(state, index, checkpoint=True)  # keeps the last step's outcome
                 note = f"canceled: {len(steps) - index} of {len(steps)} step(s) were not sent"
                 state.plan["note"] = " ".join(filter(None, [state.plan["note"], note]))
                 return _finish(job, unit, _receipt(job, unit, state, None), runtime)
@@ -245,7 +246,7 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
             try:
                 outcome = spec.run_step(steps[index])
             except PermanentError as exc:
-                return _refused(job, unit, runtime, state, exc)
+                return _refused(job, unit, runtime, state, exc, resent=resent)
             record = state.steps[-1]
             # Our own unconfirmed step found done already: the earlier attempt of this unit did it.
             record.outcome = "done" if resent and outcome == "gone" else outcome
@@ -262,7 +263,9 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
     return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
 
 
-def _refused(job: Job, unit: Unit, runtime: Runtime, state: JournalState, exc: PermanentError) -> UnitResult:
+def _refused(
+    job: Job, unit: Unit, runtime: Runtime, state: JournalState, exc: PermanentError, *, resent: bool
+) -> UnitResult:
     """The unit failed: the service refused a step (a 4xx answer, so that step did nothing).
 
     The steps before it did delete, so the unit writes a receipt of them (beside its own receipt
@@ -272,6 +275,8 @@ def _refused(job: Job, unit: Unit, runtime: Runtime, state: JournalState, exc: P
     refused = state.steps[-1].index
     total = len(state.plan["steps"])
     note = f"failed at step {refused + 1} of {total} ({type(exc).__name__}): the steps before it are listed"
+    if resent:  # an earlier call sent it and heard nothing back: the service may have done it then
+        note += f"; step {refused + 1} was sent once before without an answer, so its ids may be gone too"
     plan: Plan = {**state.plan, "note": " ".join(filter(None, [state.plan["note"], note]))}
     so_far = JournalState(plan, state.steps[:-1])
     path = layout.partial_receipt(job["requestId"], unit["category"], unit["projectId"], refused)

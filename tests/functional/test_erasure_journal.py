@@ -290,3 +290,16 @@ def test_a_unit_refused_mid_delete_fails_with_a_receipt_of_what_it_deleted_and_a
     assert done["verified"] is True
     assert final["deleted"]["count"] + final["alreadyGone"]["count"] == IMAGES
     assert world.account.projects[pid].images == {}
+
+
+def test_a_unit_paused_at_its_time_budget_sends_nothing_more_after_a_cancel(world: World):
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    paused = run_delete_unit(job, images, world.runtime(unit_time_budget_seconds=0.0))
+    assert paused["next"] == RESUME_CURSOR  # step 0 sent, step 1 checkpointed (not sent)
+    world.store.put_bytes(cancel_marker(job["requestId"]), b"{}", "application/json")
+    run_delete_unit(job, images, world.runtime())
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert world.account.controls.counters["DeleteImages"] == 1
+    assert receipt["deleted"]["count"] == 256
+    assert "canceled: 3 of 4" in receipt["note"]
