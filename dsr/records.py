@@ -134,7 +134,6 @@ def read_callback(store: ExportStore, request_id: str, callback_file: str) -> st
 
 
 REDACTED = "<redacted>"
-MAX_KEPT_KEY_LENGTH = 128
 _KEPT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 """Field names are kept when they look like field names; any other key may be data (an e-mail address)."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

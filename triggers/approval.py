@@ -29,7 +29,7 @@ def parse_decision(body: dict[str, Any], principal: str | None) -> ApprovalDecis
     would let a stored decision read as something else than what was sent.
     """
     by = body.get("by")
-    if not isinstance(by, str) or len(by) > MAX_APPROVER_LENGTH or not by.strip() or not by.isprintable():
+    if not isinstance(by, str) or len(by) > MAX_APPROVER_LENGTH or not by.strip() or not is_plain_text(by):
         raise InvalidRequestError(
             "by", f"is required: who approves (1-{MAX_APPROVER_LENGTH} characters of one line of text)"
         )

@@ -31,9 +31,8 @@ log = logging.getLogger("dsr.http")
 RETRY_AFTER_SECONDS = 10
 DEFAULT_PAGE_SIZE = 50
 MAX_TOKEN_LENGTH = 2048
-WHOLE_NUMBER = re.compile(
-    r"[0-9]{1,6}"
-)  # ASCII only: str.isdigit() also takes superscripts and other scripts' digits
+# ASCII only: str.isdigit() also takes superscripts and other scripts' digits.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 def _json_body(req: func.HttpRequest) -> Any:

@@ -94,7 +94,7 @@ async def cancel(
     if stopping or status.runtime_status == df.OrchestrationRuntimeStatus.Terminated:
         # Only once the termination took: a request that ended first may be retried, and its units
         # must not find a stale cancel. Durable cannot stop a running activity; the marker does.
-        put_json(store, layout.cancel_marker(request_id), {"at": format_time(datetime.now(UTC)), "by": by})
+        put_json(store, layout.cancel_marker(request_id), {"at": format_time(datetime.now(UTC))})
     if stopping:
         return await read_status(client, request_id, records)
     view = await read_status(client, request_id, records)
