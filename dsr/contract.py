@@ -239,6 +239,10 @@ def _first_error(exc: ValidationError) -> InvalidRequestError:
         message = "unknown field"
     elif error["type"] == "missing":
         message = "is required"
+    elif error["type"] == "json_invalid":
+        # The body was read already; re-read here, only an escaped lone surrogate (which Python's
+        # parser keeps) is not JSON text. Pydantic's message would point into the re-serialised body.
+        location, message = "body", "must not hold an unpaired surrogate escape (\\ud800-\\udfff)"
     return InvalidRequestError(location, message)
 
 

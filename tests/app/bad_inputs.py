@@ -94,6 +94,15 @@ def _structural() -> list[BadInput]:
         _case("string-body", "export", "body", "must be a JSON object"),
         _case("number-body", 1, "body", "must be a JSON object"),
         _case("null-body", None, "body", "must be a JSON object"),
+        # An escaped lone surrogate: Python reads it; the error must not describe a re-serialised body.
+        BadInput(
+            "lone-surrogate",
+            b'{"requestId":"a\\udc00","operation":"export","account":{"endpoint":"'
+            + ENDPOINT.encode()
+            + b'","trainingKeySecret":"k"}}',
+            "body",
+            "must not hold an unpaired surrogate escape",
+        ),
     ]
 
 
