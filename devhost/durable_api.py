@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import uuid
@@ -35,6 +36,9 @@ _HIDDEN_HISTORY = frozenset({EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRA
 _OUTPUT_FIELDS = ("Input", "Result", "Reason", "Details")
 MAX_INSTANCE_ID_LENGTH = 256
 _BAD_ARGUMENTS = "One or more of the arguments submitted is incorrect"
+CONTINUATION_HEADER = "x-ms-continuation-token"
+DEFAULT_PAGE_SIZE = 100
+"""Instances per list page when ``top`` is not given (OrchestrationStatusQueryCondition in the extension)."""
 
 
 class ArgumentException(ValueError):
@@ -211,8 +215,17 @@ class DurableApi:
             return _error(400, "One or more of the arguments submitted is incorrect", ex)
         records = self._store.query_instances(where)
         if request.method == "GET":
+            try:
+                page, token = _page(
+                    records, request.query.get("top"), request.headers.get(CONTINUATION_HEADER)
+                )
+            except ValueError as ex:
+                return _error(400, _BAD_ARGUMENTS, ex)
             show_input = query_flag(request, "showInput")
-            return web.json_response([self.status_payload(r, show_input=show_input) for r in records])
+            headers = {CONTINUATION_HEADER: token} if token else None
+            return web.json_response(
+                [self.status_payload(r, show_input=show_input) for r in page], headers=headers
+            )
         if request.method == "DELETE":
             if where.created_from is None:
                 return web.json_response("Please provide value for 'createdTimeFrom' parameter.", status=400)
@@ -254,6 +267,23 @@ class DurableApi:
 
 def _origin(request: web.Request) -> str:
     return f"{request.url.scheme}://{request.url.raw_authority}"
+
+
+def _page(
+    records: list[InstanceRecord], top: str | None, token: str | None
+) -> tuple[list[InstanceRecord], str | None]:
+    """One page of an instance list and the token of the next, as Azure's HTTP API answers it.
+
+    Azure returns at most ``top`` instances (default 100) and an ``x-ms-continuation-token`` header
+    while more match; a client must send it back to read on. The token is opaque: here, an offset.
+    """
+    size = int(top) if top else DEFAULT_PAGE_SIZE
+    if size < 1:
+        raise ValueError("top must be at least 1")
+    start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    end = start + size
+    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(records) else None
+    return records[start:end], following
 
 
 def _instance_filter(request: web.Request) -> InstanceFilter:

@@ -25,6 +25,8 @@ FINISHED = [
     df.OrchestrationRuntimeStatus.Failed,
     df.OrchestrationRuntimeStatus.Terminated,
 ]
+MAX_LIST_ROUNDS = 100
+"""Pages one purge run reads at most (10,000 instances at Azure's 100 a page); the next run goes on."""
 SUB_ORCHESTRATION_SEPARATOR = ":"
 """Sub-orchestration ids are ``<parent id>:<unit>`` (orchestrators/dsr_request.py)."""
 
@@ -36,7 +38,23 @@ def _aware(moment: datetime) -> datetime:
 async def purge_finished_histories(
     client: df.DurableOrchestrationClient, records: RecordStore, cutoff: datetime
 ) -> int:
-    """Purge every request instance (and sub-orchestration) that ended before ``cutoff``; the count."""
+    """Purge every request instance (and sub-orchestration) that ended before ``cutoff``; the count.
+
+    The Durable HTTP API answers a list in pages (100 by default) and the Python client reads only
+    the first, so the list is asked for again while a page had something to purge: what was purged
+    leaves room for the next. Instances kept on a full page (ended after the cutoff) can still hide
+    the rest until they are purged themselves, a run or a day later.
+    """
+    purged = 0
+    for _ in range(MAX_LIST_ROUNDS):
+        purged_now = await _purge_page(client, records, cutoff)
+        if not purged_now:
+            break
+        purged += purged_now
+    return purged
+
+
+async def _purge_page(client: df.DurableOrchestrationClient, records: RecordStore, cutoff: datetime) -> int:
     statuses = await client.get_status_by(created_time_to=cutoff, runtime_status=FINISHED)
     purged = 0
     for status in statuses:

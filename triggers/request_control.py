@@ -21,6 +21,7 @@ from dsr.status import with_status_file
 from dsr.storage import ExportStore, put_json
 from dsr.times import format_time
 from dsr.wire import RetryBlock
+from triggers.history import MAX_LIST_ROUNDS
 from triggers.status_view import RUNNING_STATUSES, StatusView, read_status, stored_input
 
 CANCEL_WAIT_SECONDS = 20.0
@@ -31,12 +32,22 @@ UNIT_STOP_WAIT_SECONDS = 15.0
 
 
 async def _terminate_children(client: df.DurableOrchestrationClient, instance_id: str, reason: str) -> None:
-    """Terminate the request's running sub-orchestrations: Durable does not pass termination down."""
-    children = await client.get_status_by(
-        runtime_status=list(RUNNING_STATUSES), instance_id_prefix=f"{instance_id}:"
-    )
-    for child in children:
-        await client.terminate(str(child.instance_id), reason)
+    """Terminate the request's running sub-orchestrations: Durable does not pass termination down.
+
+    The list comes a page (100) at a time and the client reads only the first, so it is asked for
+    again until it shows no child not terminated yet (a terminated one may still list as running).
+    """
+    terminated: set[str] = set()
+    for _ in range(MAX_LIST_ROUNDS):
+        children = await client.get_status_by(
+            runtime_status=list(RUNNING_STATUSES), instance_id_prefix=f"{instance_id}:"
+        )
+        fresh = [str(child.instance_id) for child in children if str(child.instance_id) not in terminated]
+        if not fresh:
+            return
+        for child_id in fresh:
+            await client.terminate(child_id, reason)
+            terminated.add(child_id)
 
 
 async def _stopped(client: df.DurableOrchestrationClient, instance_id: str) -> df.DurableOrchestrationStatus:

@@ -267,3 +267,22 @@ def test_status_by_created_time_and_prefix(client: Client, core_host) -> None:
         timeout=5,
     ).json()
     assert future == []
+
+
+def test_an_instance_list_comes_in_pages_like_azure(client: Client) -> None:
+    # Azure's HTTP API answers one page (100 by default, `top` to choose) and an
+    # x-ms-continuation-token header for the next; the Python SDK's get_status_by reads only the first.
+    prefix = _iid("paged")
+    for n in range(3):
+        client.run("fan_out", {"n": 1}, f"{prefix}-{n}")
+    listing = client.base + "/runtime/webhooks/durabletask/instances"
+    query = {"instanceIdPrefix": prefix, "top": "2", "code": SYSTEM_KEY}
+    first = requests.get(listing, params=query, timeout=5)
+    token = first.headers.get("x-ms-continuation-token")
+    assert len(first.json()) == 2
+    assert token
+    second = requests.get(listing, params=query, headers={"x-ms-continuation-token": token}, timeout=5)
+    assert len(second.json()) == 1
+    assert "x-ms-continuation-token" not in second.headers
+    ids = {s["instanceId"] for s in first.json() + second.json()}
+    assert ids == {f"{prefix}-{n}" for n in range(3)}
