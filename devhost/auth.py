@@ -28,8 +28,11 @@ class Level(IntEnum):
 
 
 def supplied_key(request: web.Request) -> str:
-    """The key a request carries: header first, then ``?code=``."""
-    return request.headers.get(KEY_HEADER) or request.query.get(KEY_QUERY) or ""
+    """The key a request carries: the header if it is there at all (even empty: the host looks no
+    further), else ``?code=`` in any case (ASP.NET query names are case-insensitive)."""
+    if KEY_HEADER in request.headers:
+        return request.headers[KEY_HEADER]
+    return next((value for name, value in request.query.items() if name.lower() == KEY_QUERY), "")
 
 
 def _same(a: str, b: str) -> bool:

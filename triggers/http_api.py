@@ -30,6 +30,7 @@ log = logging.getLogger("dsr.http")
 
 RETRY_AFTER_SECONDS = 10
 DEFAULT_PAGE_SIZE = 50
+KEY_PARAMETER = "code"
 MAX_TOKEN_LENGTH = 2048
 # ASCII only: str.isdigit() also takes superscripts and other scripts' digits.
 WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
@@ -43,8 +44,13 @@ def _status_url(req: func.HttpRequest, request_id: str) -> str:
     """The status URL, keeping the ``code`` the caller authenticated with: pollers send no header."""
     parts = urlsplit(req.url)
     url = f"{parts.scheme}://{parts.netloc}/api/requests/{request_id}"
-    code = req.params.get("code")
+    code = _function_key(req)
     return f"{url}?{urlencode({'code': code})}" if code else url
+
+
+def _function_key(req: func.HttpRequest) -> str | None:
+    """The ``code`` query parameter in whatever case it was sent: the host reads it case-insensitively."""
+    return next((value for name, value in req.params.items() if name.lower() == KEY_PARAMETER), None)
 
 
 def _json_object(req: func.HttpRequest, allowed: set[str], *, optional: bool = False) -> dict[str, Any]:
@@ -169,7 +175,8 @@ async def retry_request(req: func.HttpRequest, client: df.DurableOrchestrationCl
 
 
 def _list_query(req: func.HttpRequest) -> dict[str, Any]:
-    unknown = sorted(set(req.params) - {"state", "operation", "pageSize", "continuationToken", "code"})
+    named = {name for name in req.params if name.lower() != KEY_PARAMETER}
+    unknown = sorted(named - {"state", "operation", "pageSize", "continuationToken"})
     if unknown:
         raise InvalidRequestError(unknown[0], "unknown query parameter")
     state = req.params.get("state") or None
