@@ -98,7 +98,10 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
         failed = status.resolution_failed(document, resolution["error"], to_run, context.current_utc_datetime)
         return (yield from _finish(context, failed, callback))
 
-    document = status.with_projects(document, resolution, retry.get("projects") if retry else None)
+    # A delete's units for a project gone since report what their journals recorded; an export's
+    # would find nothing to export, and its account-wide units read only the projects found now.
+    earlier = retry.get("projects") if retry and request["operation"] == "delete" else None
+    document = status.with_projects(document, resolution, earlier)
     job = make_job(request, resolution["account"], [p["id"] for p in document["projects"]])
 
     approval = payload["approval"]

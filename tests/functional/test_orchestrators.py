@@ -497,3 +497,23 @@ def test_a_retry_input_carries_the_projects_the_earlier_attempt_had_in_scope():
     earlier["projects"] = [{"id": "p1", "name": "Kiosk"}]
     retried = retry_input(cast(wire.RequestInput, payload), earlier, "2026-01-02T00:00:00Z")
     assert retried["retry"]["projects"] == earlier["projects"]
+
+
+def test_an_export_retry_runs_for_the_projects_found_now_only():
+    # Its account-wide units (tags, projects, ...) read the projects resolved now; one gone since
+    # would fail them with its 404.
+    payload = request_input("export", ["tags"])
+    payload["retry"] = {
+        "attempt": 2,
+        "startedAt": "2026-01-01T12:00:00Z",
+        "categories": ["tags"],
+        "attempts": [],
+        "carried": {},
+        "approval": None,
+        "projects": [{"id": "p0", "name": "Old"}, {"id": "p1", "name": "Kiosk"}],
+    }
+    context = FakeContext(payload)
+    document = drive(REQUEST, context, host())
+    (tags,) = context.named("orchestrator", wire.DSR_CATEGORY)
+    assert tags.input["job"]["projectIds"] == ["p1"]
+    assert document["projects"] == RESOLVED["projects"]
