@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import secrets
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -350,7 +351,7 @@ def _put_ids(runtime: Runtime, path: str, ids: Iterable[str]) -> None:
     runtime.store.put_bytes(path, "".join(f"{i}\n" for i in ids).encode(), "text/plain")
 
 
-def _exported_id_files(job: Job, runtime: Runtime, pid: str, own_part: str) -> list[str]:
+def _exported_id_files(job: Job, runtime: Runtime, pid: str, run: str, own_part: str) -> list[str]:
     """The files of ids already exported for this project: the workspace's, and those earlier iteration
     calls found. ``own_part`` is left out, so a retried call exports its images again rather than
     skipping them."""
@@ -358,10 +359,10 @@ def _exported_id_files(job: Job, runtime: Runtime, pid: str, own_part: str) -> l
     parts = [
         f.path
         for kind in (ITERATION, UNTAGGED)
-        for f in runtime.store.list_files(layout.ids_prefix(request_id, pid, kind))
+        for f in runtime.store.list_files(layout.ids_prefix(request_id, pid, kind, run))
         if f.path != own_part
     ]
-    return [layout.workspace_ids(request_id, pid), *parts]
+    return [layout.workspace_ids(request_id, pid, run), *parts]
 
 
 def _not_exported(runtime: Runtime, id_files: list[str], ids: Iterable[str]) -> list[str]:
@@ -428,6 +429,8 @@ class _ImageCall:
     client: TrainingClient
     trained_ids: list[str]
     copies: _Copies
+    run: str
+    """This start of the unit from its first page: the ids parts it reads are its own."""
     budget: _PageBudget = field(default_factory=_PageBudget)
     files: list[FileRef] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
@@ -460,14 +463,15 @@ def _workspace_stretch(call: _ImageCall, start: int) -> str | None:
         call.budget,
     )
     call.add_part(layout.image_part(request_id, pid, start), images, None)
-    _put_ids(runtime, layout.ids_part(request_id, pid, WORKSPACE, start), (i.id for i in images))
+    _put_ids(runtime, layout.ids_part(request_id, pid, WORKSPACE, start, call.run), (i.id for i in images))
     if exhausted and call.trained_ids:
         # One file of every workspace id for the iteration pass, which finds the images only
         # iterations still hold by set difference (no per-id calls). The parts are joined one at a
         # time; an id listed twice (the listing shifted between pages) does no harm there.
-        parts = [f.path for f in runtime.store.list_files(layout.ids_prefix(request_id, pid, WORKSPACE))]
+        prefix = layout.ids_prefix(request_id, pid, WORKSPACE, call.run)
+        parts = [f.path for f in runtime.store.list_files(prefix)]
         runtime.store.put_stream(
-            layout.workspace_ids(request_id, pid),
+            layout.workspace_ids(request_id, pid, call.run),
             (runtime.store.get_bytes(path) for path in parts),
             "text/plain",
             block_size=DOCUMENT_BLOCK_SIZE,
@@ -502,10 +506,12 @@ def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str
         images, exhausted = _take_pages(pages, _ignore, call.budget)
         listed_images = {image.id: image for image in images}
         held = list(listed_images)
-    own_part = layout.iteration_ids_part(job["requestId"], pid, kind, iid, start)
+    own_part = layout.iteration_ids_part(job["requestId"], pid, kind, iid, start, call.run)
     this_call = {i.id for _, part, _ in call.parts for i in part}  # earlier stretches of this call
     absent = _not_exported(
-        runtime, _exported_id_files(job, runtime, pid, own_part), (i for i in held if i not in this_call)
+        runtime,
+        _exported_id_files(job, runtime, pid, call.run, own_part),
+        (i for i in held if i not in this_call),
     )
     if absent and not listed_images:
         # Image performances carry no metadata or original URI: fetch the records of the few absent.
@@ -532,8 +538,9 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
     assert pid is not None  # planned per project
     trained_ids = _trained_ids(_listing(job, runtime), pid)
     copies = _Copies(client, runtime, layout.images_folder(job["requestId"], pid))
-    call = _ImageCall(job, pid, runtime, client, trained_ids, copies)
-    cursor: str | None = unit["cursor"] or f"{WORKSPACE}:0"
+    run, first = _run_and_cursor(unit["cursor"])
+    cursor: str | None = first
+    call = _ImageCall(job, pid, runtime, client, trained_ids, copies, run)
     while cursor is not None and call.budget.left > 0:
         kind, iteration_id, start = _image_cursor(cursor)
         if iteration_id is None:
@@ -541,7 +548,21 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
         else:
             cursor = _iteration_stretch(call, kind, iteration_id, start)
     call.finish()
-    return _result(unit, dict(call.counts), call.files, cursor)
+    following = cursor if cursor is None or not run else f"{run}{RUN_SEPARATOR}{cursor}"
+    return _result(unit, dict(call.counts), call.files, following)
+
+
+RUN_SEPARATOR = "/"
+
+
+def _run_and_cursor(cursor: str | None) -> tuple[str, str]:
+    """The unit's run and its cursor within it. A start from the first page (the first call, or a
+    retry of the request) is a new run: ids parts an earlier one left, at offsets that may no longer
+    match the listings, must not count as exported. A cursor without a run is from before runs."""
+    if cursor is None:
+        return secrets.token_hex(6), f"{WORKSPACE}:0"
+    run, separator, rest = cursor.partition(RUN_SEPARATOR)
+    return (run, rest) if separator else ("", cursor)
 
 
 def _export_predictions(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:

@@ -16,7 +16,7 @@ Export container (working copies; deleted by the retention policy, see :mod:`dsr
         iteration-performance/<projectId>/<iterationId>.json, <iterationId>-images-<skip>.ndjson
         pages/<projectId>/<kind>-<number>.html      paged views; index.html, manifest.json at the root
     <requestId>/work/account.json                   the request's one listing of projects and iterations
-    <requestId>/work/<projectId>/ids-*.txt          ids an image unit exported, for the iteration pass
+    <requestId>/work/<projectId>/run-<run>/ids-*.txt  ids one run of an image unit exported
     <requestId>/work/<projectId>/iterations.json    a delete's one listing of the project's iterations
     <requestId>/request/<fingerprint>/<payload>.json  subject / callback payloads kept out of history
     <requestId>/journal/<unit>/<scope>/             a delete unit's plan, step entries, verification
@@ -206,28 +206,34 @@ def account_listing(request_id: str) -> str:
     return _join(request_id, _WORK, "account.json")
 
 
-def _ids_folder(request_id: str, project_id: str) -> str:
-    return _join(request_id, _WORK, project_id)
+def _ids_folder(request_id: str, project_id: str, run: str = "") -> str:
+    folder = _join(request_id, _WORK, project_id)
+    return _join(folder, f"run-{run}") if run else folder
 
 
-def ids_prefix(request_id: str, project_id: str, kind: str) -> str:
-    """What every ids part of one cursor ``kind`` (workspace, iteration, untagged) starts with."""
-    return _join(_ids_folder(request_id, project_id), f"ids-{kind}-")
+def ids_prefix(request_id: str, project_id: str, kind: str, run: str = "") -> str:
+    """What every ids part of one cursor ``kind`` (workspace, iteration, untagged) starts with.
+
+    ``run`` is the image unit's run (see ``dsr.export``): each start from the first page has its
+    own, so no run reads another's parts (empty: a unit started before runs existed)."""
+    return _join(_ids_folder(request_id, project_id, run), f"ids-{kind}-")
 
 
-def ids_part(request_id: str, project_id: str, kind: str, start: int) -> str:
+def ids_part(request_id: str, project_id: str, kind: str, start: int, run: str = "") -> str:
     """Ids exported from the listing of one cursor ``kind`` from offset ``start`` (the workspace)."""
-    return ids_prefix(request_id, project_id, kind) + f"{_skip(start)}.txt"
+    return ids_prefix(request_id, project_id, kind, run) + f"{_skip(start)}.txt"
 
 
-def iteration_ids_part(request_id: str, project_id: str, kind: str, iteration_id: str, start: int) -> str:
+def iteration_ids_part(
+    request_id: str, project_id: str, kind: str, iteration_id: str, start: int, run: str = ""
+) -> str:
     """Ids exported from one iteration's listing from offset ``start``."""
-    return ids_prefix(request_id, project_id, kind) + f"{iteration_id}-{_skip(start)}.txt"
+    return ids_prefix(request_id, project_id, kind, run) + f"{iteration_id}-{_skip(start)}.txt"
 
 
-def workspace_ids(request_id: str, project_id: str) -> str:
+def workspace_ids(request_id: str, project_id: str, run: str = "") -> str:
     """Every workspace id of a project, once the workspace is done."""
-    return _join(_ids_folder(request_id, project_id), "workspace-ids.txt")
+    return _join(_ids_folder(request_id, project_id, run), "workspace-ids.txt")
 
 
 def iteration_listing(request_id: str, project_id: str) -> str:

@@ -46,7 +46,10 @@ def test_an_image_export_resumed_from_its_cursor_exports_every_image_once(world:
     world.prepare_export(job)
     images = unit("images", pid)
     first = run_export_unit(job, images, world.runtime())
-    assert first["next"] == "w:2048"  # the workspace was not done: the next call starts there
+    assert first["next"] is not None
+    run, _, within = first["next"].partition("/")
+    assert within == "w:2048"  # the workspace was not done: the next call starts there
+    assert len(run) == 12  # the run this start of the unit opened, carried by its cursor
     assert item_counts(first)["images"] == 2048
     resumed = unit("images", pid)
     resumed["cursor"] = first["next"]

@@ -44,7 +44,8 @@ def _traced_peak_of_iteration_pass(world: World, workspace_images: int, seed: in
     # The first trained iteration's pass again, as Durable retries it: it checks what that iteration
     # holds against everything exported before it.
     first = min(i.id for i in project.iterations.values() if i.status == "Completed")
-    images["cursor"] = f"i:{first}:0"
+    (run,) = {p.split("/run-")[1].split("/")[0] for p in world.store.files if f"/work/{pid}/run-" in p}
+    images["cursor"] = f"{run}/i:{first}:0"  # the same run of the unit
     tracemalloc.start()
     try:
         result = run_export_unit(job, images, world.runtime())  # type: ignore[arg-type]

@@ -73,3 +73,34 @@ def test_a_project_deleted_meanwhile_exports_nothing_and_says_so(world: World):
     assert result["state"] == "succeeded"
     assert result["note"] == "project no longer exists"
     assert _image_records(world, pid) == []
+
+
+def test_a_fresh_images_unit_is_not_misled_by_ids_files_an_earlier_attempt_left(world: World):
+    # A retry runs the images unit again from the start in the same work folder. An earlier attempt's
+    # ids file at an offset this run does not reach (the listings shifted meanwhile) was read as
+    # "already exported": the images it named were left out of the export, with no error.
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    hidden = next(iter(project.images.values()))
+    hidden.in_workspace = False
+    job = world.job("export")
+    world.prepare_export(job)
+    for kind in ("i", "u"):
+        for iteration_id in project.iterations:
+            stale = f"{job['requestId']}/work/{pid}/ids-{kind}-{iteration_id}-{256:06d}.txt"
+            world.store.put_bytes(stale, f"{hidden.id}\n".encode(), "text/plain")
+    images, files = unit("images", pid), []
+    while True:
+        result = run_export_unit(job, images, world.runtime())
+        files += [f["path"] for f in result["files"]]
+        if result["next"] is None:
+            break
+        images["cursor"] = result["next"]
+    exported = {
+        json.loads(line)["id"]
+        for path in files
+        if path.endswith(".ndjson") and "/images/" in path
+        for line in world.store.get_bytes(path).splitlines()
+    }
+    assert hidden.id in exported
+    assert exported == set(project.images)
