@@ -225,18 +225,33 @@ def _performance_part(
 def _export_iteration_performance(
     job: Job, unit: Unit, runtime: Runtime, client: TrainingClient
 ) -> UnitResult:
-    """Every trained iteration's performance and per-image results (when no image unit does it)."""
+    """Every trained iteration's performance and per-image results (when no image unit does it).
+
+    A subject-scoped export gets the iterations' own performance only: the per-image results cover
+    every image an iteration holds and carry no metadata to select the subject's by.
+    """
     listing = _listing(job, runtime)
     files: list[FileRef] = []
     iterations = images = 0
+    per_image = job["subject"] is None
     for pid in job["projectIds"]:
         for iid in _trained_ids(listing, pid):
             files.append(_performance_summary(job, runtime, client, pid, iid))
             iterations += 1
-            items = [item for page in client.iter_image_performances(pid, iid) for item in page]
-            files.append(_performance_part(job, runtime, pid, iid, 0, items))
-            images += len(items)
-    return _result(unit, {"iterations": iterations, "imagePerformances": images}, files)
+            if per_image:
+                items = [item for page in client.iter_image_performances(pid, iid) for item in page]
+                files.append(_performance_part(job, runtime, pid, iid, 0, items))
+                images += len(items)
+    result = _result(unit, {"iterations": iterations, "imagePerformances": images}, files)
+    if not per_image:
+        result["note"] = SUBJECT_PERFORMANCE_NOTE
+    return result
+
+
+SUBJECT_PERFORMANCE_NOTE = (
+    "per-image results are left out of a subject-scoped export: they cover every image of an "
+    "iteration, other people's too, and carry no metadata to select the subject's by"
+)
 
 
 # -- images ---------------------------------------------------------------------------------------

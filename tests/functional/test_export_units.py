@@ -104,3 +104,17 @@ def test_a_fresh_images_unit_is_not_misled_by_ids_files_an_earlier_attempt_left(
     }
     assert hidden.id in exported
     assert exported == set(project.images)
+
+
+def test_a_subject_scoped_export_keeps_other_peoples_image_results_out_of_iteration_performance(world: World):
+    # Per-image results cover every image an iteration holds and carry no metadata to select by:
+    # a subject's export held other subjects' image ids, tags and predictions.
+    job = world.job("export", subject={"subjectId": "subject-002"})
+    job["categories"] = ["iterationPerformance"]
+    world.prepare_export(job)
+    result = run_export_unit(job, unit("iterationPerformance", None), world.runtime())
+    assert result["state"] == "succeeded"
+    assert result["files"], "the iterations' own performance is still exported"
+    assert all(not f["path"].endswith(".ndjson") for f in result["files"])
+    assert "imagePerformances" not in result["counts"] or result["counts"]["imagePerformances"] == 0
+    assert "left out" in (result["note"] or "")
