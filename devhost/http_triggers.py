@@ -90,7 +90,8 @@ class HttpTriggers:
         info, route_params = matched
         if not self._authorized(request, info):
             return web.Response(status=401)
-        body = await request.read()
+        # As the host: the worker gets a body only when Content-Length > 0; a chunked one arrives empty.
+        body = await request.read() if (request.content_length or 0) > 0 else b""
         http_request = func.HttpRequest(
             method=request.method,
             url=str(request.url),

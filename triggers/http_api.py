@@ -37,7 +37,16 @@ WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 def _json_body(req: func.HttpRequest) -> Any:
+    _refuse_chunked(req)
     return parse_untrusted(req.get_body())
+
+
+def _refuse_chunked(req: func.HttpRequest) -> None:
+    """The Functions host passes a chunked body on empty (only a Content-Length body reaches the
+    worker): refused, rather than read as no body at all (a cancel would lose who and why)."""
+    chunked = "chunked" in req.headers.get("transfer-encoding", "").lower()
+    if chunked and not req.get_body():
+        raise InvalidRequestError("body", "must be sent with a Content-Length, not chunked")
 
 
 def _status_url(req: func.HttpRequest, request_id: str) -> str:
@@ -54,6 +63,7 @@ def _function_key(req: func.HttpRequest) -> str | None:
 
 
 def _json_object(req: func.HttpRequest, allowed: set[str], *, optional: bool = False) -> dict[str, Any]:
+    _refuse_chunked(req)
     if optional and not req.get_body().strip():
         return {}
     body = _json_body(req)

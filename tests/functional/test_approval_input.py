@@ -3,12 +3,13 @@ principal only when App Service authentication set it."""
 
 from __future__ import annotations
 
+import azure.functions as func
 import pytest
 
 from dsr.config import load_settings
 from dsr.errors import InvalidRequestError
 from triggers.approval import MAX_APPROVER_LENGTH, authenticated_principal, parse_decision
-from triggers.http_api import _optional_text
+from triggers.http_api import _json_object, _optional_text
 
 
 def test_a_decision_is_read_with_its_comment():
@@ -94,3 +95,14 @@ def test_a_cancel_reason_may_break_lines():
         _optional_text({"reason": "duplicate\nsee ticket 9"}, "reason", 1000, lines=True)
         == "duplicate\nsee ticket 9"
     )
+
+
+def test_a_chunked_body_the_host_passed_on_empty_is_refused_not_read_as_no_body():
+    request = func.HttpRequest(
+        "POST", "http://host/api/requests/r1/cancel", headers={"Transfer-Encoding": "chunked"}, body=b""
+    )
+    with pytest.raises(InvalidRequestError) as refused:
+        _json_object(request, {"by", "reason"}, optional=True)
+    assert refused.value.field == "body"
+    sized = func.HttpRequest("POST", "http://host/api/requests/r1/cancel", headers={}, body=b"")
+    assert _json_object(sized, {"by", "reason"}, optional=True) == {}
