@@ -45,6 +45,7 @@ RESUME_CURSOR = "resume"
 NOT_PUBLISHED_CODE = "BadRequestIterationNotPublished"
 NOT_FOUND_ITERATION_CODE = "NotFoundIteration"
 CANCELED_BEFORE_START = "canceled before this unit began: nothing was deleted"
+DEADLINE_PASSED_NOTE = "items still listed when the verification deadline passed"
 
 MANUAL_ACTIONS = {
     Category.ACCOUNT_INFO: (
@@ -323,16 +324,15 @@ def _verify(
             journal.save_verification(state, started)
             return None
         time.sleep(VERIFY_POLL_SECONDS)
+    note = None
+    if left:
+        note = "canceled while items were still listed" if stopped else DEADLINE_PASSED_NOTE
     return {
         "verified": not left,
         "method": spec.method,
         "checkedAt": _now(),
         "remaining": {"count": len(left), "ids": left[:256]},
-        "note": None
-        if not left
-        else "canceled while items were still listed"
-        if stopped
-        else "items still listed when the verification deadline passed",
+        "note": note,
     }
 
 

@@ -63,8 +63,8 @@ def _function_key(req: func.HttpRequest) -> str | None:
 
 
 def _json_object(req: func.HttpRequest, allowed: set[str], *, optional: bool = False) -> dict[str, Any]:
-    _refuse_chunked(req)
     if optional and not req.get_body().strip():
+        _refuse_chunked(req)  # an empty body may be a chunked one the host passed on empty
         return {}
     body = _json_body(req)
     if not isinstance(body, dict):

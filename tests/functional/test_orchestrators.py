@@ -446,6 +446,21 @@ def test_a_paged_unit_whose_activity_fails_hands_back_what_its_earlier_pages_did
     assert result["counts"] == {"images": 1}
 
 
+def _second_attempt(
+    categories: list[str], projects: list[dict[str, str]], *, carried: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The retry block of attempt 2, which runs ``categories`` for the earlier attempt's ``projects``."""
+    return {
+        "attempt": 2,
+        "startedAt": "2026-01-01T12:00:00Z",
+        "categories": categories,
+        "attempts": [],
+        "carried": carried or {},
+        "approval": None,
+        "projects": projects,
+    }
+
+
 def test_a_retry_runs_units_for_the_earlier_attempt_s_projects_even_when_they_are_gone_now():
     # Attempt 1 deleted images of p1 and p2, then its projects unit deleted both projects; images
     # failed for p2. The retry resolves no projects any more: planned from that alone, images ran no
@@ -453,15 +468,9 @@ def test_a_retry_runs_units_for_the_earlier_attempt_s_projects_even_when_they_ar
     # Run again for p1 and p2, each unit finds its project gone and returns its journal's receipt.
     payload = request_input("delete", ["images", "projects"])
     earlier = [{"id": "p1", "name": "Kiosk"}, {"id": "p2", "name": "Lobby"}]
-    payload["retry"] = {
-        "attempt": 2,
-        "startedAt": "2026-01-01T12:00:00Z",
-        "categories": ["images"],
-        "attempts": [],
-        "carried": {"projects": new_category_entry("succeeded")},
-        "approval": None,
-        "projects": earlier,
-    }
+    payload["retry"] = _second_attempt(
+        ["images"], earlier, carried={"projects": new_category_entry("succeeded")}
+    )
     nothing_left: wire.Resolved = {**RESOLVED, "projects": [], "missingProjectIds": []}
     context = FakeContext(payload)
     document = drive(REQUEST, context, host(resolution=nothing_left))
@@ -473,15 +482,9 @@ def test_a_retry_runs_units_for_the_earlier_attempt_s_projects_even_when_they_ar
 
 def test_a_retry_keeps_the_projects_resolved_now_first_and_reports_only_new_misses():
     payload = request_input("delete", ["images"])
-    payload["retry"] = {
-        "attempt": 2,
-        "startedAt": "2026-01-01T12:00:00Z",
-        "categories": ["images"],
-        "attempts": [],
-        "carried": {},
-        "approval": None,
-        "projects": [{"id": "p0", "name": "Old"}, {"id": "p1", "name": "Kiosk"}],
-    }
+    payload["retry"] = _second_attempt(
+        ["images"], [{"id": "p0", "name": "Old"}, {"id": "p1", "name": "Kiosk"}]
+    )
     resolved: wire.Resolved = {**RESOLVED, "missingProjectIds": ["p0", "p-gone"]}
     context = FakeContext(payload)
     document = drive(REQUEST, context, host(resolution=resolved))
@@ -503,15 +506,7 @@ def test_an_export_retry_runs_for_the_projects_found_now_only():
     # Its account-wide units (tags, projects, ...) read the projects resolved now; one gone since
     # would fail them with its 404.
     payload = request_input("export", ["tags"])
-    payload["retry"] = {
-        "attempt": 2,
-        "startedAt": "2026-01-01T12:00:00Z",
-        "categories": ["tags"],
-        "attempts": [],
-        "carried": {},
-        "approval": None,
-        "projects": [{"id": "p0", "name": "Old"}, {"id": "p1", "name": "Kiosk"}],
-    }
+    payload["retry"] = _second_attempt(["tags"], [{"id": "p0", "name": "Old"}, {"id": "p1", "name": "Kiosk"}])
     context = FakeContext(payload)
     document = drive(REQUEST, context, host())
     (tags,) = context.named("orchestrator", wire.DSR_CATEGORY)
