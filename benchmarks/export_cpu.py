@@ -165,6 +165,7 @@ class Bench:
             "categories": ["images"],
             "subject": None,
             "dryRun": False,
+            "attempt": 1,
         }
 
     # -- the phases: each returns the number of images it handled -------------------------------------

@@ -57,6 +57,7 @@ def seeded_project(count: int, operation: Literal["export", "delete"]) -> Iterat
             "categories": ["images"],
             "subject": None,
             "dryRun": False,
+            "attempt": 1,
         }
         unit: Unit = {"category": "images", "projectId": project.id, "cursor": None}
         with runtime.unit_client(job["account"]) as (client, _):

@@ -29,7 +29,7 @@ from dsr import layout
 from dsr.errors import TransientError
 from dsr.record_store import RecordConflictError, RecordStore
 from dsr.status import with_sealed_receipts
-from dsr.storage import ExportStore, FileRef, get_json, put_json
+from dsr.storage import JSON_CONTENT_TYPE, ExportStore, FileRef, get_json, put_json
 from dsr.times import precise_now
 from dsr.wire import StatusDocument
 
@@ -79,7 +79,7 @@ def _linked(records: RecordStore, endpoint: str, paths: list[str]) -> dict[str, 
             continue
         block = _chain_block(json.loads(stored.data))
         if block and block.get("id") == chain_id(endpoint):
-            ref = FileRef(path, len(stored.data), _sha256(stored.data), "application/json")
+            ref = FileRef(path, len(stored.data), _sha256(stored.data), JSON_CONTENT_TYPE)
             candidates[path] = (int(block["sequence"]), ref)
     head = records.read(head_path(endpoint))
     if not candidates or head is None:

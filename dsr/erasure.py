@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from dsr.customvision import (
 from dsr.errors import PermanentError
 from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
 from dsr.runtime import Runtime
-from dsr.storage import FileRef, StoredFileNotFoundError, get_json, put_json
+from dsr.storage import JSON_CONTENT_TYPE, FileRef, StoredFileNotFoundError, get_json, put_json
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
 from dsr.times import precise_now
 from dsr.unit_runner import UnitHandler, run_with_handlers, trained
@@ -148,6 +149,7 @@ def _receipt(
         },
         "verification": verification,
         "note": state.plan["note"],
+        "attempt": job["attempt"],
     }
 
 
@@ -158,23 +160,90 @@ def _finish(
     return _receipt_result(unit, document, ref)
 
 
+@dataclass(frozen=True)
+class _StoredReceipt:
+    document: dict[str, Any]
+    ref: FileRef
+
+    @property
+    def attempt(self) -> int:
+        """The attempt that wrote it (receipts from before attempts were recorded: the first)."""
+        return int(self.document.get("attempt", 1))
+
+
+def _latest_receipt(job: Job, unit: Unit, runtime: Runtime) -> _StoredReceipt | None:
+    """The unit's newest receipt: one a later attempt wrote when it verified again, else its own."""
+    again = [
+        layout.attempt_receipt(job["requestId"], unit["category"], unit["projectId"], attempt)
+        for attempt in range(job["attempt"], 1, -1)
+    ]
+    for path in [*again, receipt_path(job, unit)]:
+        try:
+            data = runtime.store.get_bytes(path)
+        except StoredFileNotFoundError:
+            continue
+        ref = FileRef(path, len(data), hashlib.sha256(data).hexdigest(), JSON_CONTENT_TYPE)
+        return _StoredReceipt(json.loads(data), ref)
+    return None
+
+
+def _verifies_again(job: Job, receipt: _StoredReceipt) -> bool:
+    """Whether this attempt verifies a unit whose receipt an earlier attempt wrote with items still
+    listed at the verification deadline: the service may have finished those deletes since."""
+    verification = receipt.document["verification"]
+    return verification is not None and verification["verified"] is False and receipt.attempt < job["attempt"]
+
+
+def _unverified_before(job: Job, unit: Unit, runtime: Runtime) -> _StoredReceipt | None:
+    """The earlier attempt's unverified receipt this attempt verifies again, if any."""
+    if job["attempt"] == 1:
+        return None
+    receipt = _latest_receipt(job, unit, runtime)
+    return receipt if receipt is not None and _verifies_again(job, receipt) else None
+
+
 def _finished(job: Job, unit: Unit, runtime: Runtime) -> UnitResult | None:
     """The result of a unit that already wrote its receipt (an earlier attempt, or an activity retried
-    after it finished), from that receipt; None if it has not finished.
+    after it finished), from that receipt; None if it has not finished, or verifies again now.
 
     Running it again would re-verify and rewrite the receipt, and the copy the first attempt sealed
-    into the chain (which keeps it) would then say something else than the status document.
+    into the chain (which keeps it) would then say something else than the status document. A unit
+    verified again writes a receipt of its own (:func:`_write_receipt`).
     """
-    path = receipt_path(job, unit)
-    try:
-        data = runtime.store.get_bytes(path)
-    except StoredFileNotFoundError:
+    receipt = _latest_receipt(job, unit, runtime)
+    if receipt is None or receipt.document["verification"] is None:  # stopped short, or a dry run: run it
         return None
-    receipt = json.loads(data)
-    if receipt["verification"] is None:  # stopped short (refused, canceled) or a dry run: run it
+    if _verifies_again(job, receipt):
         return None
-    ref = FileRef(path, len(data), hashlib.sha256(data).hexdigest(), "application/json")
-    return _receipt_result(unit, receipt, ref)
+    return _receipt_result(unit, receipt.document, receipt.ref)
+
+
+def _write_receipt(
+    job: Job,
+    unit: Unit,
+    runtime: Runtime,
+    state: JournalState,
+    verification: dict[str, Any],
+    earlier: _StoredReceipt | None,
+) -> UnitResult:
+    """Write the receipt of a unit that verified. One that verified again after ``earlier`` (unverified)
+    goes beside it, with every call the unit made in every attempt; ``earlier`` stays as it was sealed."""
+    document = _receipt(job, unit, state, verification)
+    if earlier is None:
+        return _finish(job, unit, document, runtime)
+    now = state.verify_calls if state.verify_attempt == job["attempt"] else []
+    document["calls"] = [*earlier.document["calls"], *now]
+    left = earlier.document["verification"]["remaining"]["count"]
+    again = (
+        f"verified again by attempt {job['attempt']}: attempt {earlier.attempt}'s receipt "
+        f"({posixpath.basename(earlier.ref.path)}) had {left} item(s) still listed"
+    )
+    document["verification"] = {
+        **verification,
+        "note": "; ".join(filter(None, [again, verification["note"]])),
+    }
+    path = layout.attempt_receipt(job["requestId"], unit["category"], unit["projectId"], job["attempt"])
+    return _finish(job, unit, document, runtime, path)
 
 
 def _receipt_result(unit: Unit, document: dict[str, Any], ref: FileRef) -> UnitResult:
@@ -256,12 +325,16 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
             sent += 1
         if steps and state.steps[-1].index < len(steps):
             journal.begin_step(state, len(steps))  # closing entry: keeps the last step's outcome
+        earlier = _unverified_before(job, unit, runtime)
+        if earlier is not None and state.verify_attempt < job["attempt"]:
+            # Verify again, with a deadline of its own; the earlier receipt lists the calls before.
+            state.verify_started_at, state.verify_calls, state.verify_attempt = None, [], job["attempt"]
         verification = _verify(
             journal, state, spec, runtime, observed, deadline, lambda: _canceled(job, runtime)
         )
         if verification is None:
             return _to_be_continued(unit)
-    return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
+    return _write_receipt(job, unit, runtime, state, verification, earlier)
 
 
 def _refused(
@@ -530,11 +603,8 @@ def _delete_iterations(job: Job, unit: Unit, runtime: Runtime, client: TrainingC
 def _iterations_deleted(job: Job, runtime: Runtime, pid: str) -> bool:
     """Whether this request's iterations unit for the project verified that no iteration is left."""
     iterations: Unit = {"category": ITERATIONS_UNIT, "projectId": pid, "cursor": None}
-    try:
-        receipt = get_json(runtime.store, receipt_path(job, iterations))
-    except StoredFileNotFoundError:
-        return False
-    return bool((receipt.get("verification") or {}).get("verified"))
+    receipt = _latest_receipt(job, iterations, runtime)
+    return receipt is not None and bool((receipt.document["verification"] or {}).get("verified"))
 
 
 def _delete_project(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
@@ -616,7 +686,7 @@ def run_delete_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
             "remaining": {"count": 0, "ids": []},
             "note": None,
         }
-        return _finish(job, unit, _receipt(job, unit, state, verification), runtime)
+        return _write_receipt(job, unit, runtime, state, verification, _unverified_before(job, unit, runtime))
 
     finished = _finished(job, unit, runtime)
     if finished is not None:

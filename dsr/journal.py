@@ -11,7 +11,7 @@ Layout under ``<requestId>/journal/<category>/<scope>/`` (see :mod:`dsr.layout`)
     plan.json           targets, steps, the calls that listed them, when the unit started
     step-000000.json    written just before step 0 is sent; carries the outcome and calls of the
     step-000001.json    step before it, so each step costs one small write
-    verify.json         when verification began (its deadline survives restarts)
+    verify.json         when verification began (its deadline survives restarts), by which attempt
 
 Only the last step whose entry exists can be unconfirmed; a resumed unit sends it again. Every delete
 the API offers is safe to repeat (deleting a deleted image is a no-op; a deleted tag, iteration or
@@ -78,6 +78,8 @@ class JournalState:
     verify_started_at: float | None = None
     """Wall-clock seconds (epoch) when verification began, if it has."""
     verify_calls: list[CallEntry] = field(default_factory=list)
+    verify_attempt: int = 1
+    """The attempt of the request whose verification ``verify_started_at`` and ``verify_calls`` are."""
 
     @property
     def next_index(self) -> int:
@@ -118,6 +120,7 @@ class DeleteJournal:
             return state
         state.verify_started_at = float(verification["startedAt"])
         state.verify_calls = verification["calls"]
+        state.verify_attempt = int(verification.get("attempt", 1))
         return state
 
     def write_plan(self, plan: Plan) -> JournalState:
@@ -157,5 +160,9 @@ class DeleteJournal:
         put_json(
             self._store,
             layout.journal_verification(self._root),
-            {"startedAt": state.verify_started_at, "calls": state.verify_calls},
+            {
+                "startedAt": state.verify_started_at,
+                "calls": state.verify_calls,
+                "attempt": state.verify_attempt,
+            },
         )

@@ -357,6 +357,12 @@ def partial_receipt(request_id: str, unit: str, project_id: str | None, failed_s
     )
 
 
+def attempt_receipt(request_id: str, unit: str, project_id: str | None, attempt: int) -> str:
+    """The receipt of a delete unit verified again by ``attempt`` (2 or later) after an earlier attempt
+    wrote its receipt unverified: that one stays as it was sealed, this one sits beside it."""
+    return _join(receipts_folder(request_id), unit, f"{unit_scope(project_id)}.attempt-{attempt:02d}.json")
+
+
 def unit_of_receipt(request_id: str, path: str) -> str:
     """The delete unit a receipt blob belongs to."""
     return path.removeprefix(receipts_prefix(request_id)).split(SEPARATOR, 1)[0]

@@ -23,7 +23,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContentSettings
 
 from dsr.errors import TransientError
-from dsr.storage import BlobExportStore, StorageUnavailableError, StoredFileNotFoundError
+from dsr.storage import JSON_CONTENT_TYPE, BlobExportStore, StorageUnavailableError, StoredFileNotFoundError
 
 
 class RecordConflictError(TransientError):
@@ -77,7 +77,7 @@ class RecordStore(BlobExportStore):
             self._container.upload_blob(
                 path,
                 data,
-                content_settings=ContentSettings(content_type="application/json"),
+                content_settings=ContentSettings(content_type=JSON_CONTENT_TYPE),
                 **condition,
             )
         except (ResourceModifiedError, ResourceExistsError) as exc:

@@ -33,6 +33,7 @@ DOCUMENT_BLOCK_SIZE = 256 * 1024
 """The same for documents the app generates (NDJSON, JSON, COCO, the manifest): a large project's are
 megabytes, written one after the other while the host's memory should not grow with the project."""
 SHA256_METADATA_KEY = "sha256"
+JSON_CONTENT_TYPE = "application/json"
 HTTP_BAD_REQUEST = 400
 
 
@@ -146,12 +147,12 @@ def _json_pieces(document: Any) -> Iterator[bytes]:
 
 def put_json(store: ExportStore, path: str, document: Any) -> FileRef:
     """Write one JSON document (UTF-8, indented for people), encoded as it is written."""
-    return store.put_stream(path, _json_pieces(document), "application/json", block_size=DOCUMENT_BLOCK_SIZE)
+    return store.put_stream(path, _json_pieces(document), JSON_CONTENT_TYPE, block_size=DOCUMENT_BLOCK_SIZE)
 
 
 def create_json(store: ExportStore, path: str, document: Any) -> FileRef:
     """Write one JSON document only if ``path`` is absent; raise :class:`StoredFileExistsError` if not."""
-    return store.create_bytes(path, _json_bytes(document), "application/json")
+    return store.create_bytes(path, _json_bytes(document), JSON_CONTENT_TYPE)
 
 
 def put_ndjson(store: ExportStore, path: str, records: Iterable[Mapping[str, Any]]) -> FileRef:

@@ -43,6 +43,9 @@ class Job(TypedDict):
     """Every category the request names (units that can serve two at once need to know)."""
     subject: SubjectScope | None
     dryRun: bool
+    attempt: int
+    """Which attempt of the request runs (1, then one more per retry): a delete unit whose receipt an
+    earlier attempt wrote unverified verifies again (see :func:`dsr.erasure.run_delete_unit`)."""
 
 
 class Unit(TypedDict):
@@ -70,7 +73,7 @@ PER_PROJECT_DELETE: frozenset[str] = frozenset(
 )
 
 
-def make_job(request: DsrRequest, account: ResolvedAccount, project_ids: list[str]) -> Job:
+def make_job(request: DsrRequest, account: ResolvedAccount, project_ids: list[str], attempt: int) -> Job:
     return {
         "requestId": request["requestId"],
         "operation": request["operation"],
@@ -79,6 +82,7 @@ def make_job(request: DsrRequest, account: ResolvedAccount, project_ids: list[st
         "categories": list(request["categories"]),
         "subject": request["subject"],
         "dryRun": request["dryRun"],
+        "attempt": attempt,
     }
 
 

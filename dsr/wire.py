@@ -157,7 +157,7 @@ class RetryBlock(TypedDict):
     attempts: list[AttemptRecord]
     carried: dict[str, CategoryEntry]
     approval: Approval | None
-    """The decision the first run recorded; it covers re-running the failed categories."""
+    """The decision the first run recorded; it covers re-running the categories."""
     projects: NotRequired[list[ProjectSummary]]
     """The projects the earlier attempts had in scope. Units run for them again even if they are gone
     now (the first attempt's projects unit may have deleted them), so what their journals recorded

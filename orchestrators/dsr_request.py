@@ -76,7 +76,7 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     callback = request["callbackFile"]
     document = status.start_attempt(payload)
     retry = payload.get("retry")
-    # A retry runs only the failed categories; the others are carried from the last attempt.
+    # A retry runs only the failed (or unverified) categories; the others are carried from the last attempt.
     to_run: list[str] = retry["categories"] if retry else request["categories"]
     context.set_custom_status(progress(document))
 
@@ -102,7 +102,8 @@ def dsr_request(context: df.DurableOrchestrationContext) -> Orchestration:
     # would find nothing to export, and its account-wide units read only the projects found now.
     earlier = retry.get("projects") if retry and request["operation"] == "delete" else None
     document = status.with_projects(document, resolution, earlier)
-    job = make_job(request, resolution["account"], [p["id"] for p in document["projects"]])
+    project_ids = [p["id"] for p in document["projects"]]
+    job = make_job(request, resolution["account"], project_ids, retry["attempt"] if retry else 1)
 
     approval = payload["approval"]
     if request["operation"] == "delete" and not request["dryRun"] and approval["required"]:

@@ -170,7 +170,7 @@ async def cancel_request(req: func.HttpRequest, client: df.DurableOrchestrationC
 @bp.route(route="requests/{requestId}/retry", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def retry_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """``POST /api/requests/{id}/retry``: run the failed categories again; 202 + Location."""
+    """``POST /api/requests/{id}/retry``: run the failed (or unverified) categories again; 202 + Location."""
     request_id = req.route_params.get("requestId", "")
     try:
         attempt = await retry(client, request_id, get_runtime().records)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dsr import layout
-from dsr.storage import DOCUMENT_BLOCK_SIZE, ExportStore, FileRef
+from dsr.storage import DOCUMENT_BLOCK_SIZE, JSON_CONTENT_TYPE, ExportStore, FileRef
 
 
 def _dump(value: Any) -> bytes:
@@ -110,6 +110,6 @@ def write_coco(
     return store.put_stream(
         layout.coco_file(folder),
         coco_chunks(project, tags, records, folder),
-        "application/json",
+        JSON_CONTENT_TYPE,
         block_size=DOCUMENT_BLOCK_SIZE,
     )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from dsr import layout
-from dsr.storage import DOCUMENT_BLOCK_SIZE, ExportStore, FileRef
+from dsr.storage import DOCUMENT_BLOCK_SIZE, JSON_CONTENT_TYPE, ExportStore, FileRef
 from dsr.times import format_time
 
 _CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".bmp": "image/bmp"}
@@ -91,7 +91,7 @@ class Manifest:
         return store.put_stream(
             layout.manifest_file(self.request_id),
             self.chunks(generated),
-            "application/json",
+            JSON_CONTENT_TYPE,
             block_size=DOCUMENT_BLOCK_SIZE,
         )
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from dsr.attempts import failed_categories, retry_input
+from dsr.attempts import categories_to_retry, retry_input
 from dsr.cancellation import canceled_document, cancellation_from, termination_reason
 from dsr.contract import parse_request
 from dsr.errors import RequestConflictError
@@ -40,7 +40,7 @@ def test_retry_runs_only_failed_categories_and_records_the_attempt():
         "approval": {"required": True},
     }
     document = finished({"projects": "succeeded", "tags": "failed", "images": "failed"})
-    assert failed_categories(document) == ["tags", "images"]
+    assert categories_to_retry(document) == ["tags", "images"]
     attempt = retry_input(stored, document, "2026-01-02T00:00:00Z")
     retry = attempt["retry"]
     assert retry["attempt"] == 2
@@ -69,6 +69,34 @@ def test_retry_runs_only_failed_categories_and_records_the_attempt():
         "completedAt": "2026-01-01T01:00:00Z",
         "categories": {"tags": "succeeded", "images": "failed"},
     }
+
+
+def test_a_retry_also_runs_the_delete_categories_whose_deletion_was_not_verified():
+    # Before: a delete that ended with items still listed after the verification deadline had
+    # succeeded, so it could not be retried, and its receipts said verified:false for good.
+    stored: RequestInput = {
+        "request": request("delete", ("images", "tags", "predictions")),
+        "receivedAt": "2026-01-01T00:00:00Z",
+        "approval": {"required": False},
+    }
+    document = finished({"images": "succeeded", "tags": "succeeded", "predictions": "succeeded"}, "delete")
+    document["categories"]["images"]["verified"] = False
+    document["categories"]["tags"]["verified"] = True
+    document["categories"]["predictions"]["verified"] = None
+    assert document["state"] == "succeeded"
+    assert categories_to_retry(document) == ["images"]
+    retry = retry_input(stored, document, "2026-01-02T00:00:00Z")["retry"]
+    assert retry["categories"] == ["images"]
+    assert set(retry["carried"]) == {"tags", "predictions"}
+    assert retry["attempts"][0]["categories"] == {
+        "images": "succeeded",
+        "tags": "succeeded",
+        "predictions": "succeeded",
+    }
+
+    document["categories"]["images"]["verified"] = True
+    with pytest.raises(RequestConflictError, match="nothing to retry"):
+        retry_input(stored, document, "2026-01-02T00:00:00Z")
 
 
 @pytest.mark.parametrize("states", [{"projects": "succeeded"}, {"projects": "skipped"}])

@@ -35,6 +35,7 @@ SCENARIOS = (
     "retry",
     "cli",
     "cancel-in-flight",
+    "reverify",
 )
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),

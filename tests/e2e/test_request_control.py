@@ -3,6 +3,7 @@ document served by the app."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -162,6 +163,47 @@ def test_retry_runs_only_the_failed_categories_under_the_same_id(stack, host):
     ]
     assert controls.counters["GetProjects"] - projects_calls <= 1  # only account resolution, no export
     assert host.call("POST", f"requests/{request_id}/retry").status_code == 409  # nothing failed now
+
+
+@pytest.mark.parametrize("host_settings", [{"DSR_DELETE_VERIFY_TIMEOUT_SECONDS": "0"}])
+def test_a_retry_verifies_again_what_the_service_deleted_after_the_deadline(stack, fresh_host):
+    # Before: the request succeeded with images verified:false and could not be retried (409), so
+    # its certificate said "not verified" for good though the images were gone a moment later.
+    account = stack.account("reverify")
+    account.controls.knobs.delete_delay_seconds = 2.0  # 202: images stay listed this long
+    body = stack.body("reverify", operation="delete", categories=["images", "tags"])
+    request_id = body["requestId"]
+    assert fresh_host.submit(body).status_code == 202
+    first = fresh_host.wait(request_id).json()
+    assert first["state"] == "succeeded"
+    assert first["categories"]["images"]["verified"] is False
+    assert first["categories"]["tags"]["verified"] is True
+    time.sleep(2.5)  # the service finishes the deletes
+    deletes = account.controls.counters["DeleteImages"]
+
+    retried = fresh_host.call("POST", f"requests/{request_id}/retry")
+    assert retried.status_code == 202, retried.text
+    assert (retried.json()["attempt"], retried.json()["categories"]) == (2, ["images"])
+    finished = fresh_host.wait(request_id)
+    document = finished.json()
+    assert finished.status_code == 200, document
+    images = document["categories"]["images"]
+    assert images["verified"] is True
+    assert images["counts"]["imagesDeleted"] == first["categories"]["images"]["counts"]["imagesDeleted"]
+    assert document["categories"]["tags"] == first["categories"]["tags"]  # carried over
+    assert account.controls.counters["DeleteImages"] == deletes  # it looked again, deleted nothing
+    paths = [ref["path"] for ref in images["receipt"]["files"]]
+    assert paths and all(path.endswith(".attempt-02.json") for path in paths)
+    records = stack.records(request_id)
+    for ref in images["receipt"]["files"]:
+        sealed = json.loads(records.read(ref["path"]))
+        assert sealed["verification"]["verified"] is True
+        assert sealed["chain"]["sequence"] > 1
+    for ref in first["categories"]["images"]["receipt"]["files"]:  # attempt 1's stay as sealed
+        assert json.loads(records.read(ref["path"]))["verification"]["verified"] is False
+    certificate = json.loads(records.read(document["receipt"]["json"]["path"]))
+    assert next(c for c in certificate["categories"] if c["category"] == "images")["verified"] is True
+    assert fresh_host.call("POST", f"requests/{request_id}/retry").status_code == 409  # verified now
 
 
 def list_all(host, **params) -> list[dict]:

@@ -75,6 +75,7 @@ class World:
             },
             "categories": [c.value for c in ALL_CATEGORIES],
             "dryRun": dry_run,
+            "attempt": 1,
         }
 
     def subject_images(self, project_id: str, subject_id: str) -> set[str]:

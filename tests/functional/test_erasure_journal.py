@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from dsr.customvision import ClientOptions, ForbiddenError, TrainingClient
 from dsr.erasure import RESUME_CURSOR, receipt_path, run_delete_unit
 from dsr.layout import cancel_marker
 from dsr.storage import get_json
+from dsr.units import Job
 from emulator.seed import _Ids, add_images
 from tests.functional.conftest import SPEC, World, item_counts, unit
 from tests.functional.fakes import CrashingStore, MemoryStore, SimulatedCrash
@@ -303,3 +306,74 @@ def test_a_unit_paused_at_its_time_budget_sends_nothing_more_after_a_cancel(worl
     assert world.account.controls.counters["DeleteImages"] == 1
     assert receipt["deleted"]["count"] == 256
     assert "canceled: 3 of 4" in receipt["note"]
+
+
+def attempt_of(job: Job, attempt: int) -> Job:
+    """The same request's job as a later attempt (a retry) runs it."""
+    again = job.copy()
+    again["attempt"] = attempt
+    return again
+
+
+def test_a_retry_verifies_an_unverified_unit_again_under_a_receipt_of_its_own(world: World):
+    # Before: a unit whose verification deadline passed with images still listed kept verified:false
+    # for good: a later attempt answered the first receipt without looking again, though the service
+    # had finished the deletes since.
+    pid = sorted(world.account.projects)[0]
+    world.account.controls.knobs.delete_delay_seconds = 0.5  # 202: images linger this long
+    job, images = world.job("delete"), unit("images", pid)
+    first = run_delete_unit(job, images, world.runtime(delete_verify_timeout_seconds=0.0))
+    assert first["state"] == "succeeded"
+    assert first["verified"] is False
+    original = world.store.get_bytes(receipt_path(job, images))
+    earlier = json.loads(original)
+    assert earlier["verification"]["remaining"]["count"] > 0
+    assert earlier["attempt"] == 1
+
+    repeated = run_delete_unit(job, images, world.runtime())  # attempt 1's activity, retried
+    assert (repeated["verified"], repeated["files"], repeated["counts"]["apiCalls"]) == (
+        False,
+        first["files"],
+        0,
+    )
+
+    time.sleep(0.6)  # the service finishes the deletes
+    second_attempt = attempt_of(job, 2)
+    before = dict(world.account.controls.counters)
+    second = run_delete_unit(second_attempt, images, world.runtime())
+    made = {op: n - before.get(op, 0) for op, n in world.account.controls.counters.items()}
+    assert second["state"] == "succeeded"
+    assert second["verified"] is True
+    path = f"{job['requestId']}/receipts/images/{pid}.attempt-02.json"
+    assert [f["path"] for f in second["files"]] == [path]
+    assert "DeleteImages" not in {op for op, n in made.items() if n}  # it sends nothing, it looks
+    receipt = get_json(world.store, path)
+    assert receipt["attempt"] == 2
+    assert receipt["deleted"] == earlier["deleted"]
+    assert receipt["targeted"] == earlier["targeted"]
+    assert receipt["calls"][: len(earlier["calls"])] == earlier["calls"]
+    assert len(receipt["calls"]) - len(earlier["calls"]) == sum(made.values())
+    assert receipt["verification"]["verified"] is True
+    assert "attempt 1" in receipt["verification"]["note"]
+    assert world.store.get_bytes(receipt_path(job, images)) == original  # attempt 1's stays as sealed
+
+    again = run_delete_unit(second_attempt, images, world.runtime())  # attempt 2's activity, retried
+    assert (again["files"], again["verified"], again["counts"]["apiCalls"]) == (second["files"], True, 0)
+    third = run_delete_unit(attempt_of(job, 3), images, world.runtime())  # verified: nothing to do
+    assert (third["files"], third["counts"]["apiCalls"]) == (second["files"], 0)
+
+
+def test_a_retry_that_finds_the_project_gone_verifies_an_unverified_unit_under_its_own_receipt(world: World):
+    pid = sorted(world.account.projects)[0]
+    world.account.controls.knobs.delete_delay_seconds = 5.0
+    job, images = world.job("delete"), unit("images", pid)
+    first = run_delete_unit(job, images, world.runtime(delete_verify_timeout_seconds=0.0))
+    assert first["verified"] is False
+    original = world.store.get_bytes(receipt_path(job, images))
+    del world.account.projects[pid]  # the first attempt's projects unit deleted it
+    second = run_delete_unit(attempt_of(job, 2), images, world.runtime())
+    assert second["verified"] is True
+    assert [f["path"] for f in second["files"]] == [
+        f"{job['requestId']}/receipts/images/{pid}.attempt-02.json"
+    ]
+    assert world.store.get_bytes(receipt_path(job, images)) == original

@@ -283,6 +283,20 @@ def test_a_retry_runs_only_its_categories_and_carries_the_others():
     assert context.statuses[0]["categories"]["projects"]["state"] == "succeeded"  # carried from the start
 
 
+def test_units_know_which_attempt_runs_them():
+    # A retry verifies again what an earlier attempt could not; the unit tells them apart by this.
+    first = FakeContext(request_input("delete", ["tags"]))
+    drive(REQUEST, first, host())
+    payload = request_input("delete", ["tags"])
+    payload["retry"] = _second_attempt(["tags"], [{"id": "p1", "name": "Kiosk"}])
+    second = FakeContext(payload)
+    drive(REQUEST, second, host())
+    attempts = [
+        c.input["job"]["attempt"] for c in (*first.calls, *second.calls) if c.name == wire.DSR_CATEGORY
+    ]
+    assert attempts == [1, 2]
+
+
 def test_a_callback_is_sent_after_the_document_is_written_and_its_outcome_recorded():
     payload = request_input("export", ["projects"])
     payload["request"]["callbackFile"] = "r1/request/callback.json"
@@ -313,6 +327,7 @@ def job(operation: str = "export") -> dict[str, Any]:
         "categories": ["images", "tags"],
         "subject": None,
         "dryRun": False,
+        "attempt": 1,
     }
 
 

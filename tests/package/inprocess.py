@@ -75,7 +75,7 @@ def run_request(runtime: Runtime, endpoint: str, **fields: Any) -> StatusDocumen
     document = initial_document(request, received, "running")
     resolution = resolve_account(request, runtime)
     document = status.with_projects(document, {"kind": "resolved", **resolution})
-    job = make_job(request, resolution["account"], [p["id"] for p in resolution["projects"]])
+    job = make_job(request, resolution["account"], [p["id"] for p in resolution["projects"]], 1)
     requested = {Category(c) for c in request["categories"]}
     phases = [requested] if job["operation"] == "export" else [set(p) & requested for p in DELETE_PHASES]
     for phase in phases:
