@@ -282,7 +282,7 @@ def retry(
     poll: PollOption = DEFAULT_POLL_SECONDS,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
 ) -> None:
-    """Run the failed (or, for a delete, unverified) categories of a finished request again (same request id)."""
+    """Run the failed or unverified categories of a finished request again (same request id)."""
     context = _context(ctx)
     try:
         started = context.client().retry(request_id)

@@ -193,7 +193,8 @@ def test_a_retry_verifies_again_what_the_service_deleted_after_the_deadline(stac
     assert document["categories"]["tags"] == first["categories"]["tags"]  # carried over
     assert account.controls.counters["DeleteImages"] == deletes  # it looked again, deleted nothing
     paths = [ref["path"] for ref in images["receipt"]["files"]]
-    assert paths and all(path.endswith(".attempt-02.json") for path in paths)
+    assert paths
+    assert all(path.endswith(".attempt-02.json") for path in paths)
     records = stack.records(request_id)
     for ref in images["receipt"]["files"]:
         sealed = json.loads(records.read(ref["path"]))
