@@ -1,4 +1,5 @@
-"""Operator control of a request through the Durable client: cancel it, retry its failed (or unverified) categories."""
+"""Operator control of a request through the Durable client: cancel it, retry its failed or unverified
+categories."""
 
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ async def cancel(
 
 
 async def retry(client: df.DurableOrchestrationClient, request_id: str, records: RecordStore) -> RetryBlock:
-    """Start the next attempt of a finished request: its failed (or unverified) categories only, same request id.
+    """Start the next attempt of a finished request: its failed or unverified categories, same request id.
 
     Returns the new attempt's ``retry`` block (attempt number, categories).
     """
