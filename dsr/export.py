@@ -15,7 +15,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from dsr import layout
 from dsr.categories import Category
@@ -32,7 +32,7 @@ from dsr.runtime import DOWNLOAD_CONCURRENCY, Runtime
 from dsr.signed_links import unsigned
 from dsr.storage import DOCUMENT_BLOCK_SIZE, ExportStore, FileRef, get_json, put_json, put_ndjson
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
-from dsr.unit_runner import UnitHandler, run_with_handlers, trained
+from dsr.unit_runner import UnitHandler, project_exists, run_with_handlers, trained
 from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
@@ -73,8 +73,15 @@ def _category_file(job: Job, category: Category) -> str:
     return layout.category_file(job["requestId"], category)
 
 
-def _result(unit: Unit, counts: dict[str, int], files: list[FileRef], nxt: str | None = None) -> UnitResult:
-    result = empty_result(unit, "succeeded")
+def _result(
+    unit: Unit,
+    counts: dict[str, int],
+    files: list[FileRef],
+    nxt: str | None = None,
+    *,
+    note: str | None = None,
+) -> UnitResult:
+    result = empty_result(unit, "succeeded", note)
     result["counts"] = counts
     result["files"] = [dict(f.to_json()) for f in files]
     result["next"] = nxt
@@ -109,6 +116,37 @@ def _trained_ids(listing: dict[str, Any], pid: str) -> list[str]:
     return sorted(str(it["id"]) for it in listing["iterations"].get(pid, []) if trained(it.get("status")))
 
 
+@dataclass(frozen=True)
+class _PerProject(Generic[T]):
+    """What an account-wide unit exported per project, and the projects deleted while it ran."""
+
+    exported: dict[str, T]
+    gone: list[str]
+
+    @property
+    def note(self) -> str | None:
+        if not self.gone:
+            return None
+        return "deleted while the export ran, so nothing of it is exported: project " + ", ".join(self.gone)
+
+
+def _per_project(
+    client: TrainingClient, project_ids: list[str], export: Callable[[str], T]
+) -> _PerProject[T]:
+    """``export`` each project in turn. One deleted since resolution (its NotFound, and GetProject's)
+    leaves the others to export and is named in the note; any other NotFound fails the unit."""
+    exported: dict[str, T] = {}
+    gone: list[str] = []
+    for pid in project_ids:
+        try:
+            exported[pid] = export(pid)
+        except NotFoundError:
+            if project_exists(client, pid):
+                raise
+            gone.append(pid)
+    return _PerProject(exported, gone)
+
+
 # -- small categories -----------------------------------------------------------------------------
 
 
@@ -136,14 +174,17 @@ def _export_account_info(job: Job, unit: Unit, runtime: Runtime, client: Trainin
 
 def _export_projects(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     listed = {str(p["id"]): p for p in _listing(job, runtime)["projects"]}
-    documents = []
-    for pid in job["projectIds"]:
+
+    def document(pid: str) -> Any:
         counts = client.get_project_export_counts(pid)
         # ExportProject's import token lets anyone copy the project into another resource: a credential.
         counts_without_token = {k: v for k, v in counts.raw.items() if k != "token"}
-        documents.append(unsigned({"project": listed[pid], "counts": counts_without_token}))
+        return unsigned({"project": listed[pid], "counts": counts_without_token})
+
+    projects = _per_project(client, job["projectIds"], document)
+    documents = list(projects.exported.values())
     ref = put_json(runtime.store, _category_file(job, Category.PROJECTS), documents)
-    return _result(unit, {"projects": len(documents)}, [ref])
+    return _result(unit, {"projects": len(documents)}, [ref], note=projects.note)
 
 
 ITERATION_LIST_FIELDS = ("id", "name", "status", "created", "lastModified", "trainedAt", "publishName")
@@ -174,23 +215,25 @@ def _export_iteration_details(job: Job, unit: Unit, runtime: Runtime, client: Tr
 
 
 def _export_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    tags = {pid: [tag.raw for tag in client.get_tags(pid)] for pid in job["projectIds"]}
-    ref = put_json(runtime.store, _category_file(job, Category.TAGS), tags)
-    return _result(unit, {"tags": sum(len(v) for v in tags.values())}, [ref])
+    tags = _per_project(client, job["projectIds"], lambda pid: [tag.raw for tag in client.get_tags(pid)])
+    ref = put_json(runtime.store, _category_file(job, Category.TAGS), tags.exported)
+    return _result(unit, {"tags": sum(len(v) for v in tags.exported.values())}, [ref], note=tags.note)
 
 
 def _export_models(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     listing = _listing(job, runtime)
-    exports: list[dict[str, Any]] = []
-    for pid in job["projectIds"]:
-        # Only a trained iteration can be exported.
-        for iteration_id in _trained_ids(listing, pid):
-            for export in client.get_exports(pid, iteration_id):
-                exports.append(
-                    unsigned({"projectId": pid, "iterationId": iteration_id, "export": export.raw})
-                )
+
+    def project_exports(pid: str) -> list[dict[str, Any]]:
+        return [
+            unsigned({"projectId": pid, "iterationId": iteration_id, "export": export.raw})
+            for iteration_id in _trained_ids(listing, pid)  # only a trained iteration can be exported
+            for export in client.get_exports(pid, iteration_id)
+        ]
+
+    per_project = _per_project(client, job["projectIds"], project_exports)
+    exports = [export for found in per_project.exported.values() for export in found]
     ref = put_json(runtime.store, _category_file(job, Category.EXPORTED_MODELS), exports)
-    return _result(unit, {"exports": len(exports)}, [ref])
+    return _result(unit, {"exports": len(exports)}, [ref], note=per_project.note)
 
 
 # -- iteration performance --------------------------------------------------------------------------
@@ -231,21 +274,28 @@ def _export_iteration_performance(
     every image an iteration holds and carry no metadata to select the subject's by.
     """
     listing = _listing(job, runtime)
-    files: list[FileRef] = []
-    iterations = images = 0
     per_image = job["subject"] is None
-    for pid in job["projectIds"]:
+
+    def project_performance(pid: str) -> tuple[list[FileRef], int]:
+        files: list[FileRef] = []
+        images = 0
         for iid in _trained_ids(listing, pid):
             files.append(_performance_summary(job, runtime, client, pid, iid))
-            iterations += 1
             if per_image:
                 items = [item for page in client.iter_image_performances(pid, iid) for item in page]
                 files.append(_performance_part(job, runtime, pid, iid, 0, items))
                 images += len(items)
-    result = _result(unit, {"iterations": iterations, "imagePerformances": images}, files)
-    if not per_image:
-        result["note"] = SUBJECT_PERFORMANCE_NOTE
-    return result
+        return files, images
+
+    # A project deleted part-way leaves the files of its iterations before that, which the export
+    # container's retention deletes with the rest; the result lists only whole projects.
+    per_project = _per_project(client, job["projectIds"], project_performance)
+    iterations = sum(len(_trained_ids(listing, pid)) for pid in per_project.exported)
+    images = sum(count for _, count in per_project.exported.values())
+    files = [ref for found, _ in per_project.exported.values() for ref in found]
+    notes = [per_project.note, None if per_image else SUBJECT_PERFORMANCE_NOTE]
+    counts = {"iterations": iterations, "imagePerformances": images}
+    return _result(unit, counts, files, note=" ".join(filter(None, notes)) or None)
 
 
 SUBJECT_PERFORMANCE_NOTE = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dsr.export import run_export_unit
 from emulator.blobs import blob_bytes
 from tests.functional.conftest import World, unit
@@ -73,6 +75,25 @@ def test_a_project_deleted_meanwhile_exports_nothing_and_says_so(world: World):
     assert result["state"] == "succeeded"
     assert result["note"] == "project no longer exists"
     assert _image_records(world, pid) == []
+
+
+@pytest.mark.parametrize("category", ["projects", "tags", "exportedModels", "iterationPerformance"])
+def test_an_account_wide_unit_exports_the_other_projects_when_one_is_deleted_meanwhile(
+    world: World, category: str
+):
+    # Before: the deleted project's NotFound failed the whole unit, so the projects that still exist
+    # were not exported either, and the category failed.
+    gone, kept = sorted(world.account.projects)
+    job = world.job("export")
+    world.prepare_export(job)
+    del world.account.projects[gone]
+    result = run_export_unit(job, unit(category, None), world.runtime())
+    assert result["state"] == "succeeded", result
+    assert result["note"] == f"deleted while the export ran, so nothing of it is exported: project {gone}"
+    written = b"".join(world.store.files[f["path"]][0] for f in result["files"])
+    assert kept.encode() in written
+    assert gone.encode() not in written
+    assert not [f for f in result["files"] if gone in f["path"]]
 
 
 def test_a_fresh_images_unit_is_not_misled_by_ids_files_an_earlier_attempt_left(world: World):
