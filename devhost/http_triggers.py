@@ -14,6 +14,7 @@ from devhost.auth import allows_admin, allows_function
 from devhost.config import HostKeys
 from devhost.invoker import Invoker
 from devhost.loader import FunctionIndex, FunctionInfo
+from devhost.rpc_http import worker_headers, worker_query
 
 log = logging.getLogger("devhost")
 
@@ -95,8 +96,8 @@ class HttpTriggers:
         http_request = func.HttpRequest(
             method=request.method,
             url=str(request.url),
-            headers=dict(request.headers),
-            params=dict(request.query),
+            headers=worker_headers(request.headers.items()),
+            params=worker_query(request.query.items()),
             route_params=route_params,
             body=body,
         )

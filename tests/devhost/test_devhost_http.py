@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+from urllib.parse import urlsplit
+
 import requests
 
 from tests.devhost.devhost_client import FUNCTION_KEY, MASTER_KEY, SYSTEM_KEY, Client
@@ -62,39 +66,41 @@ def test_catch_all_route_method_body_and_headers(client: Client) -> None:
     assert response.status_code == 201
     assert response.headers["x-echo"] == "yes"
     assert response.headers["Content-Type"].startswith("application/json")
-    assert response.json() == {"method": "POST", "rest": "a/b/c", "body": "payload", "header": "hdr"}
+    assert response.json() == {
+        "method": "POST",
+        "rest": "a/b/c",
+        "body": "payload",
+        "header": "hdr",
+        "params": {},
+    }
 
 
-def test_wrong_method_is_404_like_an_unknown_route(client: Client) -> None:
-    assert requests.delete(client.base + "/api/echo/x", timeout=5).status_code == 404
-    # Routing comes first: an unmatched method is 404 even without a key on a function-level route.
-    assert requests.post(client.base + "/api/items/1", timeout=5).status_code == 404
-    assert requests.get(client.base + "/api/no-such-route", timeout=5).status_code == 404
-    assert requests.get(client.base + "/elsewhere", timeout=5).status_code == 404
+def test_the_function_gets_query_and_headers_as_the_host_converts_them(client: Client) -> None:
+    # Before: a repeated query name or header reached the function as its first value and an empty
+    # query value as "". The host joins repeats with commas (ASP.NET StringValues), merges names that
+    # differ in case only, and drops empty query values (the Python worker asks for no nullable ones).
+    query = "pageSize=5&pageSize=6&State=a&state=b&empty=&flag"
+    response = requests.get(f"{client.base}/api/echo/q?{query}", timeout=5)
+    assert response.json()["params"] == {"pageSize": "5,6", "State": "a,b"}
+
+    address = urlsplit(client.base)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=5)
+    try:
+        connection.putrequest("GET", "/api/echo/h")
+        connection.putheader("X-Test", "one")
+        connection.putheader("x-test", "two")
+        connection.endheaders()
+        answer = json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+    assert answer["header"] == "one,two"
 
 
-def test_optional_parameter_str_and_none_returns(client: Client) -> None:
-    assert requests.get(client.base + "/api/optional/bob", timeout=5).text == "bob"
-    assert requests.get(client.base + "/api/optional", timeout=5).text == "none"
-    assert requests.get(client.base + "/api/nothing", timeout=5).status_code == 204
-
-
-def test_function_exception_is_500(client: Client) -> None:
-    assert requests.get(client.base + "/api/explode", timeout=5).status_code == 500
-
-
-def test_webhooks_need_the_system_or_master_key(client: Client) -> None:
-    url = client.base + "/runtime/webhooks/durabletask/instances/none"
-    assert requests.get(url, timeout=5).status_code == 401
-    assert requests.get(url, params={"code": FUNCTION_KEY}, timeout=5).status_code == 401
-    assert requests.get(url, params={"code": SYSTEM_KEY}, timeout=5).status_code == 404
-    assert requests.get(url, headers={"x-functions-key": MASTER_KEY}, timeout=5).status_code == 404
-
-
-def test_a_chunked_request_body_reaches_the_function_empty_as_in_azure(client) -> None:
-    # The host fills the worker's body only when Content-Length > 0 (ToRpcHttp); chunked bodies are
-    # not passed on (azure-functions-host issue 7930).
-    chunked = requests.post(client.base + "/api/echo/x", data=iter([b"pay", b"load"]), timeout=5)
-    assert chunked.json()["body"] == ""
-    sized = requests.post(client.base + "/api/echo/x", data=b"payload", timeout=5)
-    assert sized.json()["body"] == "payload"
+def test_a_repeated_key_counts_by_its_first_value_as_the_host_reads_it(client: Client) -> None:
+    # The host takes a key's first value (AuthenticationLevelHandler), not the joined one the
+    # function would see.
+    url = client.base + "/api/items/1"
+    first_right = requests.get(url, params=[("code", FUNCTION_KEY), ("Code", "wrong")], timeout=5)
+    assert first_right.status_code == 200
+    assert requests.get(url, params=[("code", "wrong"), ("code", FUNCTION_KEY)], timeout=5).status_code == 401
+    assert requests.get(f"{url}?code=&code={FUNCTION_KEY}", timeout=5).status_code == 401

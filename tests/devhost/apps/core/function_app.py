@@ -73,6 +73,7 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
                 "rest": req.route_params.get("rest"),
                 "body": req.get_body().decode(),
                 "header": req.headers.get("x-test"),
+                "params": dict(req.params),
             }
         ),
         status_code=201,
