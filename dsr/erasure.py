@@ -15,8 +15,8 @@ import hashlib
 import json
 import posixpath
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dsr import layout
@@ -33,7 +33,7 @@ from dsr.customvision import (
 from dsr.errors import PermanentError
 from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
 from dsr.runtime import Runtime
-from dsr.storage import JSON_CONTENT_TYPE, FileRef, StoredFileNotFoundError, get_json, put_json
+from dsr.storage import JSON_CONTENT_TYPE, ExportStore, FileRef, StoredFileNotFoundError, get_json, put_json
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
 from dsr.times import precise_now
 from dsr.unit_runner import UnitHandler, run_with_handlers, trained
@@ -119,10 +119,31 @@ def receipt_path(job: Job, unit: Unit) -> str:
     return layout.receipt(job["requestId"], unit["category"], unit["projectId"])
 
 
+@dataclass(frozen=True)
+class _Writer:
+    """What a receipt says about the request, and the attempt of it, that wrote it."""
+
+    request_id: str
+    dry_run: bool
+    subject_scoped: bool
+    attempt: int
+
+
 def _receipt(
     job: Job, unit: Unit, state: JournalState, verification: dict[str, Any] | None
 ) -> dict[str, Any]:
-    delete_operation = COUNTED[unit["category"]][1] if unit["category"] in COUNTED else None
+    writer = _Writer(job["requestId"], job["dryRun"], job["subject"] is not None, job["attempt"])
+    return _receipt_document(writer, unit, state, verification)
+
+
+def _delete_operation(unit: Unit) -> str | None:
+    return COUNTED[unit["category"]][1] if unit["category"] in COUNTED else None
+
+
+def _receipt_document(
+    writer: _Writer, unit: Unit, state: JournalState, verification: dict[str, Any] | None
+) -> dict[str, Any]:
+    delete_operation = _delete_operation(unit)
     deleted: list[str] = []
     gone: list[str] = []
     for record in state.steps:
@@ -132,11 +153,11 @@ def _receipt(
         if step["operation"] == delete_operation:
             (gone if record.outcome == "gone" else deleted).extend(step["ids"])
     return {
-        "requestId": job["requestId"],
+        "requestId": writer.request_id,
         "category": unit["category"],
         "projectId": unit["projectId"],
-        "dryRun": job["dryRun"],
-        "subjectScoped": job["subject"] is not None,
+        "dryRun": writer.dry_run,
+        "subjectScoped": writer.subject_scoped,
         "startedAt": state.plan["startedAt"],
         "completedAt": _now(),
         "targeted": {"count": len(state.plan["targeted"]), "ids": state.plan["targeted"]},
@@ -149,7 +170,7 @@ def _receipt(
         },
         "verification": verification,
         "note": state.plan["note"],
-        "attempt": job["attempt"],
+        "attempt": writer.attempt,
     }
 
 
@@ -296,19 +317,21 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
         steps = state.plan["steps"]
         sent = 0
         while (index := state.next_index) < len(steps):
-            if sent and time.monotonic() >= deadline:  # at least one step per call: always progress
-                journal.begin_step(state, index, checkpoint=True)  # keeps the previous step's outcome
-                return _to_be_continued(unit)
             entered = bool(state.steps) and state.steps[-1].index == index
             resent = entered and not state.steps[-1].checkpoint
             # A step sent before without an answer is finished first: its ids may be half-deleted,
             # and only its outcome tells the receipt which. Durable cannot stop a running activity.
+            # A cancel is looked for before the time budget: a unit that paused now would not be
+            # called again (the request is terminated) and would leave no receipt.
             if not resent and _canceled(job, runtime):
                 if not entered:
                     journal.begin_step(state, index, checkpoint=True)  # keeps the last step's outcome
                 note = f"canceled: {len(steps) - index} of {len(steps)} step(s) were not sent"
                 state.plan["note"] = " ".join(filter(None, [state.plan["note"], note]))
                 return _finish(job, unit, _receipt(job, unit, state, None), runtime)
+            if sent and time.monotonic() >= deadline:  # at least one step per call: always progress
+                journal.begin_step(state, index, checkpoint=True)  # keeps the previous step's outcome
+                return _to_be_continued(unit)
             if not entered:
                 journal.begin_step(state, index)
             elif not resent:
@@ -693,3 +716,73 @@ def run_delete_unit(job: Job, unit: Unit, runtime: Runtime) -> UnitResult:
         finished["counts"] = {**finished["counts"], "apiCalls": 0, "throttled": 0}
         return finished
     return run_with_handlers(DELETERS, job, unit, runtime, project_gone)
+
+
+# -- after a cancel ---------------------------------------------------------------------------------
+
+STOPPED_UNIT_NOTE = (
+    "written by the cancel from this unit's journal: the unit was not running when the request was "
+    "canceled (paused at its time budget, or cut short by a crash), so it could not write its own"
+)
+
+
+def _stopped_units(store: ExportStore, request_id: str) -> Iterator[tuple[Unit, str, set[str]]]:
+    """The delete units that planned but have no receipt yet, their own or a cancel's: each with its
+    journal root and the receipt paths the request has."""
+    written = {ref.path for ref in store.list_files(layout.receipts_prefix(request_id))}
+    for ref in sorted(store.list_files(layout.journals_prefix(request_id)), key=lambda ref: ref.path):
+        found = layout.unit_of_plan(request_id, ref.path)
+        if found is None:
+            continue
+        own, stopped = layout.receipt(request_id, *found), layout.stopped_receipt(request_id, *found)
+        if own not in written and stopped not in written:
+            yield (
+                {"category": found[0], "projectId": found[1], "cursor": None},
+                layout.folder_of(ref.path),
+                written,
+            )
+
+
+def unfinished_plans(store: ExportStore, request_id: str) -> list[str]:
+    """The journal plans of delete units that have no receipt yet, their own or a cancel's."""
+    return [layout.journal_plan(root) for _, root, _ in _stopped_units(store, request_id)]
+
+
+def write_stopped_receipts(
+    store: ExportStore, request_id: str, *, subject_scoped: bool, attempt: int
+) -> list[FileRef]:
+    """Write, for each delete unit of a canceled request that has planned but written no receipt,
+    one from its journal (:func:`dsr.layout.stopped_receipt`): what it confirmed deleted, and apart
+    (``unconfirmed``) the ids of a step it sent without hearing the answer.
+
+    A unit the service refused at its last step already has the receipt of what came before it
+    (:func:`dsr.layout.partial_receipt`), and gets none here.
+    """
+    writer = _Writer(request_id, False, subject_scoped, attempt)  # a dry run journals nothing
+    refs = []
+    for unit, root, written in list(_stopped_units(store, request_id)):
+        state = DeleteJournal(store, root).load()
+        if state is None:
+            continue
+        steps = state.plan["steps"]
+        last = state.steps[-1] if state.steps else None
+        sent = (
+            last
+            if last and last.outcome is None and not last.checkpoint and last.index < len(steps)
+            else None
+        )
+        if (
+            sent
+            and layout.partial_receipt(request_id, unit["category"], unit["projectId"], sent.index) in written
+        ):
+            continue
+        document = _receipt_document(
+            writer, unit, replace(state, steps=state.steps[:-1]) if sent else state, None
+        )
+        step = steps[sent.index] if sent else None
+        unconfirmed = step["ids"] if step and step["operation"] == _delete_operation(unit) else []
+        document["unconfirmed"] = {"count": len(unconfirmed), "ids": unconfirmed}
+        document["note"] = " ".join(filter(None, [state.plan["note"], STOPPED_UNIT_NOTE]))
+        path = layout.stopped_receipt(request_id, unit["category"], unit["projectId"])
+        refs.append(put_json(store, path, document))
+    return refs

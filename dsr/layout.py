@@ -262,13 +262,14 @@ def journals_prefix(request_id: str) -> str:
     return _join(request_id, "journal") + SEPARATOR
 
 
-def receipt_of_plan(request_id: str, plan_path: str) -> str | None:
-    """The receipt path of the delete unit whose journal plan is ``plan_path`` (None: not a plan)."""
+def unit_of_plan(request_id: str, plan_path: str) -> tuple[str, str | None] | None:
+    """The delete unit (its name and project id, None account-wide) whose journal plan is
+    ``plan_path``; None when it is not a plan."""
     rest = plan_path.removeprefix(journals_prefix(request_id))
     parts = rest.split(SEPARATOR)
     if rest == plan_path or len(parts) != 3 or parts[2] != "plan.json":
         return None
-    return _join(receipts_folder(request_id), parts[0], f"{parts[1]}.json")
+    return parts[0], None if parts[1] == ACCOUNT_SCOPE else parts[1]
 
 
 def journal_steps_prefix(root: str) -> str:
@@ -361,6 +362,13 @@ def attempt_receipt(request_id: str, unit: str, project_id: str | None, attempt:
     """The receipt of a delete unit verified again by ``attempt`` (2 or later) after an earlier attempt
     wrote its receipt unverified: that one stays as it was sealed, this one sits beside it."""
     return _join(receipts_folder(request_id), unit, f"{unit_scope(project_id)}.attempt-{attempt:02d}.json")
+
+
+def stopped_receipt(request_id: str, unit: str, project_id: str | None) -> str:
+    """The receipt a cancel writes from the journal of a delete unit that was not running to write its
+    own (paused at its time budget, or cut short by a crash); beside the unit's own receipt path, which
+    the unit may still write if its activity runs once more after the cancel."""
+    return _join(receipts_folder(request_id), unit, f"{unit_scope(project_id)}.at-cancel.json")
 
 
 def unit_of_receipt(request_id: str, path: str) -> str:

@@ -14,6 +14,7 @@ from dsr.attempts import retry_input
 from dsr.cancellation import canceled_document, termination_reason
 from dsr.chain import seal_request_receipts
 from dsr.contract import instance_id_for
+from dsr.erasure import unfinished_plans, write_stopped_receipts
 from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.records import new_run_ticket
@@ -60,22 +61,13 @@ async def _stopped(client: df.DurableOrchestrationClient, instance_id: str) -> d
         await asyncio.sleep(CANCEL_POLL_SECONDS)
 
 
-def _unfinished_units(store: ExportStore, request_id: str) -> list[str]:
-    """Receipts still to come: delete units that planned (journaled) but have not written one."""
-    written = {ref.path for ref in store.list_files(layout.receipts_prefix(request_id))}
-    expected = (
-        layout.receipt_of_plan(request_id, ref.path)
-        for ref in store.list_files(layout.journals_prefix(request_id))
-    )
-    return sorted(path for path in expected if path is not None and path not in written)
-
-
 async def _units_stopped(store: ExportStore, request_id: str) -> None:
     """Give the delete units still running when the cancel came time to finish their step and write
-    their receipts, so the canceled document lists what they deleted (bounded: a unit stopped at its
-    time budget, or by a crash, will not write one)."""
+    their receipts, so the canceled document lists what they deleted (bounded: a unit paused at its
+    time budget, or cut short by a crash, will not write one; the cancel then writes it from the
+    unit's journal)."""
     deadline = time.monotonic() + UNIT_STOP_WAIT_SECONDS
-    while _unfinished_units(store, request_id) and time.monotonic() < deadline:
+    while unfinished_plans(store, request_id) and time.monotonic() < deadline:
         await asyncio.sleep(CANCEL_POLL_SECONDS)
 
 
@@ -114,6 +106,12 @@ async def cancel(
         ended = view.document["state"]
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
     await _units_stopped(store, request_id)
+    write_stopped_receipts(
+        store,
+        request_id,
+        subject_scoped=view.document["request"]["subject"] is not None,
+        attempt=len(view.document.get("attempts") or []) + 1,
+    )
     receipts = store.list_files(layout.receipts_prefix(request_id))
     document = canceled_document(view.document, view.document["cancellation"], receipts)
     document = with_status_file(seal_request_receipts(document, records, store), layout.status(request_id))

@@ -125,9 +125,9 @@ def test_part_names_sort_in_listing_order():
     assert sorted(parts) == parts
 
 
-def test_a_journal_plan_names_the_receipt_of_its_unit():
+def test_a_journal_plan_names_its_unit():
     for unit, project in (("images", "0f4c3d2e-1b2a-4c3d-8e9f-001122334455"), ("iterations", None)):
         plan = layout.journal_plan(layout.journal_root("r-1", unit, layout.unit_scope(project)))
-        assert layout.receipt_of_plan("r-1", plan) == layout.receipt("r-1", unit, project)
-    assert layout.receipt_of_plan("r-1", "r-1/journal/images/p/step-000001.json") is None
-    assert layout.receipt_of_plan("r-1", "r-2/journal/images/p/plan.json") is None
+        assert layout.unit_of_plan("r-1", plan) == (unit, project)
+    assert layout.unit_of_plan("r-1", "r-1/journal/images/p/step-000001.json") is None
+    assert layout.unit_of_plan("r-1", "r-2/journal/images/p/plan.json") is None

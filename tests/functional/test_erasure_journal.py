@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from dsr.customvision import ClientOptions, ForbiddenError, TrainingClient
-from dsr.erasure import RESUME_CURSOR, receipt_path, run_delete_unit
+from dsr.erasure import (
+    RESUME_CURSOR,
+    STOPPED_UNIT_NOTE,
+    receipt_path,
+    run_delete_unit,
+    unfinished_plans,
+    write_stopped_receipts,
+)
 from dsr.layout import cancel_marker
 from dsr.storage import get_json
 from dsr.units import Job
@@ -377,3 +384,74 @@ def test_a_retry_that_finds_the_project_gone_verifies_an_unverified_unit_under_i
         f"{job['requestId']}/receipts/images/{pid}.attempt-02.json"
     ]
     assert world.store.get_bytes(receipt_path(job, images)) == original
+
+
+class CancelingClient(TrainingClient):
+    """A real client during whose first DeleteImages call an operator cancels the request."""
+
+    def __init__(self, *args: Any, store: MemoryStore, request_id: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._store, self._request_id = store, request_id
+
+    def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        if operation == "DeleteImages":
+            self._store.put_bytes(cancel_marker(self._request_id), b"{}", "application/json")
+        return super()._call(operation, *args, **kwargs)
+
+
+def test_a_unit_at_its_time_budget_when_the_cancel_came_writes_its_receipt_instead_of_pausing(world: World):
+    # Before: it paused, handing back a cursor nobody follows once the request is terminated, and
+    # wrote no receipt: the canceled document lacked the batch it had deleted.
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    runtime = world.runtime(unit_time_budget_seconds=0.0)
+    _install(world, runtime, CancelingClient, store=world.store, request_id=job["requestId"])
+    result = run_delete_unit(job, images, runtime)
+    assert result["next"] is None
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert receipt["deleted"]["count"] == 256
+    assert receipt["verification"] is None
+    assert "canceled: 3 of 4" in receipt["note"]
+
+
+def _cancel_came(world: World, job: Job) -> None:
+    world.store.put_bytes(cancel_marker(job["requestId"]), b"{}", "application/json")
+
+
+def test_the_cancel_writes_the_receipt_of_a_unit_paused_between_calls_from_its_journal(world: World):
+    # Before: a unit paused at its time budget when the request was terminated is never called again,
+    # so no receipt said what its first batch had deleted.
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    paused = run_delete_unit(job, images, world.runtime(unit_time_budget_seconds=0.0))
+    assert paused["next"] == RESUME_CURSOR
+    _cancel_came(world, job)
+    assert unfinished_plans(world.store, job["requestId"]) == [
+        f"{job['requestId']}/journal/images/{pid}/plan.json"
+    ]
+    (ref,) = write_stopped_receipts(world.store, job["requestId"], subject_scoped=False, attempt=1)
+    assert ref.path == f"{job['requestId']}/receipts/images/{pid}.at-cancel.json"
+    receipt = get_json(world.store, ref.path)
+    assert receipt["deleted"]["count"] == 256
+    assert receipt["unconfirmed"] == {"count": 0, "ids": []}
+    assert receipt["targeted"]["count"] == IMAGES
+    assert receipt["verification"] is None
+    assert receipt["note"] == STOPPED_UNIT_NOTE
+    assert [c["operation"] for c in receipt["calls"]].count("DeleteImages") == 1
+    assert unfinished_plans(world.store, job["requestId"]) == []  # written once, found by the next cancel
+
+
+def test_the_cancel_lists_the_batch_a_crashed_unit_sent_without_an_answer_apart(world: World):
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    runtime = world.runtime()
+    _install(world, runtime, CrashingClient, operation="DeleteImages", crash_at=2, after_send=True)
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, runtime)
+    _cancel_came(world, job)
+    (ref,) = write_stopped_receipts(world.store, job["requestId"], subject_scoped=False, attempt=1)
+    receipt = get_json(world.store, ref.path)
+    assert receipt["deleted"]["count"] == 256
+    assert receipt["unconfirmed"]["count"] == 256  # sent, no answer: the service did delete them here
+    assert not set(receipt["unconfirmed"]["ids"]) & set(receipt["deleted"]["ids"])
+    assert not set(receipt["unconfirmed"]["ids"]) & set(world.account.projects[pid].images)
