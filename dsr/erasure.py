@@ -15,7 +15,7 @@ import hashlib
 import json
 import posixpath
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -726,26 +726,26 @@ STOPPED_UNIT_NOTE = (
 )
 
 
-def _stopped_units(store: ExportStore, request_id: str) -> Iterator[tuple[Unit, str, set[str]]]:
-    """The delete units that planned but have no receipt yet, their own or a cancel's: each with its
-    journal root and the receipt paths the request has."""
+def _without_receipt(store: ExportStore, request_id: str) -> tuple[set[str], list[tuple[Unit, str]]]:
+    """The request's receipt paths, and the delete units that planned but have no receipt yet (their
+    own or a cancel's), each with its journal root."""
     written = {ref.path for ref in store.list_files(layout.receipts_prefix(request_id))}
+    units: list[tuple[Unit, str]] = []
     for ref in sorted(store.list_files(layout.journals_prefix(request_id)), key=lambda ref: ref.path):
         found = layout.unit_of_plan(request_id, ref.path)
         if found is None:
             continue
         own, stopped = layout.receipt(request_id, *found), layout.stopped_receipt(request_id, *found)
         if own not in written and stopped not in written:
-            yield (
-                {"category": found[0], "projectId": found[1], "cursor": None},
-                layout.folder_of(ref.path),
-                written,
+            units.append(
+                ({"category": found[0], "projectId": found[1], "cursor": None}, layout.folder_of(ref.path))
             )
+    return written, units
 
 
 def unfinished_plans(store: ExportStore, request_id: str) -> list[str]:
     """The journal plans of delete units that have no receipt yet, their own or a cancel's."""
-    return [layout.journal_plan(root) for _, root, _ in _stopped_units(store, request_id)]
+    return [layout.journal_plan(root) for _, root in _without_receipt(store, request_id)[1]]
 
 
 def write_stopped_receipts(
@@ -760,7 +760,8 @@ def write_stopped_receipts(
     """
     writer = _Writer(request_id, False, subject_scoped, attempt)  # a dry run journals nothing
     refs = []
-    for unit, root, written in list(_stopped_units(store, request_id)):
+    written, units = _without_receipt(store, request_id)
+    for unit, root in units:
         state = DeleteJournal(store, root).load()
         if state is None:
             continue
