@@ -104,3 +104,38 @@ def test_a_repeated_key_counts_by_its_first_value_as_the_host_reads_it(client: C
     assert first_right.status_code == 200
     assert requests.get(url, params=[("code", "wrong"), ("code", FUNCTION_KEY)], timeout=5).status_code == 401
     assert requests.get(f"{url}?code=&code={FUNCTION_KEY}", timeout=5).status_code == 401
+
+
+def test_wrong_method_is_404_like_an_unknown_route(client: Client) -> None:
+    assert requests.delete(client.base + "/api/echo/x", timeout=5).status_code == 404
+    # Routing comes first: an unmatched method is 404 even without a key on a function-level route.
+    assert requests.post(client.base + "/api/items/1", timeout=5).status_code == 404
+    assert requests.get(client.base + "/api/no-such-route", timeout=5).status_code == 404
+    assert requests.get(client.base + "/elsewhere", timeout=5).status_code == 404
+
+
+def test_optional_parameter_str_and_none_returns(client: Client) -> None:
+    assert requests.get(client.base + "/api/optional/bob", timeout=5).text == "bob"
+    assert requests.get(client.base + "/api/optional", timeout=5).text == "none"
+    assert requests.get(client.base + "/api/nothing", timeout=5).status_code == 204
+
+
+def test_function_exception_is_500(client: Client) -> None:
+    assert requests.get(client.base + "/api/explode", timeout=5).status_code == 500
+
+
+def test_webhooks_need_the_system_or_master_key(client: Client) -> None:
+    url = client.base + "/runtime/webhooks/durabletask/instances/none"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, params={"code": FUNCTION_KEY}, timeout=5).status_code == 401
+    assert requests.get(url, params={"code": SYSTEM_KEY}, timeout=5).status_code == 404
+    assert requests.get(url, headers={"x-functions-key": MASTER_KEY}, timeout=5).status_code == 404
+
+
+def test_a_chunked_request_body_reaches_the_function_empty_as_in_azure(client) -> None:
+    # The host fills the worker's body only when Content-Length > 0 (ToRpcHttp); chunked bodies are
+    # not passed on (azure-functions-host issue 7930).
+    chunked = requests.post(client.base + "/api/echo/x", data=iter([b"pay", b"load"]), timeout=5)
+    assert chunked.json()["body"] == ""
+    sized = requests.post(client.base + "/api/echo/x", data=b"payload", timeout=5)
+    assert sized.json()["body"] == "payload"
