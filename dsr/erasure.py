@@ -37,7 +37,7 @@ from dsr.storage import JSON_CONTENT_TYPE, ExportStore, FileRef, StoredFileNotFo
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
 from dsr.times import precise_now
 from dsr.unit_runner import UnitHandler, run_with_handlers, trained
-from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result
+from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result, job_attempt
 
 VERIFY_POLL_SECONDS = 2.0
 """Pause between re-lists while an asynchronous (202) delete is still in progress."""
@@ -132,7 +132,7 @@ class _Writer:
 def _receipt(
     job: Job, unit: Unit, state: JournalState, verification: dict[str, Any] | None
 ) -> dict[str, Any]:
-    writer = _Writer(job["requestId"], job["dryRun"], job["subject"] is not None, job["attempt"])
+    writer = _Writer(job["requestId"], job["dryRun"], job["subject"] is not None, job_attempt(job))
     return _receipt_document(writer, unit, state, verification)
 
 
@@ -196,7 +196,7 @@ def _latest_receipt(job: Job, unit: Unit, runtime: Runtime) -> _StoredReceipt | 
     """The unit's newest receipt: one a later attempt wrote when it verified again, else its own."""
     again = [
         layout.attempt_receipt(job["requestId"], unit["category"], unit["projectId"], attempt)
-        for attempt in range(job["attempt"], 1, -1)
+        for attempt in range(job_attempt(job), 1, -1)
     ]
     for path in [*again, receipt_path(job, unit)]:
         try:
@@ -212,12 +212,14 @@ def _verifies_again(job: Job, receipt: _StoredReceipt) -> bool:
     """Whether this attempt verifies a unit whose receipt an earlier attempt wrote with items still
     listed at the verification deadline: the service may have finished those deletes since."""
     verification = receipt.document["verification"]
-    return verification is not None and verification["verified"] is False and receipt.attempt < job["attempt"]
+    return (
+        verification is not None and verification["verified"] is False and receipt.attempt < job_attempt(job)
+    )
 
 
 def _unverified_before(job: Job, unit: Unit, runtime: Runtime) -> _StoredReceipt | None:
     """The earlier attempt's unverified receipt this attempt verifies again, if any."""
-    if job["attempt"] == 1:
+    if job_attempt(job) == 1:
         return None
     receipt = _latest_receipt(job, unit, runtime)
     return receipt if receipt is not None and _verifies_again(job, receipt) else None
@@ -252,18 +254,18 @@ def _write_receipt(
     document = _receipt(job, unit, state, verification)
     if earlier is None:
         return _finish(job, unit, document, runtime)
-    now = state.verify_calls if state.verify_attempt == job["attempt"] else []
+    now = state.verify_calls if state.verify_attempt > earlier.attempt else []  # else in ``earlier``
     document["calls"] = [*earlier.document["calls"], *now]
     left = earlier.document["verification"]["remaining"]["count"]
     again = (
-        f"verified again by attempt {job['attempt']}: attempt {earlier.attempt}'s receipt "
+        f"verified again by attempt {job_attempt(job)}: attempt {earlier.attempt}'s receipt "
         f"({posixpath.basename(earlier.ref.path)}) had {left} item(s) still listed"
     )
     document["verification"] = {
         **verification,
         "note": "; ".join(filter(None, [again, verification["note"]])),
     }
-    path = layout.attempt_receipt(job["requestId"], unit["category"], unit["projectId"], job["attempt"])
+    path = layout.attempt_receipt(job["requestId"], unit["category"], unit["projectId"], job_attempt(job))
     return _finish(job, unit, document, runtime, path)
 
 
@@ -349,9 +351,12 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
         if steps and state.steps[-1].index < len(steps):
             journal.begin_step(state, len(steps))  # closing entry: keeps the last step's outcome
         earlier = _unverified_before(job, unit, runtime)
-        if earlier is not None and state.verify_attempt < job["attempt"]:
-            # Verify again, with a deadline of its own; the earlier receipt lists the calls before.
-            state.verify_started_at, state.verify_calls, state.verify_attempt = None, [], job["attempt"]
+        if earlier is not None and state.verify_attempt < job_attempt(job):
+            # Verify again, with a deadline of its own. The calls the journal keeps are in the
+            # earlier receipt if its attempt made them; an attempt since that did not finish is not.
+            if state.verify_attempt <= earlier.attempt:
+                state.verify_calls = []
+            state.verify_started_at, state.verify_attempt = None, job_attempt(job)
         verification = _verify(
             journal, state, spec, runtime, observed, deadline, lambda: _canceled(job, runtime)
         )

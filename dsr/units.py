@@ -43,9 +43,10 @@ class Job(TypedDict):
     """Every category the request names (units that can serve two at once need to know)."""
     subject: SubjectScope | None
     dryRun: bool
-    attempt: int
+    attempt: NotRequired[int]
     """Which attempt of the request runs (1, then one more per retry): a delete unit whose receipt an
-    earlier attempt wrote unverified verifies again (see :func:`dsr.erasure.run_delete_unit`)."""
+    earlier attempt wrote unverified verifies again (see :func:`dsr.erasure.run_delete_unit`). Read
+    it with :func:`job_attempt`: jobs of requests started before it existed do not have it."""
 
 
 class Unit(TypedDict):
@@ -84,6 +85,11 @@ def make_job(request: DsrRequest, account: ResolvedAccount, project_ids: list[st
         "dryRun": request["dryRun"],
         "attempt": attempt,
     }
+
+
+def job_attempt(job: Job) -> int:
+    """The attempt that runs ``job`` (the first, in a job from before attempts were recorded)."""
+    return job.get("attempt", 1)
 
 
 def unit_category(category: str, operation: str) -> str:

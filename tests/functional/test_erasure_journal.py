@@ -223,8 +223,8 @@ class CancelingStore(MemoryStore):
         self.metadata = base.metadata
         self._when, self._marker = when, marker
 
-    def put_bytes(self, path: str, data: bytes, content_type: str):
-        ref = super().put_bytes(path, data, content_type)
+    def put_bytes(self, path: str, data: bytes, content_type: str, *, metadata=None):
+        ref = super().put_bytes(path, data, content_type, metadata=metadata)
         if self._when(path):
             super().put_bytes(self._marker, b'{"by": "ops"}', "application/json")
         return ref
@@ -455,3 +455,42 @@ def test_the_cancel_lists_the_batch_a_crashed_unit_sent_without_an_answer_apart(
     assert receipt["unconfirmed"]["count"] == 256  # sent, no answer: the service did delete them here
     assert not set(receipt["unconfirmed"]["ids"]) & set(receipt["deleted"]["ids"])
     assert not set(receipt["unconfirmed"]["ids"]) & set(world.account.projects[pid].images)
+
+
+def test_a_job_from_before_attempts_were_recorded_runs_as_the_first_attempt(world: World):
+    # Before: its units failed at once (KeyError 'attempt'): requests running when this version was
+    # deployed carry such jobs in their sub-orchestrations' inputs.
+    pid = sorted(world.account.projects)[0]
+    job, tags = world.job("delete"), unit("tags", pid)
+    del job["attempt"]
+    result = run_delete_unit(job, tags, world.runtime())
+    assert result["state"] == "succeeded"
+    assert get_json(world.store, receipt_path(job, tags))["attempt"] == 1
+    assert run_delete_unit(job, tags, world.runtime())["counts"]["apiCalls"] == 0  # its receipt answers
+
+
+def _calls_made(world: World, before: dict[str, int]) -> int:
+    return sum(n - before.get(op, 0) for op, n in world.account.controls.counters.items())
+
+
+def test_the_calls_of_a_verification_again_that_did_not_finish_stay_in_the_next_attempt_s_receipt(
+    world: World,
+):
+    # Before: attempt 2 verified again, paused at its time budget and ran out of retries; attempt 3's
+    # receipt listed attempt 1's calls and its own, and attempt 2's were in no receipt.
+    pid = sorted(world.account.projects)[0]
+    world.account.controls.knobs.delete_delay_seconds = 1.0
+    job, images = world.job("delete"), unit("images", pid)
+    run_delete_unit(job, images, world.runtime(delete_verify_timeout_seconds=0.0))
+    earlier = get_json(world.store, receipt_path(job, images))
+    before = dict(world.account.controls.counters)
+    waiting = world.runtime(unit_time_budget_seconds=0.0, delete_verify_timeout_seconds=60.0)
+    assert run_delete_unit(attempt_of(job, 2), images, waiting)["next"] == RESUME_CURSOR
+    second = _calls_made(world, before)
+    assert second > 0
+    time.sleep(1.1)  # attempt 2 is never called again; the service finishes the deletes
+    before = dict(world.account.controls.counters)
+    third = run_delete_unit(attempt_of(job, 3), images, world.runtime())
+    assert third["verified"] is True
+    receipt = get_json(world.store, third["files"][0]["path"])
+    assert len(receipt["calls"]) == len(earlier["calls"]) + second + _calls_made(world, before)
