@@ -85,7 +85,11 @@ class StoredFileExistsError(PermanentError):
 class ExportStore(Protocol):
     """What the domain needs from storage."""
 
-    def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef: ...
+    def put_bytes(
+        self, path: str, data: bytes, content_type: str, *, metadata: Mapping[str, str] | None = None
+    ) -> FileRef:
+        """Write ``path`` (replacing it), with ``metadata`` beside the sha256 the store keeps itself."""
+        ...
 
     def create_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
         """Write ``path`` only if it does not exist yet, in one conditional request (first writer wins);
@@ -233,14 +237,24 @@ class BlobExportStore:
             raise StorageUnavailableError("could not create the export container") from exc
         self._ensured = True
 
-    def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
-        return self._upload(path, data, content_type, overwrite=True)
+    def put_bytes(
+        self, path: str, data: bytes, content_type: str, *, metadata: Mapping[str, str] | None = None
+    ) -> FileRef:
+        return self._upload(path, data, content_type, overwrite=True, metadata=metadata)
 
     def create_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
         # overwrite=False sends If-None-Match: *, so the service decides the race, not this process.
         return self._upload(path, data, content_type, overwrite=False)
 
-    def _upload(self, path: str, data: bytes, content_type: str, *, overwrite: bool) -> FileRef:
+    def _upload(
+        self,
+        path: str,
+        data: bytes,
+        content_type: str,
+        *,
+        overwrite: bool,
+        metadata: Mapping[str, str] | None = None,
+    ) -> FileRef:
         self._ensure_container()
         digest = hashlib.sha256(data).hexdigest()
         try:
@@ -248,7 +262,7 @@ class BlobExportStore:
                 path,
                 data,
                 overwrite=overwrite,
-                metadata={SHA256_METADATA_KEY: digest},
+                metadata={**(metadata or {}), SHA256_METADATA_KEY: digest},
                 content_settings=ContentSettings(content_type=content_type),
             )
         except ResourceExistsError as exc:

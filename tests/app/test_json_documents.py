@@ -26,7 +26,7 @@ class _Sink:
             self.size += len(chunk)
         return FileRef(path, self.size, self.digest.hexdigest(), content_type)
 
-    def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
+    def put_bytes(self, path: str, data: bytes, content_type: str, *, metadata: object = None) -> FileRef:
         return self._take(path, [data], content_type)
 
     def put_stream(

@@ -17,9 +17,12 @@ class MemoryStore:
         self.metadata: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
-    def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
+    def put_bytes(
+        self, path: str, data: bytes, content_type: str, *, metadata: Mapping[str, str] | None = None
+    ) -> FileRef:
         with self._lock:
             self.files[path] = (data, content_type)
+            self.metadata[path] = dict(metadata or {})
         return FileRef(path, len(data), hashlib.sha256(data).hexdigest(), content_type)
 
     def create_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
@@ -74,10 +77,12 @@ class CrashingStore(MemoryStore):
         self.metadata = base.metadata
         self._crash_when = crash_when
 
-    def put_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
+    def put_bytes(
+        self, path: str, data: bytes, content_type: str, *, metadata: Mapping[str, str] | None = None
+    ) -> FileRef:
         if self._crash_when(path):
             raise SimulatedCrash(path)
-        return super().put_bytes(path, data, content_type)
+        return super().put_bytes(path, data, content_type, metadata=metadata)
 
 
 class KeyOnlySecrets:
