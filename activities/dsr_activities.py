@@ -20,6 +20,7 @@ from dsr.contract import DsrRequest
 from dsr.erasure import run_delete_unit
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
+from dsr.progress import record_progress
 from dsr.records import claim_run as claim_run_ticket
 from dsr.records import read_callback
 from dsr.report import write_reports
@@ -27,7 +28,7 @@ from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
 from dsr.status import TERMINAL_STATES, with_status_file
-from dsr.storage import StoredFileNotFoundError, get_json, put_json
+from dsr.storage import StorageUnavailableError, StoredFileNotFoundError, get_json, put_json
 from dsr.units import UnitResult, empty_result
 from dsr.wire import (
     CallbackOutcome,
@@ -90,11 +91,17 @@ def run_unit(payload: RunUnitInput) -> UnitResult:
     job = payload["job"]
     unit = payload["unit"]
     runner = run_export_unit if job["operation"] == "export" else run_delete_unit
+    runtime = get_runtime()
     try:
-        result: UnitResult = runner(job, unit, get_runtime())
+        result: UnitResult = runner(job, unit, runtime)
     except PermanentError as exc:
         log.warning("request %s: %s failed: %s", job["requestId"], unit["category"], type(exc).__name__)
         result = empty_result(unit, "failed", _describe(exc))
+    if "soFar" in payload:
+        try:
+            record_progress(runtime.store, job["requestId"], payload["soFar"], result)
+        except StorageUnavailableError:  # only a status poll misses it; the unit's work is done
+            log.warning("request %s: the progress of %s was not recorded", job["requestId"], unit["category"])
     log.info(
         "request %s: %s %s (%s)", job["requestId"], unit["category"], result["state"], result["counts"] or "-"
     )

@@ -16,7 +16,14 @@ from dsr import layout
 from dsr.categories import Category
 from dsr.contract import DsrRequest
 from dsr.times import format_time, parse_time
-from dsr.units import ITERATIONS_UNIT, PERFORMANCE_COUNTS, ProjectSummary, UnitResult, unit_category
+from dsr.units import (
+    ITERATIONS_UNIT,
+    PERFORMANCE_COUNTS,
+    ProjectSummary,
+    UnitResult,
+    phase_units,
+    unit_category,
+)
 from dsr.wire import (
     Approval,
     ApprovalDecision,
@@ -206,6 +213,25 @@ def category_entries(unit_name: str, categories: list[str], entry: CategoryEntry
             shared = split_shared_entry(entry, category)
         entries[category] = shared
     return entries
+
+
+def with_progress(document: StatusDocument, by_unit: dict[str, dict[str, int]]) -> StatusDocument:
+    """A running request's document with the counts its paging units reported so far
+    (:func:`dsr.progress.progress_by_unit`) as the counts of the categories still running."""
+    request = document["request"]
+    serves = phase_units(document["operation"], list(request["categories"]), request["subject"] is not None)
+    categories = dict(document["categories"])
+    for unit_name, counts in by_unit.items():
+        served = serves.get(unit_name, [])
+        so_far = new_category_entry("running")
+        so_far["counts"] = counts
+        for name, entry in category_entries(unit_name, served, so_far).items():
+            current = categories.get(name)
+            if current is not None and current["state"] == "running":
+                categories[name] = {**current, "counts": entry["counts"]}
+    updated = document.copy()
+    updated["categories"] = categories
+    return updated
 
 
 def overall_state(categories: dict[str, CategoryEntry]) -> RequestState:

@@ -227,6 +227,10 @@ Resolution = Resolved | ResolutionFailed
 class RunUnitInput(TypedDict):
     job: Job
     unit: Unit
+    soFar: NotRequired[dict[str, int]]
+    """Set for the units of one project each: the counts of the unit's earlier calls (a paged unit's;
+    none for a unit called once). The activity then records how far the unit has got
+    (:func:`dsr.progress.record_progress`) for status polls while the category runs."""
 
 
 class NotifyCallbackInput(TypedDict):

@@ -198,6 +198,8 @@ def dsr_category(context: df.DurableOrchestrationContext) -> Orchestration:
             pending[context.call_sub_orchestrator(wire.DSR_PAGED_UNIT, paged_input, child)] = index
         else:
             unit_input: RunUnitInput = {"job": job, "unit": unit}
+            if unit["projectId"] is not None:  # one of several: its counts show before the others end
+                unit_input = {**unit_input, "soFar": {}}
             pending[context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input)] = index
     # One at a time as they end, not task_all: that fails at the first unit out of retries, and the
     # others' results (a delete's receipts, for deletions that happened) would be left out.
@@ -219,7 +221,8 @@ def dsr_paged_unit(context: df.DurableOrchestrationContext) -> Orchestration:
     payload: PagedUnitInput = context.get_input()
     job = payload["job"]
     unit = payload["unit"]
-    unit_input: RunUnitInput = {"job": job, "unit": unit}
+    earlier = payload.get("combined")
+    unit_input: RunUnitInput = {"job": job, "unit": unit, "soFar": earlier["counts"] if earlier else {}}
     result: UnitResult
     try:
         result = yield context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input)

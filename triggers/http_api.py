@@ -14,9 +14,10 @@ import azure.functions as func
 from dsr.cancellation import MAX_CANCEL_REASON_LENGTH, MAX_CANCELED_BY_LENGTH
 from dsr.config import get_settings
 from dsr.errors import InvalidRequestError
+from dsr.progress import progress_by_unit
 from dsr.request_index import MAX_PAGE_SIZE
 from dsr.runtime import get_runtime
-from dsr.status import REQUEST_STATES
+from dsr.status import REQUEST_STATES, with_progress
 from dsr.untrusted_json import is_plain_text, parse_untrusted
 from triggers.approval import approve, authenticated_principal, parse_decision
 from triggers.request_control import cancel, retry
@@ -118,16 +119,18 @@ async def submit_request(req: func.HttpRequest, client: df.DurableOrchestrationC
 async def get_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """``GET /api/requests/{id}``: 202 while running, 200 when succeeded, non-2xx when it did not."""
     request_id = req.route_params.get("requestId", "")
+    runtime = get_runtime()
     try:
-        view = await read_status(client, request_id, get_runtime().records)
+        view = await read_status(client, request_id, runtime.records)
+        document = view.document
+        if view.running:  # counts of the categories still running, as far as their units have got
+            document = with_progress(document, progress_by_unit(runtime.store, request_id))
     except Exception as exc:
         return error_response(exc)
     if view.running:
         location = _status_url(req, request_id)
-        return json_response(
-            view.document, 202, {"Location": location, "Retry-After": str(RETRY_AFTER_SECONDS)}
-        )
-    return json_response(view.document, DOCUMENT_STATUS_CODES.get(view.document["state"], 500))
+        return json_response(document, 202, {"Location": location, "Retry-After": str(RETRY_AFTER_SECONDS)})
+    return json_response(document, DOCUMENT_STATUS_CODES.get(document["state"], 500))
 
 
 @bp.route(route="requests/{requestId}/approve", methods=["POST"])

@@ -36,6 +36,7 @@ SCENARIOS = (
     "cli",
     "cancel-in-flight",
     "reverify",
+    "progress",
 )
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -221,3 +222,33 @@ def test_iteration_performance_alone_lists_each_trained_iteration(stack, host):
     summaries = [f["path"] for f in entry["files"] if f["path"].endswith(".json")]
     assert len(summaries) == entry["counts"]["iterations"]
     assert folder.json(summaries[0])["performance"]["perTagPerformance"]
+
+
+def test_a_running_export_shows_how_far_its_units_have_got(stack, host):
+    # Before: a running category showed no counts at all until every unit of it had finished, so a
+    # long export said nothing of its progress for many minutes.
+    account = stack.account("progress")
+    stored = {pid: len(project.predictions) for pid, project in account.projects.items()}
+    injector = account.controls.injector
+    # One QueryPredictions call per project: the second project's unit waits at its first.
+    hold = injector.hold("QueryPredictions", after=1, then="apply")
+    body = stack.body("progress", operation="export", categories=["predictions"])
+    try:
+        assert host.submit(body).status_code == 202
+        assert hold.reached.wait(60), "no second QueryPredictions call was made"
+        deadline = time.monotonic() + 60
+        while True:
+            polled = host.status(body["requestId"])
+            predictions = polled.json()["categories"]["predictions"]
+            if predictions["counts"].get("predictions"):
+                break
+            assert time.monotonic() < deadline, polled.json()
+            time.sleep(0.1)
+        assert polled.status_code == 202
+        assert predictions["state"] == "running"
+        assert predictions["counts"]["predictions"] in set(stored.values())  # the unit that has finished
+        jsonschema.validate(polled.json(), SCHEMA)
+    finally:
+        injector.release_holds()
+    finished = host.wait(body["requestId"]).json()
+    assert finished["categories"]["predictions"]["counts"]["predictions"] == sum(stored.values())

@@ -356,6 +356,13 @@ def test_a_category_pages_its_large_units_and_merges_what_they_return():
     assert len(entry["files"]) == 2
 
 
+def test_a_unit_of_one_project_among_several_records_its_progress_and_an_account_wide_one_does_not():
+    for category, so_far in (("predictions", [{}, {}]), ("tags", [None])):
+        context = FakeContext({"job": job(), "category": category}, instance_id=f"dsr-r1:{category}")
+        drive(CATEGORY, context, lambda call: unit_result(category, call.input["unit"]["projectId"]))
+        assert [c.input.get("soFar") for c in context.named("activity", wire.RUN_UNIT)] == so_far
+
+
 def test_a_delete_category_keeps_its_files_as_receipts_and_names_failed_units():
     context = FakeContext({"job": job("delete"), "category": "tags"}, instance_id="dsr-r1:tags")
 
@@ -411,6 +418,19 @@ def test_a_paged_unit_continues_as_new_with_its_cursor_then_combines_the_pages()
     ]
     assert combined["note"] == "last page"
     assert combined["next"] is None
+
+
+def test_a_paged_unit_hands_each_call_the_counts_of_the_calls_before_it():
+    # The activity records them as the unit's progress, which a status poll shows while it runs.
+    unit = {"category": "images", "projectId": "p1", "cursor": None}
+    first = FakeContext({"job": job(), "unit": unit})
+    drive(PAGED_UNIT, first, lambda call: unit_result("images", "p1", counts={"images": 3}, next="c1"))
+    (call,) = first.named("activity", wire.RUN_UNIT)
+    assert call.input["soFar"] == {}
+    second = FakeContext(first.continued_with)
+    drive(PAGED_UNIT, second, lambda call: unit_result("images", "p1", counts={"images": 2}))
+    (call,) = second.named("activity", wire.RUN_UNIT)
+    assert call.input["soFar"] == {"images": 3}
 
 
 def test_a_failed_page_ends_the_unit_failed():

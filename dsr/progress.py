@@ -1,0 +1,49 @@
+"""How far a request's paging units have got, for the status document while they run.
+
+A category's entry gets its counts when all its units have finished; an export of 100,000 images
+runs for many minutes before that. So each call of a paging unit (an export's images or predictions
+of one project; a delete unit, which reports its counts when it finishes) records the counts its
+unit has reported so far, in the metadata of one empty blob per unit (:func:`dsr.layout.unit_progress`),
+and a status poll of a running request lists them in one call and shows their sums as the running
+categories' counts. Counts only: no id, name or other personal data.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dsr import layout
+from dsr.storage import ExportStore
+from dsr.units import UnitResult
+
+COUNTS_METADATA_KEY = "counts"
+LIST_PAGE_SIZE = 1000
+
+
+def record_progress(store: ExportStore, request_id: str, so_far: dict[str, int], result: UnitResult) -> None:
+    """Keep what the unit of ``result`` has counted so far: ``so_far`` (its earlier calls) and this call."""
+    counts = dict(so_far)
+    for name, value in result["counts"].items():
+        counts[name] = counts.get(name, 0) + value
+    path = layout.unit_progress(request_id, result["category"], result["projectId"])
+    metadata = {COUNTS_METADATA_KEY: json.dumps(counts, separators=(",", ":"), sort_keys=True)}
+    store.put_bytes(path, b"", "application/octet-stream", metadata=metadata)
+
+
+def progress_by_unit(store: ExportStore, request_id: str) -> dict[str, dict[str, int]]:
+    """The counts every paging unit of the request has reported so far, summed per unit name."""
+    sums: dict[str, dict[str, int]] = {}
+    token: str | None = None
+    while True:
+        items, token = store.list_page(layout.progress_folder(request_id), LIST_PAGE_SIZE, token)
+        for path, metadata in items:
+            try:
+                counts = json.loads(metadata.get(COUNTS_METADATA_KEY, "{}"))
+            except ValueError:
+                continue  # not ours: shows nothing rather than failing the poll
+            total = sums.setdefault(layout.unit_of_progress(request_id, path), {})
+            for name, value in counts.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    total[name] = total.get(name, 0) + value
+        if token is None:
+            return sums
