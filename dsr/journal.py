@@ -8,7 +8,9 @@ and then one small entry before each step it sends; a unit that finds a journal 
 
 Layout under ``<requestId>/journal/<category>/<scope>/`` (see :mod:`dsr.layout`)::
 
-    plan.json           targets, steps, the calls that listed them, when the unit started
+    plan.json           targets, steps, the calls that listed them, when the unit started; a step
+                        whose ids are the next run of the targets names that run, ``"targeted":
+                        [start, end]``, instead of repeating them (one copy of each id to decode)
     step-000000.json    written just before step 0 is sent; carries the outcome and calls of the
     step-000001.json    step before it, so each step costs one small write
     verify.json         when verification began (its deadline survives restarts), by which attempt
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from dsr import layout
 from dsr.storage import ExportStore, StoredFileNotFoundError, get_json, put_json
@@ -102,9 +104,10 @@ class DeleteJournal:
     def load(self) -> JournalState | None:
         """The journal so far, or None when this unit has not planned yet."""
         try:
-            plan: Plan = get_json(self._store, layout.journal_plan(self._root))
+            stored = get_json(self._store, layout.journal_plan(self._root))
         except StoredFileNotFoundError:
             return None
+        plan = cast(Plan, {**stored, "steps": _steps_of(stored["targeted"], stored["steps"])})
         state = JournalState(plan, [])
         for ref in sorted(
             self._store.list_files(layout.journal_steps_prefix(self._root)), key=lambda ref: ref.path
@@ -124,7 +127,7 @@ class DeleteJournal:
         return state
 
     def write_plan(self, plan: Plan) -> JournalState:
-        put_json(self._store, layout.journal_plan(self._root), plan)
+        put_json(self._store, layout.journal_plan(self._root), {**plan, "steps": _stored_steps(plan)})
         return JournalState(plan, [])
 
     def begin_step(self, state: JournalState, index: int, *, checkpoint: bool = False) -> None:
@@ -166,3 +169,31 @@ class DeleteJournal:
                 "attempt": state.verify_attempt,
             },
         )
+
+
+def _stored_steps(plan: Plan) -> list[dict[str, Any]]:
+    """The plan's steps as plan.json keeps them: one whose ids are the next run of the targets as
+    that run's bounds, any other (unpublishing, say) with its ids."""
+    targeted, position = plan["targeted"], 0
+    stored: list[dict[str, Any]] = []
+    for step in plan["steps"]:
+        end = position + len(step["ids"])
+        if step["ids"] and targeted[position:end] == step["ids"]:
+            stored.append({"operation": step["operation"], "targeted": [position, end]})
+            position = end
+        else:
+            stored.append(dict(step))
+    return stored
+
+
+def _steps_of(targeted: list[str], stored: list[dict[str, Any]]) -> list[Step]:
+    """The steps of a plan.json (also one from before runs were kept as bounds: ids in every step);
+    a run's ids are the targets' own strings, not a second copy."""
+    steps: list[Step] = []
+    for step in stored:
+        if "ids" in step:
+            steps.append({"operation": step["operation"], "ids": step["ids"]})
+        else:
+            start, end = step["targeted"]
+            steps.append({"operation": step["operation"], "ids": targeted[start:end]})
+    return steps

@@ -494,3 +494,45 @@ def test_the_calls_of_a_verification_again_that_did_not_finish_stay_in_the_next_
     assert third["verified"] is True
     receipt = get_json(world.store, third["files"][0]["path"])
     assert len(receipt["calls"]) == len(earlier["calls"]) + second + _calls_made(world, before)
+
+
+def test_the_plan_keeps_each_targeted_id_once_and_a_resumed_unit_reads_it_whole(world: World):
+    # Before: every id was in plan.json twice (targeted, and its step), so a resumed unit decoded
+    # 50,000 strings for a project of 25,000 images.
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    paused = run_delete_unit(job, images, world.runtime(unit_time_budget_seconds=0.0))
+    assert paused["next"] == RESUME_CURSOR
+    stored = world.store.get_bytes(f"{job['requestId']}/journal/images/{pid}/plan.json")
+    plan = json.loads(stored)
+    assert len(plan["targeted"]) == IMAGES
+    assert all(stored.count(image_id.encode()) == 1 for image_id in plan["targeted"])
+    finished = _run_to_the_end(job, images, world)
+    assert finished["verified"] is True
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert sorted(receipt["deleted"]["ids"]) == sorted(plan["targeted"])
+    assert world.account.projects[pid].images == {}
+
+
+def test_a_plan_written_with_the_ids_in_every_step_still_resumes(world: World):
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    assert run_delete_unit(job, images, world.runtime(unit_time_budget_seconds=0.0))["next"] == RESUME_CURSOR
+    path = f"{job['requestId']}/journal/images/{pid}/plan.json"
+    plan = get_json(world.store, path)
+    targeted = plan["targeted"]
+    plan["steps"] = [
+        {"operation": "DeleteImages", "ids": targeted[i : i + 256]} for i in range(0, len(targeted), 256)
+    ]
+    world.store.put_bytes(path, json.dumps(plan).encode(), "application/json")  # as older versions wrote it
+    finished = _run_to_the_end(job, images, world)
+    assert finished["verified"] is True
+    assert get_json(world.store, receipt_path(job, images))["deleted"]["count"] == IMAGES
+
+
+def _run_to_the_end(job: Job, images, world: World):
+    for _ in range(20):
+        result = run_delete_unit(job, images, world.runtime(unit_time_budget_seconds=0.0))
+        if result["next"] is None:
+            return result
+    raise AssertionError("the unit did not finish")

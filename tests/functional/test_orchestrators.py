@@ -359,7 +359,11 @@ def test_a_category_pages_its_large_units_and_merges_what_they_return():
 def test_a_unit_of_one_project_among_several_records_its_progress_and_an_account_wide_one_does_not():
     for category, so_far in (("predictions", [{}, {}]), ("tags", [None])):
         context = FakeContext({"job": job(), "category": category}, instance_id=f"dsr-r1:{category}")
-        drive(CATEGORY, context, lambda call: unit_result(category, call.input["unit"]["projectId"]))
+        drive(
+            CATEGORY,
+            context,
+            lambda call: unit_result(call.input["unit"]["category"], call.input["unit"]["projectId"]),
+        )
         assert [c.input.get("soFar") for c in context.named("activity", wire.RUN_UNIT)] == so_far
 
 
