@@ -99,7 +99,7 @@ def run_unit(payload: RunUnitInput) -> UnitResult:
         result = empty_result(unit, "failed", _describe(exc))
     if "soFar" in payload:
         try:
-            record_progress(runtime.store, job["requestId"], payload["soFar"], result)
+            record_progress(runtime.store, job, payload["soFar"], result)
         except StorageUnavailableError:  # only a status poll misses it; the unit's work is done
             log.warning("request %s: the progress of %s was not recorded", job["requestId"], unit["category"])
     log.info(

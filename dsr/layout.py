@@ -18,7 +18,7 @@ Export container (working copies; deleted by the retention policy, see :mod:`dsr
     <requestId>/work/account.json                   the request's one listing of projects and iterations
     <requestId>/work/<projectId>/run-<run>/ids-*.txt  ids one run of an image unit exported
     <requestId>/work/<projectId>/iterations.json    a delete's one listing of the project's iterations
-    <requestId>/work/progress/<unit>/<scope>        how far a paging unit has got (counts, as metadata)
+    <requestId>/work/progress/attempt-NN/<unit>/<scope>  how far a unit has got (counts, as metadata)
     <requestId>/request/<fingerprint>/<payload>.json  subject / callback payloads kept out of history
     <requestId>/journal/<unit>/<scope>/             a delete unit's plan, step entries, verification
     <requestId>/delivery/<requestId>-export.zip     the export as one zip
@@ -247,18 +247,19 @@ def payload(request_id: str, fingerprint: str, name: str) -> str:
     return _join(request_id, "request", fingerprint, f"{name}.json")
 
 
-def progress_folder(request_id: str) -> str:
-    return _join(request_id, "work", "progress") + SEPARATOR
+def progress_folder(request_id: str, attempt: int) -> str:
+    """Where one attempt's units record their progress (a retry's start from nothing)."""
+    return _join(request_id, "work", "progress", f"attempt-{attempt:02d}") + SEPARATOR
 
 
-def unit_progress(request_id: str, unit: str, project_id: str | None) -> str:
-    """An empty blob whose metadata holds the counts a paging unit has reported so far."""
-    return progress_folder(request_id) + _join(unit, unit_scope(project_id))
+def unit_progress(request_id: str, attempt: int, unit: str, project_id: str | None) -> str:
+    """An empty blob whose metadata holds the counts a unit of one project has reported so far."""
+    return progress_folder(request_id, attempt) + _join(unit, unit_scope(project_id))
 
 
-def unit_of_progress(request_id: str, path: str) -> str:
+def unit_of_progress(request_id: str, attempt: int, path: str) -> str:
     """The unit a progress blob belongs to."""
-    return path.removeprefix(progress_folder(request_id)).split(SEPARATOR, 1)[0]
+    return path.removeprefix(progress_folder(request_id, attempt)).split(SEPARATOR, 1)[0]
 
 
 def unit_scope(project_id: str | None) -> str:

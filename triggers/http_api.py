@@ -14,10 +14,10 @@ import azure.functions as func
 from dsr.cancellation import MAX_CANCEL_REASON_LENGTH, MAX_CANCELED_BY_LENGTH
 from dsr.config import get_settings
 from dsr.errors import InvalidRequestError
-from dsr.progress import progress_by_unit
+from dsr.progress import with_progress_so_far
 from dsr.request_index import MAX_PAGE_SIZE
 from dsr.runtime import get_runtime
-from dsr.status import REQUEST_STATES, with_progress
+from dsr.status import REQUEST_STATES
 from dsr.untrusted_json import is_plain_text, parse_untrusted
 from triggers.approval import approve, authenticated_principal, parse_decision
 from triggers.request_control import cancel, retry
@@ -119,12 +119,12 @@ async def submit_request(req: func.HttpRequest, client: df.DurableOrchestrationC
 async def get_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """``GET /api/requests/{id}``: 202 while running, 200 when succeeded, non-2xx when it did not."""
     request_id = req.route_params.get("requestId", "")
-    runtime = get_runtime()
     try:
+        runtime = get_runtime()
         view = await read_status(client, request_id, runtime.records)
         document = view.document
         if view.running:  # counts of the categories still running, as far as their units have got
-            document = with_progress(document, progress_by_unit(runtime.store, request_id))
+            document = with_progress_so_far(runtime.store, document)
     except Exception as exc:
         return error_response(exc)
     if view.running:

@@ -6,10 +6,28 @@ from datetime import datetime
 
 from dsr import layout
 from dsr.contract import parse_request
-from dsr.progress import COUNTS_METADATA_KEY, progress_by_unit, record_progress
+from dsr.progress import COUNTS_METADATA_KEY, progress_by_unit, record_progress, with_progress_so_far
 from dsr.status import initial_document, with_progress
-from dsr.units import empty_result
+from dsr.storage import StorageUnavailableError
+from dsr.units import Job, empty_result
 from tests.functional.fakes import MemoryStore
+
+
+def _job(attempt: int = 1, request_id: str = "r1") -> Job:
+    return {
+        "requestId": request_id,
+        "operation": "export",
+        "account": {
+            "endpoint": "https://a.cognitiveservices.azure.com",
+            "trainingKeySecret": "s",
+            "secretVersion": "v",
+        },
+        "projectIds": ["p1", "p2"],
+        "categories": ["images"],
+        "subject": None,
+        "dryRun": False,
+        "attempt": attempt,
+    }
 
 
 def _result(category: str, project: str, **counts: int):
@@ -20,21 +38,52 @@ def _result(category: str, project: str, **counts: int):
 
 def test_each_unit_keeps_its_latest_total_and_a_poll_sums_the_units_of_a_category():
     store = MemoryStore()
-    record_progress(store, "r1", {}, _result("images", "p1", images=100, apiCalls=9))
+    job = _job()
+    record_progress(store, job, {}, _result("images", "p1", images=100, apiCalls=9))
     record_progress(
-        store, "r1", {"images": 100, "apiCalls": 9}, _result("images", "p1", images=50, apiCalls=4)
+        store, job, {"images": 100, "apiCalls": 9}, _result("images", "p1", images=50, apiCalls=4)
     )
-    record_progress(store, "r1", {}, _result("images", "p2", images=7, apiCalls=2))
-    record_progress(store, "r1", {}, _result("predictions", "p1", predictions=3))
-    record_progress(store, "r2", {}, _result("images", "p1", images=1000))  # another request's
-    assert progress_by_unit(store, "r1") == {
+    record_progress(store, job, {}, _result("images", "p2", images=7, apiCalls=2))
+    record_progress(store, job, {}, _result("predictions", "p1", predictions=3))
+    record_progress(store, _job(request_id="r2"), {}, _result("images", "p1", images=1000))  # another's
+    assert progress_by_unit(store, "r1", 1) == {
         "images": {"images": 157, "apiCalls": 15},
         "predictions": {"predictions": 3},
     }
-    path = layout.unit_progress("r1", "images", "p1")
+    path = layout.unit_progress("r1", 1, "images", "p1")
     assert store.files[path][0] == b""  # counts only, in metadata: nothing personal to keep
-    store.metadata[path][COUNTS_METADATA_KEY] = "not json"
-    assert progress_by_unit(store, "r1")["images"] == {"images": 7, "apiCalls": 2}
+    for unreadable in ("not json", "[]", "null", "7"):
+        store.metadata[path][COUNTS_METADATA_KEY] = unreadable
+        assert progress_by_unit(store, "r1", 1)["images"] == {"images": 7, "apiCalls": 2}
+
+
+def test_a_retry_shows_only_its_own_attempt_s_progress():
+    # Before: attempt 1's counts stayed in the sums while attempt 2 ran, for a project it no longer
+    # ran at all too, so the running category showed more than the attempt had done.
+    store = MemoryStore()
+    record_progress(store, _job(1), {}, _result("images", "p1", images=40))
+    record_progress(store, _job(1), {}, _result("images", "p2", images=40))
+    record_progress(store, _job(2), {}, _result("images", "p2", images=40))
+    assert progress_by_unit(store, "r1", 2) == {"images": {"images": 40}}
+    document = _export_document(["images"])
+    document["categories"]["images"]["state"] = "running"
+    document["attempts"] = [
+        {"attempt": 1, "state": "failed", "startedAt": "", "completedAt": "", "categories": {}}
+    ]
+    assert with_progress_so_far(store, document)["categories"]["images"]["counts"] == {"images": 40}
+
+
+class _UnreachableStore(MemoryStore):
+    def list_page(self, prefix, page_size, token):
+        raise StorageUnavailableError("could not list")
+
+
+def test_a_poll_that_cannot_read_the_progress_answers_without_it():
+    # Before: the status poll of a running request failed (503) while the export container could not
+    # be listed, though the request itself was fine.
+    document = _export_document(["images"])
+    document["categories"]["images"]["state"] = "running"
+    assert with_progress_so_far(_UnreachableStore(), document) == document
 
 
 def _export_document(categories: list[str]):
