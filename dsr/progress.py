@@ -1,11 +1,12 @@
-"""How far a request's paging units have got, for the status document while they run.
+"""How far a request's units of one project each have got, for the status document while they run.
 
 A category's entry gets its counts when all its units have finished; an export of 100,000 images
-runs for many minutes before that. So each call of a paging unit (an export's images or predictions
-of one project; a delete unit, which reports its counts when it finishes) records the counts its
-unit has reported so far, in the metadata of one empty blob per unit (:func:`dsr.layout.unit_progress`),
-and a status poll of a running request lists them in one call and shows their sums as the running
-categories' counts. Counts only: no id, name or other personal data.
+runs for many minutes before that. So each call of a unit of one project (an export's images, page
+by page, or predictions; a delete unit, whose counts come when it finishes) records the counts its
+unit has reported so far, in the metadata of one empty blob per unit and attempt
+(:func:`dsr.layout.unit_progress`), and a status poll of a running request lists its attempt's in one
+listing and shows their sums as the running categories' counts. Counts only: no id, name or other
+personal data.
 """
 
 from __future__ import annotations
