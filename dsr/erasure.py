@@ -36,7 +36,7 @@ from dsr.runtime import Runtime
 from dsr.storage import JSON_CONTENT_TYPE, ExportStore, FileRef, StoredFileNotFoundError, get_json, put_json
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
 from dsr.times import precise_now
-from dsr.unit_runner import UnitHandler, run_with_handlers, trained
+from dsr.unit_runner import UnitHandler, iteration_gone, run_with_handlers, trained
 from dsr.units import ITERATIONS_UNIT, Job, Unit, UnitResult, empty_result, job_attempt
 
 VERIFY_POLL_SECONDS = 2.0
@@ -44,7 +44,6 @@ VERIFY_POLL_SECONDS = 2.0
 RESUME_CURSOR = "resume"
 """The ``next`` of a delete unit that stopped at its time budget: call again, the journal knows where."""
 NOT_PUBLISHED_CODE = "BadRequestIterationNotPublished"
-NOT_FOUND_ITERATION_CODE = "NotFoundIteration"
 CANCELED_BEFORE_START = "canceled before this unit began: nothing was deleted"
 DEADLINE_PASSED_NOTE = "items still listed when the verification deadline passed"
 
@@ -537,7 +536,7 @@ def _delete_images(job: Job, unit: Unit, runtime: Runtime, client: TrainingClien
         except NotFoundError as exc:
             # An iteration deleted since the plan (a retry after the iterations unit ran) holds
             # nothing any more; a missing project is the unit runner's "project gone".
-            if scope is None or exc.code != NOT_FOUND_ITERATION_CODE:
+            if scope is None or not iteration_gone(exc):
                 raise
             return []
 

@@ -15,7 +15,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from dsr import layout
 from dsr.categories import Category
@@ -32,7 +32,7 @@ from dsr.runtime import DOWNLOAD_CONCURRENCY, Runtime
 from dsr.signed_links import unsigned
 from dsr.storage import DOCUMENT_BLOCK_SIZE, ExportStore, FileRef, get_json, put_json, put_ndjson
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
-from dsr.unit_runner import UnitHandler, project_exists, run_with_handlers, trained
+from dsr.unit_runner import UnitHandler, iteration_gone, project_exists, run_with_handlers, trained
 from dsr.units import Job, Unit, UnitResult, empty_result
 
 PAGES_PER_UNIT = 8
@@ -116,35 +116,51 @@ def _trained_ids(listing: dict[str, Any], pid: str) -> list[str]:
     return sorted(str(it["id"]) for it in listing["iterations"].get(pid, []) if trained(it.get("status")))
 
 
-@dataclass(frozen=True)
-class _PerProject(Generic[T]):
-    """What an account-wide unit exported per project, and the projects deleted while it ran."""
+@dataclass
+class _Gone:
+    """Projects and iterations deleted while the export ran: nothing of them is exported, and the
+    unit's note names them."""
 
-    exported: dict[str, T]
-    gone: list[str]
+    projects: list[str] = field(default_factory=list)
+    iterations: list[str] = field(default_factory=list)
 
     @property
     def note(self) -> str | None:
-        if not self.gone:
+        named = [f"project {p}" for p in self.projects] + [
+            f"iteration {i}" for i in dict.fromkeys(self.iterations)
+        ]
+        if not named:
             return None
-        return "deleted while the export ran, so nothing of it is exported: project " + ", ".join(self.gone)
+        return "deleted while the export ran, so nothing more of it is exported: " + ", ".join(named)
 
 
 def _per_project(
-    client: TrainingClient, project_ids: list[str], export: Callable[[str], T]
-) -> _PerProject[T]:
+    client: TrainingClient, project_ids: list[str], gone: _Gone, export: Callable[[str], T]
+) -> dict[str, T]:
     """``export`` each project in turn. One deleted since resolution (its NotFound, and GetProject's)
-    leaves the others to export and is named in the note; any other NotFound fails the unit."""
+    leaves the others to export and goes into ``gone``; any other NotFound fails the unit."""
     exported: dict[str, T] = {}
-    gone: list[str] = []
     for pid in project_ids:
         try:
             exported[pid] = export(pid)
         except NotFoundError:
             if project_exists(client, pid):
                 raise
-            gone.append(pid)
-    return _PerProject(exported, gone)
+            gone.projects.append(pid)
+    return exported
+
+
+def _per_iteration(iteration_ids: list[str], gone: _Gone, export: Callable[[str], T]) -> dict[str, T]:
+    """``export`` each iteration in turn; one deleted since it was listed goes into ``gone``."""
+    exported: dict[str, T] = {}
+    for iid in iteration_ids:
+        try:
+            exported[iid] = export(iid)
+        except NotFoundError as exc:
+            if not iteration_gone(exc):
+                raise
+            gone.iterations.append(iid)
+    return exported
 
 
 # -- small categories -----------------------------------------------------------------------------
@@ -181,10 +197,10 @@ def _export_projects(job: Job, unit: Unit, runtime: Runtime, client: TrainingCli
         counts_without_token = {k: v for k, v in counts.raw.items() if k != "token"}
         return unsigned({"project": listed[pid], "counts": counts_without_token})
 
-    projects = _per_project(client, job["projectIds"], document)
-    documents = list(projects.exported.values())
+    gone = _Gone()
+    documents = list(_per_project(client, job["projectIds"], gone, document).values())
     ref = put_json(runtime.store, _category_file(job, Category.PROJECTS), documents)
-    return _result(unit, {"projects": len(documents)}, [ref], note=projects.note)
+    return _result(unit, {"projects": len(documents)}, [ref], note=gone.note)
 
 
 ITERATION_LIST_FIELDS = ("id", "name", "status", "created", "lastModified", "trainedAt", "publishName")
@@ -215,25 +231,34 @@ def _export_iteration_details(job: Job, unit: Unit, runtime: Runtime, client: Tr
 
 
 def _export_tags(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
-    tags = _per_project(client, job["projectIds"], lambda pid: [tag.raw for tag in client.get_tags(pid)])
-    ref = put_json(runtime.store, _category_file(job, Category.TAGS), tags.exported)
-    return _result(unit, {"tags": sum(len(v) for v in tags.exported.values())}, [ref], note=tags.note)
+    gone = _Gone()
+    tags = _per_project(
+        client, job["projectIds"], gone, lambda pid: [tag.raw for tag in client.get_tags(pid)]
+    )
+    ref = put_json(runtime.store, _category_file(job, Category.TAGS), tags)
+    return _result(unit, {"tags": sum(len(v) for v in tags.values())}, [ref], note=gone.note)
 
 
 def _export_models(job: Job, unit: Unit, runtime: Runtime, client: TrainingClient) -> UnitResult:
     listing = _listing(job, runtime)
 
-    def project_exports(pid: str) -> list[dict[str, Any]]:
+    gone = _Gone()
+
+    def iteration_exports(pid: str, iid: str) -> list[dict[str, Any]]:
         return [
-            unsigned({"projectId": pid, "iterationId": iteration_id, "export": export.raw})
-            for iteration_id in _trained_ids(listing, pid)  # only a trained iteration can be exported
-            for export in client.get_exports(pid, iteration_id)
+            unsigned({"projectId": pid, "iterationId": iid, "export": export.raw})
+            for export in client.get_exports(pid, iid)
         ]
 
-    per_project = _per_project(client, job["projectIds"], project_exports)
-    exports = [export for found in per_project.exported.values() for export in found]
+    def project_exports(pid: str) -> list[dict[str, Any]]:
+        # Only a trained iteration can be exported.
+        found = _per_iteration(_trained_ids(listing, pid), gone, lambda iid: iteration_exports(pid, iid))
+        return [export for exports in found.values() for export in exports]
+
+    per_project = _per_project(client, job["projectIds"], gone, project_exports)
+    exports = [export for found in per_project.values() for export in found]
     ref = put_json(runtime.store, _category_file(job, Category.EXPORTED_MODELS), exports)
-    return _result(unit, {"exports": len(exports)}, [ref], note=per_project.note)
+    return _result(unit, {"exports": len(exports)}, [ref], note=gone.note)
 
 
 # -- iteration performance --------------------------------------------------------------------------
@@ -275,26 +300,28 @@ def _export_iteration_performance(
     """
     listing = _listing(job, runtime)
     per_image = job["subject"] is None
+    gone = _Gone()
 
-    def project_performance(pid: str) -> tuple[list[FileRef], int]:
-        files: list[FileRef] = []
-        images = 0
-        for iid in _trained_ids(listing, pid):
-            files.append(_performance_summary(job, runtime, client, pid, iid))
-            if per_image:
-                items = [item for page in client.iter_image_performances(pid, iid) for item in page]
-                files.append(_performance_part(job, runtime, pid, iid, 0, items))
-                images += len(items)
-        return files, images
+    def iteration_performance(pid: str, iid: str) -> tuple[list[FileRef], int]:
+        files = [_performance_summary(job, runtime, client, pid, iid)]
+        if not per_image:
+            return files, 0
+        items = [item for page in client.iter_image_performances(pid, iid) for item in page]
+        return [*files, _performance_part(job, runtime, pid, iid, 0, items)], len(items)
 
-    # A project deleted part-way leaves the files of its iterations before that, which the export
-    # container's retention deletes with the rest; the result lists only whole projects.
-    per_project = _per_project(client, job["projectIds"], project_performance)
-    iterations = sum(len(_trained_ids(listing, pid)) for pid in per_project.exported)
-    images = sum(count for _, count in per_project.exported.values())
-    files = [ref for found, _ in per_project.exported.values() for ref in found]
-    notes = [per_project.note, None if per_image else SUBJECT_PERFORMANCE_NOTE]
-    counts = {"iterations": iterations, "imagePerformances": images}
+    def project_performance(pid: str) -> dict[str, tuple[list[FileRef], int]]:
+        return _per_iteration(_trained_ids(listing, pid), gone, lambda iid: iteration_performance(pid, iid))
+
+    # A project or iteration deleted part-way leaves the files written for it before that, which the
+    # export container's retention deletes with the rest; the result lists only whole ones.
+    done = [
+        found
+        for per_iteration in _per_project(client, job["projectIds"], gone, project_performance).values()
+        for found in per_iteration.values()
+    ]
+    counts = {"iterations": len(done), "imagePerformances": sum(count for _, count in done)}
+    files = [ref for found, _ in done for ref in found]
+    notes = [gone.note, None if per_image else SUBJECT_PERFORMANCE_NOTE]
     return _result(unit, counts, files, note=" ".join(filter(None, notes)) or None)
 
 
@@ -501,6 +528,7 @@ class _ImageCall:
     counts: Counter[str] = field(default_factory=Counter)
     parts: list[tuple[str, list[Image], str | None]] = field(default_factory=list)
     """(path, images, iteration id or None) of the NDJSON parts to write at the end."""
+    gone: _Gone = field(default_factory=_Gone)
 
     def add_part(self, path: str, images: list[Image], iteration_id: str | None) -> None:
         self.parts.append((path, images, iteration_id))
@@ -547,20 +575,36 @@ def _workspace_stretch(call: _ImageCall, start: int) -> str | None:
 
 def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str | None:
     """A trained iteration's images from ``start``: its image performances (when shared) and the
-    images no longer in the workspace, each exported once however many iterations hold it."""
+    images no longer in the workspace, each exported once however many iterations hold it. An
+    iteration deleted since the listing of iterations is skipped, and named in the unit's note."""
+    try:
+        return _listed_iteration_stretch(call, kind, iid, start)
+    except NotFoundError as exc:
+        if not iteration_gone(exc):
+            raise
+        call.gone.iterations.append(iid)
+        shared = performance_shared_with_images(call.job)
+        return _next_image_cursor(call.trained_ids, kind, iid, None, shared=shared)
+
+
+def _listed_iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str | None:
+    """:func:`_iteration_stretch` while the iteration is there: what it adds to ``call`` goes in only
+    after the stretch's last API call, so a 404 part-way adds nothing."""
     job, pid, runtime, client = call.job, call.pid, call.runtime, call.client
     shared = performance_shared_with_images(job)
     held: list[str]
     listed_images: dict[str, Image] = {}
+    files: list[FileRef] = []
+    counts: Counter[str] = Counter()
     if shared and kind == ITERATION:
         if start == 0:
-            call.files.append(_performance_summary(job, runtime, client, pid, iid))
-            call.counts["iterations"] += 1
+            files.append(_performance_summary(job, runtime, client, pid, iid))
+            counts["iterations"] += 1
         items, exhausted = _take_pages(
             client.iter_image_performances(pid, iid, skip=start), _ignore, call.budget
         )
-        call.files.append(_performance_part(job, runtime, pid, iid, start, items))
-        call.counts["imagePerformances"] += len(items)
+        files.append(_performance_part(job, runtime, pid, iid, start, items))
+        counts["imagePerformances"] += len(items)
         held = [item.id for item in items]
     else:
         if shared:  # the untagged images, which have no image performance
@@ -582,6 +626,8 @@ def _iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int) -> str
         # Image performances carry no metadata or original URI: fetch the records of the few absent.
         listed_images = {i.id: i for i in client.get_images_by_ids(pid, absent, iteration_id=iid)}
     orphans = [listed_images[i] for i in absent if i in listed_images]
+    call.files.extend(files)
+    call.counts.update(counts)
     if orphans:
         call.add_part(layout.iteration_image_part(job["requestId"], pid, iid, kind, start), orphans, iid)
         _put_ids(runtime, own_part, (i.id for i in orphans))
@@ -614,7 +660,7 @@ def _export_images_page(job: Job, unit: Unit, runtime: Runtime, client: Training
             cursor = _iteration_stretch(call, kind, iteration_id, start)
     call.finish()
     following = cursor if cursor is None or not run else f"{run}{RUN_SEPARATOR}{cursor}"
-    return _result(unit, dict(call.counts), call.files, following)
+    return _result(unit, dict(call.counts), call.files, following, note=call.gone.note)
 
 
 RUN_SEPARATOR = "/"

@@ -16,6 +16,13 @@ from dsr.units import Job, Unit, UnitResult
 
 UnitHandler = Callable[[Job, Unit, Runtime, TrainingClient], UnitResult]
 
+NOT_FOUND_ITERATION_CODE = "NotFoundIteration"
+
+
+def iteration_gone(exc: NotFoundError) -> bool:
+    """Whether the 404 says the iteration is not there (deleted since it was listed)."""
+    return exc.code == NOT_FOUND_ITERATION_CODE
+
 
 def trained(status: str | None) -> bool:
     """Whether an iteration finished training (only those have performance data and images)."""

@@ -89,7 +89,9 @@ def test_an_account_wide_unit_exports_the_other_projects_when_one_is_deleted_mea
     del world.account.projects[gone]
     result = run_export_unit(job, unit(category, None), world.runtime())
     assert result["state"] == "succeeded", result
-    assert result["note"] == f"deleted while the export ran, so nothing of it is exported: project {gone}"
+    assert (
+        result["note"] == f"deleted while the export ran, so nothing more of it is exported: project {gone}"
+    )
     written = b"".join(world.store.files[f["path"]][0] for f in result["files"])
     assert kept.encode() in written
     assert gone.encode() not in written
@@ -139,3 +141,53 @@ def test_a_subject_scoped_export_keeps_other_peoples_image_results_out_of_iterat
     assert all(not f["path"].endswith(".ndjson") for f in result["files"])
     assert "imagePerformances" not in result["counts"] or result["counts"]["imagePerformances"] == 0
     assert "left out" in (result["note"] or "")
+
+
+def _trained(world: World, pid: str) -> list[str]:
+    iterations = world.account.projects[pid].iterations.values()
+    return sorted(it.id for it in iterations if it.status == "Completed")
+
+
+@pytest.mark.parametrize("category", ["exportedModels", "iterationPerformance"])
+def test_an_iteration_deleted_while_the_export_runs_leaves_the_others_to_export(world: World, category: str):
+    # Before: its NotFoundIteration failed the whole unit, so no project's models or performance
+    # were exported and the category failed.
+    pid = sorted(world.account.projects)[0]
+    gone, *kept = _trained(world, pid)
+    assert kept
+    job = world.job("export")
+    world.prepare_export(job)
+    del world.account.projects[pid].iterations[gone]
+    result = run_export_unit(job, unit(category, None), world.runtime())
+    assert result["state"] == "succeeded", result
+    assert (
+        result["note"] == f"deleted while the export ran, so nothing more of it is exported: iteration {gone}"
+    )
+    written = b"".join(world.store.files[f["path"]][0] for f in result["files"])
+    assert gone.encode() not in written
+    assert all(iid.encode() in written for iid in kept)
+
+
+def test_an_images_unit_goes_on_past_an_iteration_deleted_while_it_runs(world: World):
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    gone = _trained(world, pid)[0]
+    job = world.job("export")
+    world.prepare_export(job)
+    del project.iterations[gone]
+    images, notes, ids = unit("images", pid), [], set()
+    while True:
+        result = run_export_unit(job, images, world.runtime())
+        assert result["state"] == "succeeded", result
+        notes.append(result["note"])
+        ids |= {
+            json.loads(line)["id"]
+            for f in result["files"]
+            if f["path"].endswith(".ndjson") and "/images/" in f["path"]
+            for line in world.store.get_bytes(f["path"]).splitlines()
+        }
+        if result["next"] is None:
+            break
+        images["cursor"] = result["next"]
+    assert f"deleted while the export ran, so nothing more of it is exported: iteration {gone}" in notes
+    assert {i.id for i in project.images.values() if i.in_workspace} <= ids
