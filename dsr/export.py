@@ -526,20 +526,27 @@ class _ImageCall:
     budget: _PageBudget = field(default_factory=_PageBudget)
     files: list[FileRef] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
-    parts: list[tuple[str, list[Image], str | None]] = field(default_factory=list)
-    """(path, images, iteration id or None) of the NDJSON parts to write at the end."""
+    parts: list[tuple[str, list[Image], str | None, str | None]] = field(default_factory=list)
+    """(path, images, iteration id or None, ids part or None) of the NDJSON parts to write at the end."""
     gone: _Gone = field(default_factory=_Gone)
 
-    def add_part(self, path: str, images: list[Image], iteration_id: str | None) -> None:
-        self.parts.append((path, images, iteration_id))
+    def add_part(
+        self, path: str, images: list[Image], iteration_id: str | None, ids_part: str | None = None
+    ) -> None:
+        """Images to write at the end; an iteration's with the ids part that says they are exported."""
+        self.parts.append((path, images, iteration_id, ids_part))
         self.copies.add((i.id, i.original_image_uri) for i in images)
 
     def finish(self) -> None:
         copied = self.copies.finish()
-        for path, images, iteration_id in self.parts:
+        for path, images, iteration_id, ids_part in self.parts:
             self.files.append(
                 put_ndjson(self.runtime.store, path, _image_records(images, copied, iteration_id))
             )
+            # Only after the records: a call that fails before them leaves no ids part behind to say
+            # they were exported (its retry may skip the iteration, deleted meanwhile).
+            if ids_part is not None:
+                _put_ids(self.runtime, ids_part, (i.id for i in images))
             self.counts["images"] += len(images)
             self.counts["imagesWithoutFile"] += sum(1 for i in images if i.id not in copied)
         self.counts["bytesCopied"] += sum(ref.size for ref in copied.values())
@@ -616,7 +623,7 @@ def _listed_iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int)
         listed_images = {image.id: image for image in images}
         held = list(listed_images)
     own_part = layout.iteration_ids_part(job["requestId"], pid, kind, iid, start, call.run)
-    this_call = {i.id for _, part, _ in call.parts for i in part}  # earlier stretches of this call
+    this_call = {i.id for _, part, _, _ in call.parts for i in part}  # earlier stretches of this call
     absent = _not_exported(
         runtime,
         _exported_id_files(job, runtime, pid, call.run, own_part),
@@ -629,8 +636,9 @@ def _listed_iteration_stretch(call: _ImageCall, kind: str, iid: str, start: int)
     call.files.extend(files)
     call.counts.update(counts)
     if orphans:
-        call.add_part(layout.iteration_image_part(job["requestId"], pid, iid, kind, start), orphans, iid)
-        _put_ids(runtime, own_part, (i.id for i in orphans))
+        call.add_part(
+            layout.iteration_image_part(job["requestId"], pid, iid, kind, start), orphans, iid, own_part
+        )
     skip = None if exhausted else start + len(held)
     return _next_image_cursor(call.trained_ids, kind, iid, skip, shared=shared)
 

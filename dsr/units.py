@@ -155,7 +155,8 @@ def empty_result(unit: Unit, state: UnitState, note: str | None = None) -> UnitR
 def combine_results(combined: UnitResult | None, result: UnitResult) -> UnitResult:
     """The results of a paging unit's calls so far folded with its latest call's ``result``.
 
-    A failed call ends the unit failed with its note; a delete unit verifies in its last call.
+    A failed call ends the unit failed with its note; otherwise the calls' notes are kept, each once. A
+    delete unit verifies in its last call.
     """
     if combined is None:
         return result
@@ -166,7 +167,7 @@ def combine_results(combined: UnitResult | None, result: UnitResult) -> UnitResu
         **combined,
         "counts": counts,
         "files": [*combined["files"], *result["files"]],
-        "note": result["note"] or combined["note"],
+        "note": "; ".join(dict.fromkeys(note for note in (combined["note"], result["note"]) if note)) or None,
     }
     if result["verified"] is not None:
         folded["verified"] = result["verified"]

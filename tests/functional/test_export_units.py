@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+import dsr.export as export_module
 from dsr.export import run_export_unit
+from dsr.units import combine_results
 from emulator.blobs import blob_bytes
 from tests.functional.conftest import World, unit
 
@@ -191,3 +193,65 @@ def test_an_images_unit_goes_on_past_an_iteration_deleted_while_it_runs(world: W
         images["cursor"] = result["next"]
     assert f"deleted while the export ran, so nothing more of it is exported: iteration {gone}" in notes
     assert {i.id for i in project.images.values() if i.in_workspace} <= ids
+
+
+def _pages_per_call(monkeypatch: pytest.MonkeyPatch, pages: int) -> None:
+    """Let each call of an images unit make ``pages`` listing calls (PAGES_PER_UNIT in production)."""
+    monkeypatch.setattr(export_module._PageBudget.__init__, "__defaults__", (pages,))
+
+
+def test_an_iteration_deleted_before_a_failed_call_is_retried_leaves_no_image_out(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    # Before: the failed call had written the ids of iteration A's images before their records; its
+    # retry skipped A (deleted meanwhile), and B then took A's ids as exported: an image only A and
+    # B still held was in no file.
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    a, b = _trained(world, pid)
+    hidden = project.images[sorted(project.iterations[a].image_ids & project.iterations[b].image_ids)[0]]
+    hidden.in_workspace = False  # removed without allIterations: only A and B hold it
+    job = world.job("export")
+    world.prepare_export(job)
+    images = unit("images", pid)
+    _pages_per_call(monkeypatch, 1)
+    images["cursor"] = run_export_unit(job, images, world.runtime())["next"]  # the workspace
+    _pages_per_call(monkeypatch, 2)  # iteration A, both kinds
+
+    def copy_failed(self: object) -> None:
+        raise RuntimeError("a copy failed")
+
+    with monkeypatch.context() as failing:
+        failing.setattr(export_module._ImageCall, "finish", copy_failed)
+        with pytest.raises(RuntimeError):
+            run_export_unit(job, images, world.runtime())
+    del project.iterations[a]
+    while images["cursor"] is not None:  # the activity's retry, with the same cursor, and on
+        result = run_export_unit(job, images, world.runtime())
+        assert result["state"] == "succeeded", result
+        images["cursor"] = result["next"]
+    assert hidden.id in {r["id"] for r in _image_records(world, pid)}
+
+
+def test_a_paged_unit_names_every_iteration_it_skipped(world: World, monkeypatch: pytest.MonkeyPatch):
+    # Before: the combined result kept the last call's note only, so an iteration skipped in an
+    # earlier call went unnamed.
+    pid = sorted(world.account.projects)[0]
+    project = world.account.projects[pid]
+    a, b = _trained(world, pid)
+    job = world.job("export")
+    world.prepare_export(job)
+    _pages_per_call(monkeypatch, 1)
+    images, combined, calls = unit("images", pid), None, 0
+    while True:
+        calls += 1
+        if calls in (2, 3):
+            del project.iterations[a if calls == 2 else b]
+        result = run_export_unit(job, images, world.runtime())
+        combined = combine_results(combined, result)
+        if result["next"] is None:
+            break
+        images["cursor"] = result["next"]
+    assert combined is not None
+    assert a in (combined["note"] or "")
+    assert b in (combined["note"] or "")
