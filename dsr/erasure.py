@@ -770,12 +770,7 @@ def write_stopped_receipts(
         if state is None:
             continue
         steps = state.plan["steps"]
-        last = state.steps[-1] if state.steps else None
-        sent = (
-            last
-            if last and last.outcome is None and not last.checkpoint and last.index < len(steps)
-            else None
-        )
+        sent = state.unanswered
         if (
             sent
             and layout.partial_receipt(request_id, unit["category"], unit["projectId"], sent.index) in written

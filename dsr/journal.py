@@ -90,6 +90,20 @@ class JournalState:
             return self.steps[-1].index
         return len(self.steps)
 
+    @property
+    def unanswered(self) -> StepRecord | None:
+        """The last step, if it was sent and its answer never recorded (a crash, or a unit still
+        sending it); not a checkpoint (written, not sent) nor the closing entry."""
+        last = self.steps[-1] if self.steps else None
+        if (
+            last is None
+            or last.outcome is not None
+            or last.checkpoint
+            or last.index >= len(self.plan["steps"])
+        ):
+            return None
+        return last
+
     def all_calls(self) -> list[CallEntry]:
         return [*self.plan["calls"], *(c for step in self.steps for c in step.calls), *self.verify_calls]
 

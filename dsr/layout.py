@@ -249,7 +249,7 @@ def payload(request_id: str, fingerprint: str, name: str) -> str:
 
 def progress_folder(request_id: str, attempt: int) -> str:
     """Where one attempt's units record their progress (a retry's start from nothing)."""
-    return _join(request_id, "work", "progress", f"attempt-{attempt:02d}") + SEPARATOR
+    return _join(request_id, _WORK, "progress", f"attempt-{attempt:02d}") + SEPARATOR
 
 
 def unit_progress(request_id: str, attempt: int, unit: str, project_id: str | None) -> str:

@@ -16,7 +16,7 @@ import logging
 
 from dsr import layout
 from dsr.errors import DsrError
-from dsr.status import with_progress
+from dsr.status import current_attempt, with_progress
 from dsr.storage import ExportStore
 from dsr.units import Job, UnitResult, job_attempt
 from dsr.wire import StatusDocument
@@ -62,7 +62,7 @@ def progress_by_unit(store: ExportStore, request_id: str, attempt: int) -> dict[
 def with_progress_so_far(store: ExportStore, document: StatusDocument) -> StatusDocument:
     """A running request's ``document`` with what the units of its current attempt have reported so
     far; as it is when that cannot be read: a poll does not fail for want of its progress."""
-    attempt = len(document.get("attempts") or []) + 1
+    attempt = current_attempt(document)
     try:
         by_unit = progress_by_unit(store, document["requestId"], attempt)
     except DsrError as exc:

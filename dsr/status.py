@@ -215,6 +215,11 @@ def category_entries(unit_name: str, categories: list[str], entry: CategoryEntry
     return entries
 
 
+def current_attempt(document: StatusDocument) -> int:
+    """The attempt the request of ``document`` is in: one after those its ``attempts`` list."""
+    return len(document.get("attempts") or []) + 1
+
+
 def with_progress(document: StatusDocument, by_unit: dict[str, dict[str, int]]) -> StatusDocument:
     """A running request's document with the counts its paging units reported so far
     (:func:`dsr.progress.progress_by_unit`) as the counts of the categories still running."""

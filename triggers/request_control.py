@@ -19,7 +19,7 @@ from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.records import new_run_ticket
 from dsr.request_index import IN_PROGRESS, mark
-from dsr.status import with_status_file
+from dsr.status import current_attempt, with_status_file
 from dsr.storage import ExportStore, put_json
 from dsr.times import format_time
 from dsr.wire import RetryBlock
@@ -110,7 +110,7 @@ async def cancel(
         store,
         request_id,
         subject_scoped=view.document["request"]["subject"] is not None,
-        attempt=len(view.document.get("attempts") or []) + 1,
+        attempt=current_attempt(view.document),
     )
     receipts = store.list_files(layout.receipts_prefix(request_id))
     document = canceled_document(view.document, view.document["cancellation"], receipts)
