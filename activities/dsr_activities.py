@@ -28,7 +28,7 @@ from dsr.request_index import mark
 from dsr.retention import retention_terms
 from dsr.runtime import get_runtime
 from dsr.status import TERMINAL_STATES, with_status_file
-from dsr.storage import StorageUnavailableError, StoredFileNotFoundError, get_json, put_json
+from dsr.storage import StoredFileNotFoundError, get_json, put_json
 from dsr.units import UnitResult, empty_result
 from dsr.wire import (
     CallbackOutcome,
@@ -98,10 +98,7 @@ def run_unit(payload: RunUnitInput) -> UnitResult:
         log.warning("request %s: %s failed: %s", job["requestId"], unit["category"], type(exc).__name__)
         result = empty_result(unit, "failed", _describe(exc))
     if "soFar" in payload:
-        try:
-            record_progress(runtime.store, job, payload["soFar"], result)
-        except StorageUnavailableError:  # only a status poll misses it; the unit's work is done
-            log.warning("request %s: the progress of %s was not recorded", job["requestId"], unit["category"])
+        record_progress(runtime.store, job, payload["soFar"], result)
     log.info(
         "request %s: %s %s (%s)", job["requestId"], unit["category"], result["state"], result["counts"] or "-"
     )

@@ -1,8 +1,9 @@
 """``watch``: poll status documents until the requests end, with a live progress bar per category.
 
 One request: a bar per category. Several (bulk): a bar per request, counting its finished categories.
-The bars have no total while a category runs (the API does not know how many items there are until it
-has listed them), so they pulse until the category ends.
+An export's bars have no total while a category runs (the API does not know how many items there are
+until it has listed them), so they pulse until the category ends; a delete's fill as its units report
+what they have deleted of what they targeted.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ def _category_line(name: str, entry: dict[str, Any]) -> str:
     return f"{name:<22} {entry['state']:<22} {counts}"
 
 
+def deleted_of_targeted(counts: dict[str, int]) -> tuple[int, int] | None:
+    """How many items a running delete category has deleted and of how many it targets, once its
+    units have listed them (``<items>Targeted`` beside ``<items>Deleted``); None before, or for an export."""
+    deleted = targeted = 0
+    for name, value in counts.items():
+        if name.endswith("Targeted") and f"{name.removesuffix('Targeted')}Deleted" in counts:
+            targeted += value
+            deleted += counts[f"{name.removesuffix('Targeted')}Deleted"]
+    return (deleted, targeted) if targeted else None
+
+
 def _finished_count(document: dict[str, Any]) -> int:
     return sum(1 for e in document["categories"].values() if e["state"] in FINISHED_CATEGORY_STATES)
 
@@ -59,6 +71,10 @@ class _Board:
                 done = entry["state"] in FINISHED_CATEGORY_STATES
                 if done:
                     self._progress.update(task, total=1, completed=1, description=_category_line(name, entry))
+                elif (fraction := deleted_of_targeted(entry.get("counts") or {})) is not None:
+                    deleted, targeted = fraction
+                    line = _category_line(name, entry)
+                    self._progress.update(task, total=targeted, completed=deleted, description=line)
                 else:
                     self._progress.update(task, total=None, description=_category_line(name, entry))
             return

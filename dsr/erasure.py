@@ -32,6 +32,7 @@ from dsr.customvision import (
 )
 from dsr.errors import PermanentError
 from dsr.journal import CallEntry, DeleteJournal, JournalState, Plan, Step, StepOutcome
+from dsr.progress import DELETE_PROGRESS_SECONDS, record_unit_counts
 from dsr.runtime import Runtime
 from dsr.storage import JSON_CONTENT_TYPE, ExportStore, FileRef, StoredFileNotFoundError, get_json, put_json
 from dsr.subjects import NOT_ATTRIBUTABLE_NOTE, prediction_window, subject_metadata
@@ -139,9 +140,8 @@ def _delete_operation(unit: Unit) -> str | None:
     return COUNTED[unit["category"]][1] if unit["category"] in COUNTED else None
 
 
-def _receipt_document(
-    writer: _Writer, unit: Unit, state: JournalState, verification: dict[str, Any] | None
-) -> dict[str, Any]:
+def _sent_deletes(unit: Unit, state: JournalState) -> tuple[list[str], list[str]]:
+    """The ids of the unit's delete steps sent so far: deleted, and found gone already."""
     delete_operation = _delete_operation(unit)
     deleted: list[str] = []
     gone: list[str] = []
@@ -151,6 +151,13 @@ def _receipt_document(
         step = state.plan["steps"][record.index]
         if step["operation"] == delete_operation:
             (gone if record.outcome == "gone" else deleted).extend(step["ids"])
+    return deleted, gone
+
+
+def _receipt_document(
+    writer: _Writer, unit: Unit, state: JournalState, verification: dict[str, Any] | None
+) -> dict[str, Any]:
+    deleted, gone = _sent_deletes(unit, state)
     return {
         "requestId": writer.request_id,
         "category": unit["category"],
@@ -268,13 +275,37 @@ def _write_receipt(
     return _finish(job, unit, document, runtime, path)
 
 
+def _counts(unit: Unit, targeted: int, deleted: int) -> dict[str, int]:
+    """A delete unit's counts: ``deleted`` includes the targets found gone already."""
+    name = COUNTED[unit["category"]][0]
+    return {f"{name}Targeted": targeted, f"{name}Deleted": deleted}
+
+
+class _Progress:
+    """Records how far a unit of one project has got while it deletes, for status polls
+    (:mod:`dsr.progress`), at most every :data:`DELETE_PROGRESS_SECONDS`; its last call's counts come
+    with its result, which the activity records."""
+
+    def __init__(self, job: Job, unit: Unit, runtime: Runtime) -> None:
+        self._job, self._unit, self._store = job, unit, runtime.store
+        self._last: float | None = None
+
+    def report(self, state: JournalState) -> None:
+        if self._unit["projectId"] is None:  # account-wide: its entry shows when it ends
+            return
+        now = time.monotonic()
+        if self._last is not None and now - self._last < DELETE_PROGRESS_SECONDS:
+            return
+        self._last = now
+        deleted, gone = _sent_deletes(self._unit, state)
+        counts = _counts(self._unit, len(state.plan["targeted"]), len(deleted) + len(gone))
+        record_unit_counts(self._store, self._job, self._unit["category"], self._unit["projectId"], counts)
+
+
 def _receipt_result(unit: Unit, document: dict[str, Any], ref: FileRef) -> UnitResult:
     result = empty_result(unit, "succeeded", document["note"])
-    counts_name = COUNTED[unit["category"]][0]
-    result["counts"] = {
-        f"{counts_name}Targeted": document["targeted"]["count"],
-        f"{counts_name}Deleted": document["deleted"]["count"] + document["alreadyGone"]["count"],
-    }
+    deleted = document["deleted"]["count"] + document["alreadyGone"]["count"]
+    result["counts"] = _counts(unit, document["targeted"]["count"], deleted)
     result["files"] = [dict(ref.to_json())]
     verification = document["verification"]
     result["verified"] = None if verification is None else bool(verification["verified"])
@@ -316,6 +347,8 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
                 return _finish(job, unit, _receipt(job, unit, JournalState(plan, []), None), runtime)
             state = journal.write_plan(plan)
         steps = state.plan["steps"]
+        progress = _Progress(job, unit, runtime)
+        progress.report(state)
         sent = 0
         while (index := state.next_index) < len(steps):
             entered = bool(state.steps) and state.steps[-1].index == index
@@ -347,6 +380,7 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
             record.resent = resent
             record.calls = [*record.calls, *_entries(observed)]
             sent += 1
+            progress.report(state)
         if steps and state.steps[-1].index < len(steps):
             journal.begin_step(state, len(steps))  # closing entry: keeps the last step's outcome
         earlier = _unverified_before(job, unit, runtime)

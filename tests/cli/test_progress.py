@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 
 from rich.console import Console
+from rich.progress import Progress
 
 from cvdsr.client import Answer
-from cvdsr.progress import STALL_WARNING_SECONDS, watch
+from cvdsr.progress import STALL_WARNING_SECONDS, _Board, deleted_of_targeted, watch
 
 
 def document(state: str, categories: dict[str, str], error: str | None = None) -> dict:
@@ -43,3 +44,21 @@ def test_watch_ends_with_the_final_document_and_warns_once_when_stuck():
     assert "Key Vault unavailable" in output
     assert "images" in output
     assert "succeeded" in output
+
+
+def test_a_running_delete_fills_its_bar_with_what_it_deleted_of_what_it_targets():
+    assert deleted_of_targeted({"imagesTargeted": 400, "imagesDeleted": 100, "apiCalls": 9}) == (100, 400)
+    assert deleted_of_targeted({"tagsTargeted": 3, "tagsDeleted": 3, "iterationsTargeted": 5}) == (3, 3)
+    assert deleted_of_targeted({"imagesTargeted": 0, "imagesDeleted": 0}) is None  # nothing listed yet
+    assert deleted_of_targeted({"images": 150, "apiCalls": 12}) is None  # an export: no total known
+
+
+def test_a_running_delete_s_bar_has_its_targets_as_total_and_an_export_s_none():
+    progress = Progress()
+    board = _Board(progress, single=True)
+    running = document("running", {"images": "running", "tags": "running"})
+    running["categories"]["images"]["counts"] = {"imagesTargeted": 400, "imagesDeleted": 100}
+    board.show(running)
+    images, tags = progress.tasks
+    assert (images.completed, images.total) == (100, 400)
+    assert tags.total is None  # counts without targets: it pulses

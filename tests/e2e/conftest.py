@@ -37,6 +37,7 @@ SCENARIOS = (
     "cancel-in-flight",
     "reverify",
     "progress",
+    "delete-progress",
 )
 SPEC = SeedSpec(
     accounts=len(SCENARIOS),

@@ -153,3 +153,32 @@ def test_host_killed_mid_delete_finishes_after_restart(stack, fresh_host):
     assert finished.status_code == 200, document
     assert document["state"] == "succeeded"
     assert account.projects == {}
+
+
+def test_a_running_delete_shows_what_it_targets_before_its_units_end(stack, host):
+    # Before: a delete unit's counts came only when it ended, so a long delete's running categories
+    # showed nothing of what it was deleting.
+    account = stack.account("delete-progress")
+    tags = sum(len(project.tags) for project in account.projects.values())
+    injector = account.controls.injector
+    hold = injector.hold("DeleteTag", after=0, then="apply")  # every unit waits at its first delete
+    body = stack.body("delete-progress", operation="delete", categories=["tags"])
+    try:
+        assert host.submit(body).status_code == 202
+        deadline = time.monotonic() + 60
+        while True:
+            polled = host.status(body["requestId"])
+            entry = polled.json()["categories"]["tags"]
+            if entry["counts"].get("tagsTargeted") == tags:
+                break
+            assert time.monotonic() < deadline, polled.json()
+            time.sleep(0.1)
+        assert hold.reached.is_set()
+        assert polled.status_code == 202
+        assert entry["state"] == "running"
+        assert entry["counts"]["tagsDeleted"] == 0  # held at the first DeleteTag of each unit
+        jsonschema.validate(polled.json(), SCHEMA)
+    finally:
+        injector.release_holds()
+    finished = host.wait(body["requestId"]).json()
+    assert finished["categories"]["tags"]["counts"]["tagsDeleted"] == tags

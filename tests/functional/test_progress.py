@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from dsr import layout
+from dsr import erasure, layout
 from dsr.contract import parse_request
-from dsr.progress import COUNTS_METADATA_KEY, progress_by_unit, record_progress, with_progress_so_far
+from dsr.erasure import run_delete_unit
+from dsr.progress import (
+    COUNTS_METADATA_KEY,
+    progress_by_unit,
+    record_progress,
+    record_unit_counts,
+    with_progress_so_far,
+)
 from dsr.status import initial_document, with_progress
 from dsr.storage import StorageUnavailableError
 from dsr.units import Job, empty_result
+from tests.functional.conftest import SPEC, World, item_counts, unit
 from tests.functional.fakes import MemoryStore
 
 
@@ -118,3 +127,67 @@ def test_a_running_category_shows_its_units_counts_so_far_and_a_finished_one_kee
     assert categories["predictions"]["counts"] == {"predictions": 5}
     assert categories["tags"]["counts"] == {"tags": 3}
     assert document["categories"]["images"]["counts"] == {}  # a new document, the old one unchanged
+
+
+class _ProgressLog(MemoryStore):
+    """Keeps every progress write in order; ``unavailable`` makes them fail as storage can."""
+
+    def __init__(self, unavailable: bool = False) -> None:
+        super().__init__()
+        self.writes: list[dict[str, int]] = []
+        self._unavailable = unavailable
+
+    def put_bytes(self, path, data, content_type, *, metadata=None):
+        if "/progress/" in path:
+            if self._unavailable:
+                raise StorageUnavailableError("down")
+            self.writes.append(json.loads(metadata[COUNTS_METADATA_KEY]))
+        return super().put_bytes(path, data, content_type, metadata=metadata)
+
+
+def _delete_tags(world: World, store: MemoryStore):
+    job = world.job("delete")
+    pid = job["projectIds"][0]
+    while (result := run_delete_unit(job, unit("tags", pid), world.runtime(store)))["next"] is not None:
+        pass
+    return result
+
+
+def test_a_delete_unit_shows_how_many_it_has_deleted_while_it_runs(world: World, monkeypatch):
+    # Before: a delete unit's counts came only with its result, so a 100,000-image delete showed its
+    # images category without counts until each project's unit ended.
+    monkeypatch.setattr(erasure, "DELETE_PROGRESS_SECONDS", 0.0)
+    store = _ProgressLog()
+    result = _delete_tags(world, store)
+    tags = SPEC.tags_per_project
+    assert store.writes == [{"tagsTargeted": tags, "tagsDeleted": n} for n in range(tags + 1)]
+    assert item_counts(result) == {"tagsTargeted": tags, "tagsDeleted": tags}
+
+
+def test_a_delete_unit_records_its_progress_at_most_every_interval(world: World):
+    store = _ProgressLog()
+    _delete_tags(world, store)  # three DeleteTag steps within far less than the interval
+    assert store.writes == [{"tagsTargeted": SPEC.tags_per_project, "tagsDeleted": 0}]
+
+
+def test_a_delete_unit_whose_progress_cannot_be_written_deletes_all_the_same(world: World, monkeypatch):
+    monkeypatch.setattr(erasure, "DELETE_PROGRESS_SECONDS", 0.0)
+    result = _delete_tags(world, _ProgressLog(unavailable=True))
+    assert result["state"] == "succeeded"
+    assert result["verified"] is True
+    assert item_counts(result)["tagsDeleted"] == SPEC.tags_per_project
+
+
+def test_a_delete_unit_s_items_and_its_calls_stay_together_whichever_was_recorded_last():
+    # A delete unit records its items while it deletes; the activity records its calls after each
+    # call of it (those before its time budget ran out had no items yet). Each keeps the other's.
+    store = MemoryStore()
+    job = _job()
+    record_unit_counts(store, job, "images", "p1", {"imagesTargeted": 400, "imagesDeleted": 0})
+    record_progress(store, job, {}, _result("images", "p1", apiCalls=5))
+    record_unit_counts(store, job, "images", "p1", {"imagesTargeted": 400, "imagesDeleted": 100})
+    record_progress(store, job, {"apiCalls": 5}, _result("images", "p1", apiCalls=3))
+    record_unit_counts(store, job, "images", "p10", {"imagesTargeted": 7, "imagesDeleted": 7})
+    assert progress_by_unit(store, "r1", 1) == {
+        "images": {"imagesTargeted": 407, "imagesDeleted": 107, "apiCalls": 8}
+    }
