@@ -33,6 +33,7 @@ MAX_EXTENSION_MONTHS = 2  # GDPR Art. 12(3): "extended by two further months whe
 MAX_EXTENSION_REASON_LENGTH = 500
 RFC3339_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
 """An RFC 3339 date-time with its offset (section 5.6): what ``subject.predictions.from``/``to`` take."""
+RFC3339_FRACTION = re.compile(r":\d{2}\.(\d+)")
 INSTANCE_ID_PREFIX = "dsr-"
 
 Operation = Literal["export", "delete"]
@@ -112,17 +113,30 @@ class _Account(_Strict):
         return value
 
 
+_BAD_TIME = "must be an RFC 3339 date-time with a time zone, e.g. 2026-01-01T00:00:00Z"
+EARLIEST_WINDOW = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_WINDOW = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""The moments a prediction window can name: status documents write them to the second, with a
+four-digit year (:func:`dsr.times.format_time`)."""
+
+
 def _rfc3339(value: str | None) -> datetime | None:
+    """The UTC moment ``value`` names, to the second; refused if a fraction would be dropped (a
+    delete's window would begin early and take other people's predictions of that second)."""
     if value is None:
         return None
     if not RFC3339_PATTERN.fullmatch(value):
-        raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-01-01T00:00:00Z")
+        raise ValueError(_BAD_TIME)
     try:
-        return datetime.fromisoformat(value.upper())
-    except ValueError:
-        raise ValueError(
-            "must be an RFC 3339 date-time with a time zone, e.g. 2026-01-01T00:00:00Z"
-        ) from None
+        moment = datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: past year 9999 or before year 1 in UTC
+        raise ValueError(_BAD_TIME) from None
+    fraction = RFC3339_FRACTION.search(value)
+    if fraction is not None and fraction.group(1).strip("0"):
+        raise ValueError("must name a whole second (no fraction)")
+    if not EARLIEST_WINDOW <= moment <= LATEST_WINDOW:
+        raise ValueError("must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
+    return moment
 
 
 class _Predictions(_Strict):
@@ -252,7 +266,7 @@ def _fingerprint(payload: dict[str, Any]) -> str:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else format_time(moment.astimezone(UTC))
+    return None if moment is None else format_time(moment)
 
 
 def parse_request(body: object, *, new_id: str | None = None) -> DsrRequest:

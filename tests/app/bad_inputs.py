@@ -46,6 +46,8 @@ NOT_LIST = "Input should be a valid array"
 NOT_OBJECT = "Input should be an object"
 BAD_ENDPOINT = "must be a bare https:// origin"
 BAD_TIME = "must be an RFC 3339 date-time with a time zone"
+TIME_RANGE = "must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+WHOLE_SECOND = "must name a whole second"
 BAD_KEY = "keys must be identifiers"
 BAD_VALUE = "values must be printable text"
 
@@ -343,6 +345,17 @@ def _subjects() -> list[BadInput]:
             ("empty", "", BAD_TIME),
             ("trailing-newline", "2026-01-01T00:00:00Z\n", BAD_TIME),
             ("short-offset", "2026-01-01T00:00:00+01", BAD_TIME),
+            # Past the last moment Python can hold once in UTC (was OverflowError: a 500, and a
+            # queue message retried into the poison queue).
+            ("after-year-9999-in-utc", "9999-12-31T23:00:00-05:00", BAD_TIME),
+            ("before-year-1-in-utc", "0001-01-01T00:30:00+01:00", BAD_TIME),
+            # Before: written back as "999-01-01T00:00:00Z", which the unit could not read, so the
+            # category failed after the request was accepted.
+            ("before-1970", "0999-01-01T00:00:00Z", TIME_RANGE),
+            # Before: the fraction was dropped, so a delete's window began up to a second early and
+            # took other people's predictions of that second.
+            ("fraction-of-a-second", "2026-01-01T00:00:00.5Z", WHOLE_SECOND),
+            ("fraction-past-microseconds", "2026-01-01T00:00:00.0000001Z", WHOLE_SECOND),
         ]
     ]
     cases += [

@@ -85,6 +85,21 @@ def test_prediction_window_is_normalized_to_utc():
 
 
 @pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00Z"),  # a zero fraction is a whole second
+        ("1970-01-01T01:00:00+01:00", "1970-01-01T00:00:00Z"),
+        ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
+    ],
+)
+def test_a_window_to_the_second_within_the_range_is_kept_as_given(given: str, kept: str):
+    request = parse_request(body(subject={"metadata": {"s": "1"}, "predictions": {"to": given}}))
+    assert request["subject"] is not None
+    assert request["subject"]["predictions"] is not None
+    assert request["subject"]["predictions"]["to"] == kept
+
+
+@pytest.mark.parametrize(
     ("payload", "field"),
     [
         ([], "body"),
