@@ -13,7 +13,11 @@ from cvdsr.client import CliError
 
 CSV_REQUIRED_COLUMNS = ("endpoint", "trainingKeySecret")
 CSV_OPTIONAL_COLUMNS = ("requestId", "projectIds")
-"""``projectIds`` is a space-separated list; every other option of ``submit`` applies to each row."""
+"""``projectIds`` is a space-separated list. The options of ``submit`` apply to each row, except
+``--request-id`` (refused: give a ``requestId`` column); a row's ``projectIds`` that differs from
+``-p/--project`` is refused."""
+
+_FLAGS = {"requestId": "--request-id", "projectIds": "-p/--project"}
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,23 @@ def option_fields(options: Options) -> dict[str, Any]:
     return fields
 
 
-def build_body(options: Options, endpoint: str, secret: str, **overrides: Any) -> dict[str, Any]:
-    """One request body; ``overrides`` (from a CSV row) win over the options."""
+def build_body(options: Options, endpoint: str, secret: str, **row_fields: Any) -> dict[str, Any]:
+    """One request body; ``row_fields`` (from a CSV row) fill in what the options leave unset.
+
+    A field the options and the row both set, to different values, is refused rather than chosen
+    between (the rule of ``body_from_file``): the row must not change the request's scope unseen.
+    """
+    fields = option_fields(options)
+    for name, value in row_fields.items():
+        if value and fields.setdefault(name, value) != value:
+            flag = _FLAGS.get(name, "the options")
+            raise CliError(f"the row's {name} differs from {flag}; give it once")
     body: dict[str, Any] = {
-        "requestId": options.request_id or new_request_id(options.operation),
+        "requestId": fields.pop("requestId", None) or new_request_id(options.operation),
         "operation": options.operation,
         "account": {"endpoint": endpoint, "trainingKeySecret": secret},
     }
-    body.update(option_fields(options))
-    body.update({k: v for k, v in overrides.items() if v})
+    body.update(fields)
     return body
 
 
@@ -115,36 +127,65 @@ def body_from_file(path: Path, options: Options) -> dict[str, Any]:
     return body
 
 
-def bodies_from_csv(path: Path, options: Options) -> list[dict[str, Any]]:
-    """One body per CSV row (header: endpoint, trainingKeySecret, and optionally requestId, projectIds)."""
+def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and each row with its line number; a row with more or fewer fields is refused.
+
+    ``csv.DictReader`` would drop a row's extra fields (an unquoted second project id) and fill
+    missing ones with ``None``; messages name lines and columns, never a value.
+    """
+    rows: list[tuple[int, dict[str, str]]] = []
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            for fields in reader:
+                if not fields:  # a blank line
+                    continue
+                if len(fields) != len(header):
+                    raise CliError(
+                        f"{path} line {reader.line_num} has {len(fields)} fields, the header {len(header)}"
+                        " (quote a value that holds a comma)"
+                    )
+                rows.append((reader.line_num, dict(zip(header, fields, strict=True))))
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise CliError(f"{path} line {reader.line_num} is not valid CSV: {exc}") from None
+    return header, rows
+
+
+def bodies_from_csv(path: Path, options: Options) -> list[dict[str, Any]]:
+    """One body per CSV row (header: endpoint, trainingKeySecret, and optionally requestId, projectIds)."""
+    header, rows = _csv_rows(path)
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise CliError(f"{path} repeats the column {', '.join(repeated)}")
     if not rows:
         raise CliError(f"{path} has no rows")
-    columns = set(rows[0])
-    missing = [c for c in CSV_REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in CSV_REQUIRED_COLUMNS if c not in header]
     if missing:
         raise CliError(f"{path} needs the column(s) {', '.join(missing)}")
-    unknown = sorted(columns - set(CSV_REQUIRED_COLUMNS) - set(CSV_OPTIONAL_COLUMNS))
+    unknown = sorted(set(header) - set(CSV_REQUIRED_COLUMNS) - set(CSV_OPTIONAL_COLUMNS))
     if unknown:
         raise CliError(f"{path} has unknown column(s) {', '.join(unknown)}")
     if options.request_id:
         raise CliError("--request-id names one request; give ids in a requestId column instead")
+    option_fields(options)  # a bad option is refused once, not as if a row were wrong
     bodies = []
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         if not row["endpoint"] or not row["trainingKeySecret"]:
             raise CliError(f"{path} line {number}: endpoint and trainingKeySecret are required")
-        projects = (row.get("projectIds") or "").split()
-        bodies.append(
-            build_body(
+        try:
+            body = build_body(
                 options,
                 row["endpoint"].strip(),
                 row["trainingKeySecret"].strip(),
                 requestId=(row.get("requestId") or "").strip(),
-                projectIds=projects,
+                projectIds=(row.get("projectIds") or "").split(),
             )
-        )
+        except CliError as exc:
+            raise CliError(f"{path} line {number}: {exc}") from None
+        bodies.append(body)
     return bodies

@@ -140,3 +140,90 @@ def test_a_file_that_repeats_a_key_is_refused(tmp_path):
 def test_a_subject_key_given_twice_is_refused():
     with pytest.raises(CliError, match="--subject email"):
         build_body(Options("delete", subject=["email=a@x", "email=b@x"]), "https://a", "k")
+
+
+OTHER_PROJECT = "1f0e0d0c-0b0a-4908-8706-050403020100"
+CSV_HEADER = "endpoint,trainingKeySecret,requestId,projectIds\n"
+
+
+def _sheet(tmp_path, text: str):
+    path = tmp_path / "a.csv"
+    path.write_text(text)
+    return path
+
+
+def test_a_projects_column_that_contradicts_the_project_option_is_refused(tmp_path):
+    # -p says which projects the request is about; a row must not quietly widen or move that scope.
+    sheet = _sheet(
+        tmp_path,
+        CSV_HEADER
+        + f"https://a.cognitiveservices.azure.com,key-a,t-a,{PROJECT}\n"
+        + f"https://b.cognitiveservices.azure.com,key-b,t-b,{OTHER_PROJECT}\n",
+    )
+    with pytest.raises(CliError, match=r"line 3: .*projectIds.*-p/--project") as caught:
+        bodies_from_csv(sheet, Options("delete", project_ids=[PROJECT]))
+    assert "key-b" not in str(caught.value)
+
+
+def test_the_project_option_applies_to_rows_that_agree_or_name_none(tmp_path):
+    sheet = _sheet(
+        tmp_path,
+        CSV_HEADER
+        + f"https://a.cognitiveservices.azure.com,key-a,t-a,{PROJECT}\n"
+        + "https://b.cognitiveservices.azure.com,key-b,t-b,\n",
+    )
+    first, second = bodies_from_csv(sheet, Options("delete", project_ids=[PROJECT]))
+    assert first["projectIds"] == second["projectIds"] == [PROJECT]
+    assert (first["requestId"], second["requestId"]) == ("t-a", "t-b")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        # An unquoted second project id in a later row: its extra field would be dropped, and with it the id.
+        (
+            f"https://a.cognitiveservices.azure.com,key-a,t-a,{PROJECT}\n"
+            f"https://b.cognitiveservices.azure.com,key-b,t-b,{PROJECT},{OTHER_PROJECT}\n",
+            "line 3 has 5 fields, the header 4",
+        ),
+        # The same in the first row crashed with a TypeError.
+        (
+            f"https://a.cognitiveservices.azure.com,key-a,t-a,{PROJECT},{OTHER_PROJECT}\n",
+            "line 2 has 5 fields, the header 4",
+        ),
+        # A row short of a field is as likely a shifted one (here: requestId in the projectIds place).
+        (
+            f"https://a.cognitiveservices.azure.com,key-a,t-a,{PROJECT}\n"
+            "https://b.cognitiveservices.azure.com,key-b,t-b\n",
+            "line 3 has 3 fields, the header 4",
+        ),
+        (
+            "\nhttps://a.cognitiveservices.azure.com,key-a,t-a\n",
+            "line 3 has 3 fields, the header 4",
+        ),
+    ],
+)
+def test_a_ragged_row_is_refused_naming_its_line(tmp_path, rows, message):
+    sheet = _sheet(tmp_path, CSV_HEADER + rows)
+    with pytest.raises(CliError, match=message) as caught:
+        bodies_from_csv(sheet, Options("delete"))
+    assert "key-" not in str(caught.value)
+    assert PROJECT not in str(caught.value)
+
+
+def test_a_header_that_repeats_a_column_is_refused(tmp_path):
+    # csv.DictReader keeps the last of two equal columns: the first projectIds would be lost.
+    sheet = _sheet(
+        tmp_path,
+        "endpoint,trainingKeySecret,projectIds,projectIds\n"
+        f"https://a.cognitiveservices.azure.com,key-a,{PROJECT},{OTHER_PROJECT}\n",
+    )
+    with pytest.raises(CliError, match="repeats the column projectIds"):
+        bodies_from_csv(sheet, Options("delete"))
+
+
+def test_a_csv_that_is_not_utf8_is_refused(tmp_path):
+    sheet = tmp_path / "a.csv"
+    sheet.write_bytes(b"endpoint,trainingKeySecret\nhttps://a.cognitiveservices.azure.com,k\xe9y\n")
+    with pytest.raises(CliError, match="UTF-8"):
+        bodies_from_csv(sheet, Options("delete"))
