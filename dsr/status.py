@@ -499,7 +499,8 @@ def from_durable(stored: RequestInput, custom_status: object, phase: DurablePhas
     means the status file is still being written, so it shows as running), ``terminated`` (the caller
     marks it canceled) or ``failed`` (it crashed: failed, with no details for the customer).
     """
-    document = initial_document(stored["request"], parse_time(stored["receivedAt"]), "pending")
+    document = start_attempt(stored)  # a retry's earlier attempts and carried categories, before any progress
+    document["state"] = "pending"
     if isinstance(custom_status, dict) and custom_status:
         reported = cast(Progress, custom_status)
         document["state"] = reported["state"]

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from dsr import layout
+from dsr.attempts import retry_input
 from dsr.contract import DsrRequest, parse_request
-from dsr.status import finish, initial_document, progress, start_attempt
+from dsr.status import current_attempt, finish, from_durable, initial_document, progress, start_attempt
 from dsr.storage import put_json
 from dsr.times import format_time
 from dsr.wire import ApprovalSettings, RequestInput, StatusDocument
@@ -104,3 +105,20 @@ def test_a_start_that_has_not_claimed_its_attempt_yet_shows_running():
     }  # attempt 2: no ticket written yet
     view = asyncio.run(read_status(StuckClient(retry, None), "r1", records))
     assert view.running
+
+
+def test_a_retry_stopped_before_its_first_episode_keeps_its_earlier_attempts():
+    # Before: a retry canceled while Pending (no custom status yet) showed no attempts and its carried
+    # categories as pending, so the cancel marked them skipped and wrote its receipts as attempt 1.
+    request = parsed_request("delete", ["images", "tags"])
+    done = initial_document(request, datetime(2026, 1, 1, tzinfo=UTC), "running")
+    done["categories"]["images"]["state"] = "succeeded"
+    done["categories"]["tags"]["state"] = "failed"
+    done = finish(done, datetime(2026, 1, 1, 1, tzinfo=UTC))
+    stored: RequestInput = {"request": request, "receivedAt": "2026-01-01T00:00:00Z"}
+    retried = retry_input(stored, done, "2026-01-02T00:00:00Z")
+    seen = from_durable(retried, None, "terminated")
+    assert current_attempt(seen) == 2
+    assert seen["categories"]["images"]["state"] == "succeeded"  # carried, not run again
+    assert seen["categories"]["tags"]["state"] == "pending"
+    assert seen["state"] == "pending"
