@@ -17,8 +17,8 @@ import azure.durable_functions as df
 from dsr import layout
 from dsr.contract import INSTANCE_ID_PREFIX
 from dsr.record_store import RecordStore
-from dsr.storage import put_json
-from triggers.status_view import read_status
+from dsr.storage import ExportStore, put_json
+from triggers.settlement import read_settled_status
 
 FINISHED = [
     df.OrchestrationRuntimeStatus.Completed,
@@ -36,7 +36,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def purge_finished_histories(
-    client: df.DurableOrchestrationClient, records: RecordStore, cutoff: datetime
+    client: df.DurableOrchestrationClient, store: ExportStore, records: RecordStore, cutoff: datetime
 ) -> int:
     """Purge every request instance (and sub-orchestration) that ended before ``cutoff``; the count.
 
@@ -47,14 +47,16 @@ async def purge_finished_histories(
     """
     purged = 0
     for _ in range(MAX_LIST_ROUNDS):
-        purged_now = await _purge_page(client, records, cutoff)
+        purged_now = await _purge_page(client, store, records, cutoff)
         if not purged_now:
             break
         purged += purged_now
     return purged
 
 
-async def _purge_page(client: df.DurableOrchestrationClient, records: RecordStore, cutoff: datetime) -> int:
+async def _purge_page(
+    client: df.DurableOrchestrationClient, store: ExportStore, records: RecordStore, cutoff: datetime
+) -> int:
     statuses = await client.get_status_by(created_time_to=cutoff, runtime_status=FINISHED)
     purged = 0
     for status in statuses:
@@ -66,9 +68,10 @@ async def _purge_page(client: df.DurableOrchestrationClient, records: RecordStor
             continue
         if SUB_ORCHESTRATION_SEPARATOR not in instance_id:
             request_id = instance_id.removeprefix(INSTANCE_ID_PREFIX)
+            # A canceled one is kept with its receipts even where an earlier attempt left a document.
+            view = await read_settled_status(client, request_id, store, records)
             # Blob calls are synchronous: keep them off the event loop the HTTP triggers share.
             if not await asyncio.to_thread(records.exists, layout.status(request_id)):
-                view = await read_status(client, request_id, records)
                 await asyncio.to_thread(put_json, records, layout.status(request_id), view.document)
         await client.purge_instance_history(instance_id)
         purged += 1

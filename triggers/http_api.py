@@ -23,7 +23,7 @@ from triggers.approval import approve, authenticated_principal, parse_decision
 from triggers.request_control import cancel, retry
 from triggers.request_list import NOT_OURS, list_requests
 from triggers.responses import DOCUMENT_STATUS_CODES, error_response, json_response
-from triggers.status_view import read_status
+from triggers.settlement import read_settled_status
 from triggers.submission import admit, submit
 
 bp = df.Blueprint()
@@ -121,7 +121,7 @@ async def get_request(req: func.HttpRequest, client: df.DurableOrchestrationClie
     request_id = req.route_params.get("requestId", "")
     try:
         runtime = get_runtime()
-        view = await read_status(client, request_id, runtime.records)
+        view = await read_settled_status(client, request_id, runtime.store, runtime.records)
         document = view.document
         if view.running:  # counts of the categories still running, as far as their units have got
             document = with_progress_so_far(runtime.store, document)

@@ -11,19 +11,18 @@ import azure.durable_functions as df
 
 from dsr import layout, wire
 from dsr.attempts import retry_input
-from dsr.cancellation import canceled_document, termination_reason
-from dsr.chain import seal_request_receipts
+from dsr.cancellation import termination_reason
 from dsr.contract import instance_id_for
-from dsr.erasure import unfinished_plans, write_stopped_receipts
+from dsr.erasure import unfinished_plans
 from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.records import new_run_ticket
 from dsr.request_index import IN_PROGRESS, mark
-from dsr.status import current_attempt, with_status_file
 from dsr.storage import ExportStore, put_json
 from dsr.times import format_time
 from dsr.wire import RetryBlock
 from triggers.history import MAX_LIST_ROUNDS
+from triggers.settlement import settle_cancel
 from triggers.status_view import RUNNING_STATUSES, StatusView, read_status, stored_input
 
 CANCEL_WAIT_SECONDS = 20.0
@@ -106,19 +105,7 @@ async def cancel(
         ended = view.document["state"]
         raise RequestConflictError(request_id, f"the request ended ({ended}) before the cancel reached it")
     await _units_stopped(store, request_id)
-    write_stopped_receipts(
-        store,
-        request_id,
-        subject_scoped=view.document["request"]["subject"] is not None,
-        attempt=current_attempt(view.document),
-    )
-    receipts = store.list_files(layout.receipts_prefix(request_id))
-    document = canceled_document(view.document, view.document["cancellation"], receipts)
-    document = with_status_file(seal_request_receipts(document, records, store), layout.status(request_id))
-    # Written so the document outlives the Durable history, like a finished request's.
-    put_json(records, layout.status(request_id), document)
-    mark(records, request_id, document["operation"], document["state"], document["receivedAt"])
-    return StatusView(document, running=False)
+    return StatusView(settle_cancel(view.document, store, records), running=False)
 
 
 async def retry(client: df.DurableOrchestrationClient, request_id: str, records: RecordStore) -> RetryBlock:

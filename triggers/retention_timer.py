@@ -30,7 +30,7 @@ async def retention(timer: func.TimerRequest, client: df.DurableOrchestrationCli
     # Blob calls are synchronous: keep them off the event loop the HTTP triggers share.
     report = await asyncio.to_thread(purge_expired, exports, runtime.records, settings, now)
     cutoff = now - timedelta(hours=settings.history_purge_after_hours)
-    purged = await purge_finished_histories(client, runtime.records, cutoff)
+    purged = await purge_finished_histories(client, runtime.store, runtime.records, cutoff)
     log.info(
         "retention: %d export file(s), %d rejected item(s) deleted; %d request(s) expired; "
         "%d Durable instance(s) purged",

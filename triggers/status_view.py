@@ -39,6 +39,9 @@ def stored_input(status: df.DurableOrchestrationStatus) -> RequestInput:
 class StatusView:
     document: StatusDocument
     running: bool
+    unsettled_cancel: bool = False
+    """Terminated, but the canceled document with its receipts is not kept yet: the instance stopped
+    after its cancel had answered (:func:`triggers.settlement.settle_cancel` keeps it)."""
 
 
 async def read_status(
@@ -67,7 +70,8 @@ async def read_status(
         return StatusView(from_durable(stored, status.custom_status, "running"), running=True)
     if runtime_status == df.OrchestrationRuntimeStatus.Terminated:
         so_far = from_durable(stored, status.custom_status, "terminated")
-        return StatusView(_terminated(so_far, status.output, store), running=False)
+        document, kept = _terminated(so_far, status.output, store)
+        return StatusView(document, running=False, unsettled_cancel=not kept)
     return StatusView(from_durable(stored, status.custom_status, "failed"), running=False)
 
 
@@ -94,15 +98,17 @@ def _turned_away(stored: RequestInput, custom_status: object, store: ExportStore
     return recorded
 
 
-def _terminated(document: StatusDocument, output: Any, store: ExportStore) -> StatusDocument:
-    """A terminated request (canceled): the document its cancel wrote, or else its progress so far,
-    who canceled it and the receipts found beside the status document."""
+def _terminated(document: StatusDocument, output: Any, store: ExportStore) -> tuple[StatusDocument, bool]:
+    """A terminated request (canceled): the document its cancel kept, and True; or else its progress
+    so far, who canceled it and the receipts sealed beside the status document, and False."""
     written: StatusDocument | None
     try:
         written = get_json(store, layout.status(document["requestId"]))
     except StoredFileNotFoundError:
         written = None
+    # A canceled request is not retried, so a canceled document is this attempt's; any other one
+    # (an earlier attempt's) is not.
     if written is not None and written["state"] == "canceled":
-        return written
+        return written, True
     receipts = store.list_files(layout.receipts_prefix(document["requestId"]))
-    return canceled_document(document, cancellation_from(output), receipts)
+    return canceled_document(document, cancellation_from(output), receipts), False

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
+from tests.functional.fakes import MemoryStore
 from triggers.history import purge_finished_histories
 from triggers.request_control import _terminate_children
 
@@ -58,7 +59,7 @@ def test_one_purge_run_purges_every_finished_request_not_only_the_first_page():
     finished = [Instance(f"dsr-r{n}:images", df.OrchestrationRuntimeStatus.Completed) for n in range(250)]
     client = PagedClient(finished)
     cutoff = LONG_AGO + timedelta(days=1)
-    assert asyncio.run(purge_finished_histories(client, AllRecorded(), cutoff)) == 250  # type: ignore[arg-type]
+    assert asyncio.run(purge_finished_histories(client, MemoryStore(), AllRecorded(), cutoff)) == 250  # type: ignore[arg-type]
     assert client.instances == []
 
 

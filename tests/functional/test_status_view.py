@@ -115,7 +115,11 @@ def test_a_retry_stopped_before_its_first_episode_keeps_its_earlier_attempts():
     done["categories"]["images"]["state"] = "succeeded"
     done["categories"]["tags"]["state"] = "failed"
     done = finish(done, datetime(2026, 1, 1, 1, tzinfo=UTC))
-    stored: RequestInput = {"request": request, "receivedAt": "2026-01-01T00:00:00Z"}
+    stored: RequestInput = {
+        "request": request,
+        "receivedAt": "2026-01-01T00:00:00Z",
+        "approval": {"required": False},
+    }
     retried = retry_input(stored, done, "2026-01-02T00:00:00Z")
     seen = from_durable(retried, None, "terminated")
     assert current_attempt(seen) == 2
