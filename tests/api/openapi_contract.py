@@ -14,6 +14,7 @@ import jsonschema
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "triggers" / "openapi.json"
 _PARAM = re.compile(r"\{([^}:]+)(:[^}]*)?\}")
+_END_ANCHOR = re.compile(r"(?<!\\)\$")
 
 
 @lru_cache(maxsize=1)
@@ -41,15 +42,62 @@ def documented_routes() -> set[tuple[str, str]]:
 
 
 def _json_schema(node: Any) -> Any:
-    """Swagger 2.0 schema -> JSON Schema: ``x-nullable`` becomes a null alternative."""
+    """Swagger 2.0 schema -> JSON Schema: ``x-nullable`` becomes a null alternative, patterns are
+    read as ECMA 262 reads them."""
     if isinstance(node, list):
         return [_json_schema(n) for n in node]
     if not isinstance(node, dict):
         return node
     converted = {k: _json_schema(v) for k, v in node.items() if not k.startswith("x-")}
+    if isinstance(converted.get("pattern"), str):
+        converted["pattern"] = ecma_pattern(converted["pattern"])
     if node.get("x-nullable"):
         return {"anyOf": [converted, {"type": "null"}]}
     return converted
+
+
+def ecma_pattern(pattern: str) -> str:
+    """A document pattern as Python must read it to match what ECMA 262 (connectors) matches: there,
+    ``$`` is the end of the text; in Python it also matches before a final newline."""
+    return _END_ANCHOR.sub(r"\\Z", pattern)
+
+
+def definition_validator(name: str) -> jsonschema.Draft4Validator:
+    """A validator for ``#/definitions/<name>``, as a connector built from the document checks a body.
+
+    No format checker: ``format`` is a hint many clients ignore, so every rule must be a keyword.
+    """
+    definitions = _json_schema(document()["definitions"])
+    return jsonschema.Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": definitions})
+
+
+def document_accepts(name: str, body: Any) -> bool:
+    return definition_validator(name).is_valid(body)
+
+
+def operation(operation_id: str) -> dict[str, Any]:
+    for item in document()["paths"].values():
+        for op in item.values():
+            if op["operationId"] == operation_id:
+                return dict(op)
+    raise AssertionError(f"no operation {operation_id}")
+
+
+def query_accepts(operation_id: str, params: dict[str, str]) -> bool:
+    """Whether the query parameters fit the operation's declared ones (a whole number for an integer)."""
+    declared = {p["name"]: p for p in operation(operation_id)["parameters"] if p["in"] == "query"}
+    for name, raw in params.items():
+        if name not in declared:
+            return False
+        parameter = {k: v for k, v in declared[name].items() if k not in ("name", "in", "required")}
+        value: Any = raw
+        if parameter.get("type") == "integer":
+            if not re.fullmatch(r"-?[0-9]+", raw):
+                return False
+            value = int(raw)
+        if not jsonschema.Draft4Validator(_json_schema(parameter)).is_valid(value):
+            return False
+    return True
 
 
 def _template(path: str) -> str:
