@@ -15,7 +15,15 @@ from dsr.package.delivery import write_zip
 from dsr.package.manifest import Manifest
 from dsr.package.pages import CATEGORY_GUIDE, render
 from dsr.package.paging import PagedView
-from dsr.package.reading import optional_json, parts_under, records, relative, subject_of, unit_files
+from dsr.package.reading import (
+    optional_json,
+    parts_under,
+    projects_with_parts,
+    records,
+    relative,
+    subject_of,
+    unit_files,
+)
 from dsr.signed_links import without_query
 from dsr.storage import ExportStore, FileRef, get_json
 from dsr.times import format_time
@@ -69,18 +77,31 @@ def _subject(
 
 
 def _project_list(document: Mapping[str, Any], projects_doc: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Projects in scope with their names: the full records when exported, else the resolution's."""
-    if projects_doc:
-        return [{**p["project"], "counts": p.get("counts") or {}} for p in projects_doc]
-    if document.get("projects"):
-        return [{"id": p["id"], "name": p.get("name", ""), "counts": {}} for p in document["projects"]]
-    # A status document from before project names were recorded: the ids the image parts are under.
-    found = (
-        layout.project_of_image_file(document["requestId"], f["path"])
-        for f in unit_files(document, Category.IMAGES)
+    """Every project the package covers: the full records of projects.json, then the status document's
+    projects it does not name (with the resolution's names), then any project with image or
+    prediction parts that neither names (id only: the pages then show the id).
+
+    projects.json alone is not enough: a project deleted before the (retried) projects unit listed it,
+    or one whose images were exported before the projects unit ran, has parts in the package; without
+    its entry here, its records' originals, its pages and its coco.json would be left out.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for p in projects_doc:
+        found.setdefault(p["project"]["id"], {**p["project"], "counts": p.get("counts") or {}})
+    for p in document.get("projects") or []:
+        found.setdefault(p["id"], {"id": p["id"], "name": p.get("name", ""), "counts": {}})
+    request_id = document["requestId"]
+    parts = sorted(
+        set(projects_with_parts(unit_files(document, Category.IMAGES), request_id, layout.images_folder))
+        | set(
+            projects_with_parts(
+                unit_files(document, Category.PREDICTIONS), request_id, layout.predictions_folder
+            )
+        )
     )
-    ids = {pid for pid in found if pid is not None}
-    return [{"id": pid, "name": "", "counts": {}} for pid in sorted(ids)]
+    for pid in parts:
+        found.setdefault(pid, {"id": pid, "name": "", "counts": {}})
+    return list(found.values())
 
 
 def _iterations(

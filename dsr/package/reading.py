@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from dsr import layout
@@ -51,6 +51,22 @@ def parts_under(files: Iterable[dict[str, Any]], folder: str) -> list[str]:
     return sorted(
         f["path"] for f in files if f["path"].endswith(".ndjson") and layout.folder_of(f["path"]) == folder
     )
+
+
+def projects_with_parts(
+    files: Iterable[dict[str, Any]], request_id: str, folder_of_project: Callable[[str, str], str]
+) -> list[str]:
+    """The projects with NDJSON parts among ``files``: those whose part sits directly in
+    ``folder_of_project(request_id, project)`` (``layout.images_folder`` or ``predictions_folder``)."""
+    found: dict[str, None] = {}
+    for f in files:
+        if not f["path"].endswith(".ndjson"):
+            continue
+        folder = layout.folder_of(f["path"])
+        pid = posixpath.basename(folder)
+        if pid and folder_of_project(request_id, pid) == folder:
+            found[pid] = None
+    return list(found)
 
 
 def relative(from_file: str, target: str) -> str:

@@ -3,8 +3,12 @@ and the erasure certificate (a dry run's marked as a preview)."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from datetime import UTC, datetime
+
+import pytest
 
 from dsr.package.export_package import write_export_package
 from dsr.package.pages import IMAGES_PER_PAGE
@@ -114,3 +118,88 @@ def test_certificate_and_preview():
         facts = json.loads(store.get_bytes(certificate.json.path))
         assert facts["categories"][0]["units"][0]["targeted"] == 2
         assert "ids" not in json.dumps(facts["categories"])  # counts here; the ids stay in the unit files
+
+
+# A project projects.json does not name. _project_list used to take projects.json alone when it
+# existed, while every unit file went into the manifest: a project deleted before the (retried)
+# projects unit listed it, or listed after the concurrent images unit exported its images, kept its
+# NDJSON parts in manifest.json and the zip, but lost the originals its records point at, its pages
+# and its coco.json. The package now covers projects.json, the status document's projects, and every
+# project with image or prediction parts.
+GONE = "22222222-2222-4222-8222-222222222222"
+
+
+def _document_without_gone_in_projects_json(store: MemoryStore, gone_in_status: bool) -> dict:
+    root = "req-1/export"
+    image = store.put_bytes(f"{root}/images/{GONE}/img-1.png", b"\x89PNG\r\n\x1a\nxx", "image/png")
+    images = put_ndjson(
+        store,
+        f"{root}/images/{GONE}/images-0000000.ndjson",
+        [
+            {
+                "id": "img-1",
+                "tags": [{"tagId": "t-1", "tagName": "cat"}],
+                "exportedFile": image.path,
+                "exportedFileBytes": image.size,
+                "exportedFileSha256": image.sha256,
+            }
+        ],
+    )
+    stored = store.put_bytes(f"{root}/predictions/{GONE}/pred-1.png", b"\x89PNG\r\n\x1a\nyy", "image/png")
+    predictions = put_ndjson(
+        store,
+        f"{root}/predictions/{GONE}/predictions.ndjson",
+        [
+            {
+                "id": "pred-1",
+                "predictions": [],
+                "exportedFile": stored.path,
+                "exportedFileBytes": stored.size,
+                "exportedFileSha256": stored.sha256,
+            }
+        ],
+    )
+    tags = put_json(store, f"{root}/tags.json", {})
+    listed = [{"project": {"id": PID, "name": "kept", "created": "2025-05-05T00:00:00Z"}, "counts": {}}]
+    projects = put_json(store, f"{root}/projects.json", listed)
+    document = finished_export("req-1", {"id": PID, "name": "kept"}, tags, [images], 1)
+    if gone_in_status:
+        document["projects"].append({"id": GONE, "name": "gone project"})
+    document["request"]["categories"] += ["projects", "predictions"]
+    document["categories"]["projects"] = {"state": "succeeded", "counts": {}, "files": [projects.to_json()]}
+    document["categories"]["predictions"] = {
+        "state": "succeeded",
+        "counts": {"predictions": 1},
+        "files": [predictions.to_json()],
+    }
+    return document
+
+
+@pytest.mark.parametrize("gone_in_status", [True, False], ids=["in-status-document", "only-in-parts"])
+def test_a_project_projects_json_does_not_name_keeps_its_originals_pages_and_coco(gone_in_status: bool):
+    store = MemoryStore()
+    document = _document_without_gone_in_projects_json(store, gone_in_status)
+    package = write_export_package(store, store, document, NOW, zip=True)
+    paths = [f["path"] for f in json.loads(store.get_bytes(package.manifest.path))["files"]]
+    assert len(paths) == len(set(paths))
+    assert {
+        f"images/{GONE}/images-0000000.ndjson",
+        f"images/{GONE}/img-1.png",
+        f"images/{GONE}/coco.json",
+        f"pages/{GONE}/images-0001.html",
+        f"predictions/{GONE}/predictions.ndjson",
+        f"predictions/{GONE}/pred-1.png",
+        f"pages/{GONE}/predictions-0001.html",
+    } <= set(paths)
+    assert package.zip is not None
+    with zipfile.ZipFile(io.BytesIO(store.get_bytes(package.zip.path))) as archive:
+        assert f"images/{GONE}/img-1.png" in archive.namelist()
+    coco = json.loads(store.get_bytes(f"req-1/export/images/{GONE}/coco.json"))
+    assert [i["file_name"] for i in coco["images"]] == ["img-1.png"]
+    assert [c["name"] for c in coco["categories"]] == ["cat"]
+    index = store.get_bytes(package.index.path).decode()
+    assert index.count(f'id="project-{PID}"') == index.count(f'id="project-{GONE}"') == 1
+    assert "2025-05-05T00:00:00Z" in index  # projects.json's full record still wins for the project it names
+    page = store.get_bytes(f"req-1/export/pages/{GONE}/images-0001.html").decode()
+    assert ("gone project" in page) is gone_in_status  # the status document's name where it is known
+    assert coco["info"]["cv_project_name"] == ("gone project" if gone_in_status else "")
