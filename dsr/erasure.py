@@ -146,8 +146,8 @@ def _sent_deletes(unit: Unit, state: JournalState) -> tuple[list[str], list[str]
     deleted: list[str] = []
     gone: list[str] = []
     for record in state.steps:
-        if record.index >= len(state.plan["steps"]) or record.checkpoint:
-            continue  # the closing entry, or a step a stop (time budget, cancel) left unsent
+        if record.index >= len(state.plan["steps"]) or record.checkpoint or record.refused_by is not None:
+            continue  # the closing entry, a step a stop (time budget, cancel) left unsent, a refused one
         step = state.plan["steps"][record.index]
         if step["operation"] == delete_operation:
             (gone if record.outcome == "gone" else deleted).extend(step["ids"])
@@ -240,11 +240,15 @@ def _finished(job: Job, unit: Unit, runtime: Runtime) -> UnitResult | None:
     verified again writes a receipt of its own (:func:`_write_receipt`).
     """
     receipt = _latest_receipt(job, unit, runtime)
-    if receipt is None or receipt.document["verification"] is None:  # stopped short, or a dry run: run it
-        return None
-    if _verifies_again(job, receipt):
+    if receipt is None or _stopped_short(receipt) or _verifies_again(job, receipt):
         return None
     return _receipt_result(unit, receipt.document, receipt.ref)
+
+
+def _stopped_short(receipt: _StoredReceipt) -> bool:
+    """Whether a receipt was written before its unit verified (a cancel stopped it): run the unit.
+    A dry run's receipt has no verification either, but it is complete: a dry run verifies nothing."""
+    return receipt.document["verification"] is None and not receipt.document.get("dryRun")
 
 
 def _write_receipt(
@@ -352,7 +356,7 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
         sent = 0
         while (index := state.next_index) < len(steps):
             entered = bool(state.steps) and state.steps[-1].index == index
-            resent = entered and not state.steps[-1].checkpoint
+            resent = entered and state.unanswered is not None  # not a checkpoint, not refused
             # A step sent before without an answer is finished first: its ids may be half-deleted,
             # and only its outcome tells the receipt which. Durable cannot stop a running activity.
             # A cancel is looked for before the time budget: a unit that paused now would not be
@@ -369,11 +373,11 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
             if not entered:
                 journal.begin_step(state, index)
             elif not resent:
-                journal.confirm_checkpoint(state)
+                journal.confirm_sending(state)
             try:
                 outcome = spec.run_step(steps[index])
             except PermanentError as exc:
-                return _refused(job, unit, runtime, state, exc, resent=resent)
+                return _refused(job, unit, runtime, journal, state, exc, resent=resent)
             record = state.steps[-1]
             # Our own unconfirmed step found done already: the earlier attempt of this unit did it.
             record.outcome = "done" if resent and outcome == "gone" else outcome
@@ -399,14 +403,25 @@ def _run_journaled(job: Job, unit: Unit, runtime: Runtime, spec: DeleteSpec) -> 
 
 
 def _refused(
-    job: Job, unit: Unit, runtime: Runtime, state: JournalState, exc: PermanentError, *, resent: bool
+    job: Job,
+    unit: Unit,
+    runtime: Runtime,
+    journal: DeleteJournal,
+    state: JournalState,
+    exc: PermanentError,
+    *,
+    resent: bool,
 ) -> UnitResult:
     """The unit failed: the service refused a step (a 4xx answer, so that step did nothing).
 
     The steps before it did delete, so the unit writes a receipt of them (beside its own receipt
     path, see :func:`dsr.layout.partial_receipt`) and fails with it; its journal still ends at the
     refused step, which a retry sends again before it completes the unit and writes its own receipt.
+    The refusal goes to the journal first: a retry then sends the step as new (not as its own
+    unconfirmed step, whose 404 would count as deleted), and a cancel before that retry knows this
+    receipt covers the unit, even after a crash before it was written.
     """
+    journal.refuse_step(state, job_attempt(job))
     refused = state.steps[-1].index
     total = len(state.plan["steps"])
     note = f"failed at step {refused + 1} of {total} ({type(exc).__name__}): the steps before it are listed"
@@ -414,7 +429,9 @@ def _refused(
         note += f"; step {refused + 1} was sent once before without an answer, so its ids may be gone too"
     plan: Plan = {**state.plan, "note": " ".join(filter(None, [state.plan["note"], note]))}
     so_far = JournalState(plan, state.steps[:-1])
-    path = layout.partial_receipt(job["requestId"], unit["category"], unit["projectId"], refused)
+    path = layout.partial_receipt(
+        job["requestId"], unit["category"], unit["projectId"], refused, job_attempt(job)
+    )
     result = _finish(job, unit, _receipt(job, unit, so_far, None), runtime, path)
     result["state"], result["note"], result["verified"] = "failed", f"{type(exc).__name__}: {exc}", None
     return result
@@ -793,23 +810,19 @@ def write_stopped_receipts(
     one from its journal (:func:`dsr.layout.stopped_receipt`): what it confirmed deleted, and apart
     (``unconfirmed``) the ids of a step it sent without hearing the answer.
 
-    A unit the service refused at its last step already has the receipt of what came before it
-    (:func:`dsr.layout.partial_receipt`), and gets none here.
+    A unit whose journal still ends at a step the service refused, not sent since, already has the
+    receipt of what came before it (:func:`dsr.layout.partial_receipt`), and gets none here; one that
+    sent the refused step again (a retry) and was cut short gets one, with that step ``unconfirmed``.
     """
     writer = _Writer(request_id, False, subject_scoped, attempt)  # a dry run journals nothing
     refs = []
     written, units = _without_receipt(store, request_id)
     for unit, root in units:
         state = DeleteJournal(store, root).load()
-        if state is None:
+        if state is None or _refusal_receipted(request_id, unit, state, written):
             continue
         steps = state.plan["steps"]
         sent = state.unanswered
-        if (
-            sent
-            and layout.partial_receipt(request_id, unit["category"], unit["projectId"], sent.index) in written
-        ):
-            continue
         document = _receipt_document(
             writer, unit, replace(state, steps=state.steps[:-1]) if sent else state, None
         )
@@ -820,3 +833,16 @@ def write_stopped_receipts(
         path = layout.stopped_receipt(request_id, unit["category"], unit["projectId"])
         refs.append(put_json(store, path, document))
     return refs
+
+
+def _refusal_receipted(request_id: str, unit: Unit, state: JournalState, written: set[str]) -> bool:
+    """Whether the unit's journal ends at a refused step (not sent since) whose ``to-step`` receipt,
+    by the attempt the service refused, was written: it lists what the unit deleted. The journal
+    records the refusal first, so a crash before that receipt leaves it to the cancel."""
+    last = state.steps[-1] if state.steps else None
+    if last is None or last.refused_by is None:
+        return False
+    path = layout.partial_receipt(
+        request_id, unit["category"], unit["projectId"], last.index, last.refused_by
+    )
+    return path in written

@@ -12,12 +12,15 @@ Layout under ``<requestId>/journal/<category>/<scope>/`` (see :mod:`dsr.layout`)
                         whose ids are the next run of the targets names that run, ``"targeted":
                         [start, end]``, instead of repeating them (one copy of each id to decode)
     step-000000.json    written just before step 0 is sent; carries the outcome and calls of the
-    step-000001.json    step before it, so each step costs one small write
+    step-000001.json    step before it, so each step costs one small write; rewritten when the service
+                        refuses its step (``refusedBy``) and when a refused or checkpointed step is sent
     verify.json         when verification began (its deadline survives restarts), by which attempt
 
 Only the last step whose entry exists can be unconfirmed; a resumed unit sends it again. Every delete
 the API offers is safe to repeat (deleting a deleted image is a no-op; a deleted tag, iteration or
 project answers 404), and a repeat of *our own* unconfirmed step counts as deleted by this request.
+A step the service refused (a 4xx) did nothing: sending it again is not a repeat, and a 404 then
+means someone else deleted it.
 """
 
 from __future__ import annotations
@@ -67,9 +70,13 @@ class StepRecord:
     """None while unconfirmed: the entry was written but the unit stopped before the next one."""
     calls: list[CallEntry] = field(default_factory=list)
     resent: bool = False
-    """True when a resumed unit sent this step again because its outcome was unconfirmed."""
+    """True when a resumed unit sent this step again because its outcome was unconfirmed (kept in the
+    next entry as ``previousResent``, so ``journal.resentSteps`` survives every later resume)."""
     checkpoint: bool = False
     """True when the entry was written as the unit stopped at its time budget: not sent yet."""
+    refused_by: int | None = None
+    """The attempt whose call of this step the service refused (a 4xx: the step did nothing), until the
+    step is sent again; that attempt's ``to-step`` receipt lists the steps before it."""
 
 
 @dataclass
@@ -93,12 +100,14 @@ class JournalState:
     @property
     def unanswered(self) -> StepRecord | None:
         """The last step, if it was sent and its answer never recorded (a crash, or a unit still
-        sending it); not a checkpoint (written, not sent) nor the closing entry."""
+        sending it); not a checkpoint (written, not sent), a refused step (answered: it did nothing)
+        nor the closing entry."""
         last = self.steps[-1] if self.steps else None
         if (
             last is None
             or last.outcome is not None
             or last.checkpoint
+            or last.refused_by is not None
             or last.index >= len(self.plan["steps"])
         ):
             return None
@@ -130,7 +139,8 @@ class DeleteJournal:
             if state.steps:
                 state.steps[-1].outcome = entry["previousOutcome"]
                 state.steps[-1].calls = entry["previousCalls"]
-            state.steps.append(StepRecord(entry["index"], checkpoint=bool(entry.get("checkpoint"))))
+                state.steps[-1].resent = bool(entry.get("previousResent"))  # absent in older journals
+            state.steps.append(_record_of(entry))
         try:
             verification = get_json(self._store, layout.journal_verification(self._root))
         except StoredFileNotFoundError:
@@ -153,21 +163,31 @@ class DeleteJournal:
         state.steps.append(StepRecord(index, checkpoint=checkpoint))
         self._write_last(state)
 
-    def confirm_checkpoint(self, state: JournalState) -> None:
-        """Before sending a step whose entry is a checkpoint, record that it is being sent now, so a
-        crash during it makes the next attempt treat it as this unit's own unconfirmed step."""
+    def confirm_sending(self, state: JournalState) -> None:
+        """Before sending a step whose entry is a checkpoint or a refusal, record that it is being sent
+        now, so a crash during it makes the next attempt treat it as this unit's own unconfirmed step."""
         state.steps[-1].checkpoint = False
+        state.steps[-1].refused_by = None
+        self._write_last(state)
+
+    def refuse_step(self, state: JournalState, attempt: int) -> None:
+        """Record that the service refused the last step in ``attempt``: it did nothing, so whoever
+        sends it next sends it for the first time, and a cancel finds that attempt's receipt of it."""
+        state.steps[-1].refused_by = attempt
         self._write_last(state)
 
     def _write_last(self, state: JournalState) -> None:
         record = state.steps[-1]
         previous = state.steps[-2] if len(state.steps) > 1 else None
-        entry = {
+        entry: dict[str, Any] = {
             "index": record.index,
             "previousOutcome": None if previous is None else previous.outcome,
             "previousCalls": [] if previous is None else previous.calls,
+            "previousResent": previous is not None and previous.resent,
             "checkpoint": record.checkpoint,
         }
+        if record.refused_by is not None:
+            entry["refusedBy"] = record.refused_by
         put_json(self._store, layout.journal_step(self._root, record.index), entry)
 
     def save_verification(self, state: JournalState, now: float) -> None:
@@ -183,6 +203,16 @@ class DeleteJournal:
                 "attempt": state.verify_attempt,
             },
         )
+
+
+def _record_of(entry: dict[str, Any]) -> StepRecord:
+    """A step entry's own record; its outcome, calls and resending arrive with the next entry."""
+    refused_by = entry.get("refusedBy")
+    return StepRecord(
+        entry["index"],
+        checkpoint=bool(entry.get("checkpoint")),
+        refused_by=None if refused_by is None else int(refused_by),
+    )
 
 
 def _stored_steps(plan: Plan) -> list[dict[str, Any]]:

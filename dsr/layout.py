@@ -31,7 +31,9 @@ Records container (kept; WORM in Azure)::
     <requestId>/status.json                         the finished status document
     <requestId>/request/approval.json               the approver's decision
     <requestId>/runs/<attempt>.json                 which start of an attempt runs it (its ticket)
-    <requestId>/receipts/<unit>/<scope>.json        one receipt per delete unit
+    <requestId>/receipts/<unit>/<scope>.json        one receipt per delete unit; beside it, those of
+        <scope>.to-step-NNNNNN[.attempt-NN].json, <scope>.attempt-NN.json, <scope>.at-cancel.json
+                                                    a refused step, a verification again, a cancel
     <requestId>/receipts/receipt.json, receipt.html the erasure certificate
     chains/<chainId>/head.json                      the head of an account's receipt chain
 
@@ -363,15 +365,21 @@ def receipt(request_id: str, unit: str, project_id: str | None) -> str:
     return _join(receipts_folder(request_id), unit, f"{unit_scope(project_id)}.json")
 
 
-def partial_receipt(request_id: str, unit: str, project_id: str | None, failed_step: int) -> str:
-    """The receipt of a delete unit that failed at ``failed_step``: the steps before it.
+def partial_receipt(
+    request_id: str, unit: str, project_id: str | None, failed_step: int, attempt: int = 1
+) -> str:
+    """The receipt of a delete unit that ``attempt`` saw fail at ``failed_step``: the steps before it.
 
     Not the unit's own receipt path: a retry completes the unit and writes that one, and the chain
-    keeps a sealed receipt per path, so the two must not share one.
+    keeps a sealed receipt per path, so the two must not share one. For the same reason a later
+    attempt refused at the same step names itself (``.attempt-NN``): the first attempt's receipt stays
+    as it was sealed, and each attempt's status document points at the receipt it wrote. The first
+    attempt's name has no suffix, as it had before attempts were named.
     """
-    return _join(
-        receipts_folder(request_id), unit, f"{unit_scope(project_id)}.to-step-{failed_step:06d}.json"
-    )
+    stem = f"{unit_scope(project_id)}.to-step-{failed_step:06d}"
+    if attempt > 1:
+        stem += f".attempt-{attempt:02d}"
+    return _join(receipts_folder(request_id), unit, f"{stem}.json")
 
 
 def attempt_receipt(request_id: str, unit: str, project_id: str | None, attempt: int) -> str:

@@ -131,3 +131,16 @@ def test_a_journal_plan_names_its_unit():
         assert layout.unit_of_plan("r-1", plan) == (unit, project)
     assert layout.unit_of_plan("r-1", "r-1/journal/images/p/step-000001.json") is None
     assert layout.unit_of_plan("r-1", "r-2/journal/images/p/plan.json") is None
+
+
+def test_a_to_step_receipt_names_the_attempt_after_the_first():
+    # Before: every attempt refused at the same step wrote the same name, overwriting the receipt the
+    # first attempt had sealed. The first attempt's name is unchanged, so earlier receipts stay valid.
+    rid, pid = "r-1", "0f4c3d2e-1b2a-4c3d-8e9f-001122334455"
+    first = layout.partial_receipt(rid, "images", pid, 1)
+    assert first == f"r-1/receipts/images/{pid}.to-step-000001.json"
+    assert layout.partial_receipt(rid, "images", pid, 1, 1) == first
+    again = layout.partial_receipt(rid, "images", pid, 1, 2)
+    assert again == f"r-1/receipts/images/{pid}.to-step-000001.attempt-02.json"
+    assert layout.unit_of_receipt(rid, again) == "images"
+    assert again not in {layout.receipt(rid, "images", pid), layout.attempt_receipt(rid, "images", pid, 2)}

@@ -13,6 +13,7 @@ from dsr.erasure import receipt_path, run_delete_unit
 from dsr.storage import get_json
 from tests.functional.conftest import World, unit
 from tests.functional.fakes import CrashingStore, SimulatedCrash
+from tests.functional.test_erasure_journal import attempt_of
 
 PHASE_ORDER = ("images", "predictions", "tags", "iterations", "projects")
 
@@ -144,3 +145,22 @@ def test_a_finished_unit_run_again_answers_its_receipt_and_calls_nothing(world: 
     assert again["verified"] is True
     assert again["counts"]["imagesDeleted"] == first["deleted"]["count"] + first["alreadyGone"]["count"]
     assert again["files"][0]["path"] == path
+
+
+def test_a_dry_run_unit_with_a_receipt_calls_nothing_when_run_again(world: World):
+    # Before: a dry run's receipt has no verification, which read as "stopped short": a retry of its
+    # category planned again (GetIterations, GetImages, ...) and rewrote the receipt the chain had sealed.
+    pid = sorted(world.account.projects)[0]
+    job, images = world.job("delete", dry_run=True), unit("images", pid)
+    first = run_delete_unit(job, images, world.runtime())
+    path = receipt_path(job, images)
+    written = world.store.get_bytes(path)
+    world.account.controls.counters.clear()
+    again = run_delete_unit(attempt_of(job, 2), images, world.runtime())
+    assert _served(world) == 0
+    assert again["counts"]["apiCalls"] == 0
+    assert world.store.get_bytes(path) == written
+    assert (again["files"], again["counts"]["imagesTargeted"]) == (
+        first["files"],
+        first["counts"]["imagesTargeted"],
+    )

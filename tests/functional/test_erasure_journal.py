@@ -536,3 +536,32 @@ def _run_to_the_end(job: Job, images, world: World):
         if result["next"] is None:
             return result
     raise AssertionError("the unit did not finish")
+
+
+def test_resent_steps_survive_a_pause_after_the_resend(world: World):
+    # Before: StepRecord.resent lived in memory only, so a unit that resent a step and then paused at
+    # its time budget wrote a receipt saying resentSteps 0.
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    dying = world.runtime()
+    _install(world, dying, CrashingClient, operation="DeleteImages", crash_at=2, after_send=True)
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, dying)  # step 1 sent, its answer lost
+    finished = _run_to_the_end(job, images, world)  # resends step 1, then pauses before each next one
+    assert finished["verified"] is True
+    receipt = get_json(world.store, receipt_path(job, images))
+    assert receipt["journal"] == {"steps": 4, "resentSteps": 1}
+    assert receipt["deleted"]["count"] == IMAGES
+
+
+def test_step_entries_written_before_resending_was_kept_still_resume(world: World):
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    assert run_delete_unit(job, images, world.runtime(unit_time_budget_seconds=0.0))["next"] == RESUME_CURSOR
+    for path in [p for p in world.store.files if "/step-" in p]:
+        entry = get_json(world.store, path)
+        del entry["previousResent"]  # as older versions wrote it
+        world.store.put_bytes(path, json.dumps(entry).encode(), "application/json")
+    finished = _run_to_the_end(job, images, world)
+    assert finished["verified"] is True
+    assert get_json(world.store, receipt_path(job, images))["journal"] == {"steps": 4, "resentSteps": 0}
