@@ -438,12 +438,17 @@ def _refused(
 
 
 def _canceled(job: Job, runtime: Runtime) -> bool:
-    """Whether an operator canceled the request (one small read, before each step)."""
+    """Whether an operator canceled this attempt of the request (one small read, before each step).
+
+    A marker names the attempt it canceled: one whose termination did not take (the attempt ended
+    first) must not stop the retry that follows. One without it (written before markers named it)
+    stops any attempt."""
     try:
-        runtime.store.get_bytes(layout.cancel_marker(job["requestId"]))
+        marker = json.loads(runtime.store.get_bytes(layout.cancel_marker(job["requestId"])))
     except StoredFileNotFoundError:
         return False
-    return True
+    attempt = marker.get("attempt") if isinstance(marker, dict) else None
+    return attempt is None or attempt == job_attempt(job)
 
 
 def _verify(

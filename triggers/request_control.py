@@ -18,6 +18,7 @@ from dsr.errors import RequestConflictError
 from dsr.record_store import RecordStore
 from dsr.records import new_run_ticket
 from dsr.request_index import IN_PROGRESS, mark
+from dsr.status import current_attempt
 from dsr.storage import ExportStore, put_json
 from dsr.times import format_time
 from dsr.wire import RetryBlock
@@ -97,7 +98,8 @@ async def cancel(
     if stopping or status.runtime_status == df.OrchestrationRuntimeStatus.Terminated:
         # Only once the termination took: a request that ended first may be retried, and its units
         # must not find a stale cancel. Durable cannot stop a running activity; the marker does.
-        put_json(store, layout.cancel_marker(request_id), {"at": format_time(datetime.now(UTC))})
+        marker = {"at": format_time(datetime.now(UTC)), "attempt": current_attempt(view.document)}
+        put_json(store, layout.cancel_marker(request_id), marker)
     if stopping:
         return await read_status(client, request_id, records)
     view = await read_status(client, request_id, records)

@@ -565,3 +565,25 @@ def test_step_entries_written_before_resending_was_kept_still_resume(world: Worl
     finished = _run_to_the_end(job, images, world)
     assert finished["verified"] is True
     assert get_json(world.store, receipt_path(job, images))["journal"] == {"steps": 4, "resentSteps": 0}
+
+
+def test_a_cancel_that_did_not_take_does_not_stop_the_retry_that_follows(world: World):
+    # Before: a cancel that answered before the termination took left its marker; the request then
+    # finished (it was not canceled), and every delete unit of its retry found the marker and deleted
+    # nothing, on every attempt.
+    pid = _big_project(world)
+    job, images = attempt_of(world.job("delete"), 2), unit("images", pid)
+    stale = {"at": "2026-01-01T00:00:00Z", "attempt": 1}
+    world.store.put_bytes(cancel_marker(job["requestId"]), json.dumps(stale).encode(), "application/json")
+    result = run_delete_unit(job, images, world.runtime())
+    assert result["state"] == "succeeded"
+    assert world.account.projects[pid].images == {}
+
+
+def test_a_cancel_of_the_attempt_running_stops_its_units(world: World):
+    pid = _big_project(world)
+    job, images = attempt_of(world.job("delete"), 2), unit("images", pid)
+    current = {"at": "2026-01-01T00:00:00Z", "attempt": 2}
+    world.store.put_bytes(cancel_marker(job["requestId"]), json.dumps(current).encode(), "application/json")
+    assert run_delete_unit(job, images, world.runtime())["state"] == "failed"
+    assert len(world.account.projects[pid].images) == IMAGES
