@@ -17,7 +17,7 @@ from dsr.accounts import resolve_account as resolve
 from dsr.callbacks import notify
 from dsr.chain import seal_request_receipts
 from dsr.contract import DsrRequest
-from dsr.erasure import run_delete_unit
+from dsr.erasure import run_delete_unit, write_failed_receipt
 from dsr.errors import PermanentError
 from dsr.export import run_export_unit
 from dsr.progress import record_progress
@@ -34,6 +34,7 @@ from dsr.wire import (
     CallbackOutcome,
     ClaimRunInput,
     ClaimRunResult,
+    FailedUnitInput,
     NotifyCallbackInput,
     Resolution,
     RunUnitInput,
@@ -101,6 +102,17 @@ def run_unit(payload: RunUnitInput) -> UnitResult:
         record_progress(runtime.store, job, payload["soFar"], result)
     log.info(
         "request %s: %s %s (%s)", job["requestId"], unit["category"], result["state"], result["counts"] or "-"
+    )
+    return result
+
+
+@bp.activity_trigger(input_name="payload", activity=wire.WRITE_FAILED_RECEIPT)
+def write_unit_failure(payload: FailedUnitInput) -> UnitResult:
+    """A delete unit out of retries: its failed result, with a receipt of what its journal shows."""
+    job, unit = payload["job"], payload["unit"]
+    result = write_failed_receipt(job, unit, get_runtime(), payload["error"])
+    log.warning(
+        "request %s: %s gave up, %d receipt(s)", job["requestId"], unit["category"], len(result["files"])
     )
     return result
 

@@ -784,6 +784,10 @@ STOPPED_UNIT_NOTE = (
     "written by the cancel from this unit's journal: the unit was not running when the request was "
     "canceled (paused at its time budget, or cut short by a crash), so it could not write its own"
 )
+FAILED_UNIT_NOTE = (
+    "written from this unit's journal after its last retry failed; what it confirmed deleted is listed, "
+    "the ids of a step sent without an answer under unconfirmed; a retry of the category completes it"
+)
 
 
 def _without_receipt(store: ExportStore, request_id: str) -> tuple[set[str], list[tuple[Unit, str]]]:
@@ -826,18 +830,44 @@ def write_stopped_receipts(
         state = DeleteJournal(store, root).load()
         if state is None or _refusal_receipted(request_id, unit, state, written):
             continue
-        steps = state.plan["steps"]
-        sent = state.unanswered
-        document = _receipt_document(
-            writer, unit, replace(state, steps=state.steps[:-1]) if sent else state, None
-        )
-        step = steps[sent.index] if sent else None
-        unconfirmed = step["ids"] if step and step["operation"] == _delete_operation(unit) else []
-        document["unconfirmed"] = {"count": len(unconfirmed), "ids": unconfirmed}
-        document["note"] = " ".join(filter(None, [state.plan["note"], STOPPED_UNIT_NOTE]))
+        document = _journal_receipt(writer, unit, state, STOPPED_UNIT_NOTE)
         path = layout.stopped_receipt(request_id, unit["category"], unit["projectId"])
         refs.append(put_json(store, path, document))
     return refs
+
+
+def _journal_receipt(writer: _Writer, unit: Unit, state: JournalState, note: str) -> dict[str, Any]:
+    """The receipt of a unit that stopped without writing its own, from its journal: what it confirmed
+    deleted, and apart (``unconfirmed``) the ids of a step it sent without hearing the answer."""
+    sent = state.unanswered
+    document = _receipt_document(
+        writer, unit, replace(state, steps=state.steps[:-1]) if sent else state, None
+    )
+    step = state.plan["steps"][sent.index] if sent else None
+    unconfirmed = step["ids"] if step and step["operation"] == _delete_operation(unit) else []
+    document["unconfirmed"] = {"count": len(unconfirmed), "ids": unconfirmed}
+    document["note"] = " ".join(filter(None, [state.plan["note"], note]))
+    return document
+
+
+def write_failed_receipt(job: Job, unit: Unit, runtime: Runtime, error: str) -> UnitResult:
+    """The failed result of a delete unit whose activity ran out of retries, with a receipt of what
+    its journal shows it deleted (:func:`dsr.layout.failed_receipt`); none if it had not planned.
+
+    A refused step (4xx) writes its receipt itself (:func:`_refused`); this is for the failures that
+    raise instead: transient errors to the last retry, a host lost each time. A retry of the category
+    resumes the unit from the same journal and writes the unit's own receipt.
+    """
+    result = empty_result(unit, "failed", error)
+    root = layout.journal_root(job["requestId"], unit["category"], layout.unit_scope(unit["projectId"]))
+    state = DeleteJournal(runtime.store, root).load()
+    if state is None or job["dryRun"]:
+        return result
+    writer = _Writer(job["requestId"], False, job["subject"] is not None, job_attempt(job))
+    document = _journal_receipt(writer, unit, state, f"gave up on the unit ({error}): {FAILED_UNIT_NOTE}")
+    path = layout.failed_receipt(job["requestId"], unit["category"], unit["projectId"], job_attempt(job))
+    written = _receipt_result(unit, document, put_json(runtime.store, path, document))
+    return {**written, "state": "failed", "note": error, "verified": None}
 
 
 def _refusal_receipted(request_id: str, unit: Unit, state: JournalState, written: set[str]) -> bool:

@@ -32,8 +32,9 @@ Records container (kept; WORM in Azure)::
     <requestId>/request/approval.json               the approver's decision
     <requestId>/runs/<attempt>.json                 which start of an attempt runs it (its ticket)
     <requestId>/receipts/<unit>/<scope>.json        one receipt per delete unit; beside it, those of
-        <scope>.to-step-NNNNNN[.attempt-NN].json, <scope>.attempt-NN.json, <scope>.at-cancel.json
-                                                    a refused step, a verification again, a cancel
+        <scope>.to-step-NNNNNN[.attempt-NN].json, <scope>.attempt-NN.json, <scope>.at-cancel.json,
+        <scope>.failed-attempt-NN.json              a refused step, a verification again, a cancel,
+                                                    an attempt out of retries
     <requestId>/receipts/receipt.json, receipt.html the erasure certificate
     chains/<chainId>/head.json                      the head of an account's receipt chain
 
@@ -393,6 +394,14 @@ def stopped_receipt(request_id: str, unit: str, project_id: str | None) -> str:
     own (paused at its time budget, or cut short by a crash); beside the unit's own receipt path, which
     the unit may still write if its activity runs once more after the cancel."""
     return _join(receipts_folder(request_id), unit, f"{unit_scope(project_id)}.at-cancel.json")
+
+
+def failed_receipt(request_id: str, unit: str, project_id: str | None, attempt: int) -> str:
+    """The receipt written from the journal of a delete unit that ``attempt`` gave up on (its activity
+    out of retries): what it deleted before. Beside its own receipt path, which a retry writes."""
+    return _join(
+        receipts_folder(request_id), unit, f"{unit_scope(project_id)}.failed-attempt-{attempt:02d}.json"
+    )
 
 
 def unit_of_receipt(request_id: str, path: str) -> str:

@@ -24,6 +24,7 @@ CLAIM_RUN = "claim_run"
 RESOLVE_ACCOUNT = "resolve_account"
 RUN_UNIT = "run_unit"
 WRITE_STATUS = "write_status"
+WRITE_FAILED_RECEIPT = "write_failed_receipt"
 NOTIFY_CALLBACK = "notify_callback"
 
 APPROVAL_EVENT = "approval"
@@ -231,6 +232,14 @@ class RunUnitInput(TypedDict):
     """Set for the units of one project each: the counts of the unit's earlier calls (a paged unit's;
     none for a unit called once). The activity then records how far the unit has got
     (:func:`dsr.progress.record_progress`) for status polls while the category runs."""
+
+
+class FailedUnitInput(TypedDict):
+    """A delete unit whose ``run_unit`` ran out of retries: ``error`` says why."""
+
+    job: Job
+    unit: Unit
+    error: str
 
 
 class NotifyCallbackInput(TypedDict):

@@ -30,6 +30,7 @@ from dsr.wire import (
     CategoryInput,
     ClaimRunInput,
     ClaimRunResult,
+    FailedUnitInput,
     NotifyCallbackInput,
     PagedUnitInput,
     RequestInput,
@@ -228,6 +229,16 @@ def dsr_paged_unit(context: df.DurableOrchestrationContext) -> Orchestration:
         result = yield context.call_activity_with_retry(wire.RUN_UNIT, ACTIVITY_RETRY, unit_input)
     except Exception as exc:  # out of retries: what the earlier generations did still counts
         result = empty_result(unit, "failed", _error_text(exc))
+        if job["operation"] == "delete":  # what it deleted before it gave up gets a receipt
+            failure: FailedUnitInput = {"job": job, "unit": unit, "error": _error_text(exc)}
+            try:
+                result = yield context.call_activity_with_retry(
+                    wire.WRITE_FAILED_RECEIPT, ACTIVITY_RETRY, failure
+                )
+            except Exception as unwritten:  # a retry of the category resumes it from the journal
+                unwritten_text = _error_text(unwritten)
+                note = f"{result['note']}; the receipt of what it deleted was not written: {unwritten_text}"
+                result = {**result, "note": note}
     combined = combine_results(payload.get("combined"), result)
     if result["state"] == "failed" or result["next"] is None:
         return {**combined, "next": None}

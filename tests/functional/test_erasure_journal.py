@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from dsr import layout
 from dsr.customvision import ClientOptions, ForbiddenError, TrainingClient
 from dsr.erasure import (
     RESUME_CURSOR,
@@ -16,6 +17,7 @@ from dsr.erasure import (
     receipt_path,
     run_delete_unit,
     unfinished_plans,
+    write_failed_receipt,
     write_stopped_receipts,
 )
 from dsr.layout import cancel_marker
@@ -587,3 +589,39 @@ def test_a_cancel_of_the_attempt_running_stops_its_units(world: World):
     world.store.put_bytes(cancel_marker(job["requestId"]), json.dumps(current).encode(), "application/json")
     assert run_delete_unit(job, images, world.runtime())["state"] == "failed"
     assert len(world.account.projects[pid].images) == IMAGES
+
+
+def test_a_unit_out_of_retries_gets_a_receipt_of_what_its_journal_shows(world: World):
+    # Before: a delete unit whose last retry failed (503s, a host lost mid-batch) after deleting
+    # batches ended with no receipt at all: those deletions were in no record.
+    pid = _big_project(world)
+    job, images = world.job("delete"), unit("images", pid)
+    dying = world.runtime()
+    _install(world, dying, CrashingClient, operation="DeleteImages", crash_at=3, after_send=True)
+    with pytest.raises(SimulatedCrash):
+        run_delete_unit(job, images, dying)  # two batches answered, the third sent, its answer lost
+    result = write_failed_receipt(job, images, world.runtime(), "TransientError: 503")
+    assert result["state"] == "failed"
+    assert result["note"] == "TransientError: 503"
+    assert result["verified"] is None
+    (file,) = result["files"]
+    assert file["path"] == layout.failed_receipt(job["requestId"], "images", pid, 1)
+    receipt = get_json(world.store, file["path"])
+    assert receipt["deleted"]["count"] == 2 * 256
+    assert receipt["unconfirmed"]["count"] == 256
+    assert receipt["verification"] is None
+    assert "TransientError: 503" in receipt["note"]
+    assert item_counts(result) == {"imagesTargeted": IMAGES, "imagesDeleted": 2 * 256}
+    # The retry of its category completes the unit (its journal: all of it) under its own receipt;
+    # this one stays as it was sealed.
+    while run_delete_unit(attempt_of(job, 2), images, world.runtime())["next"] is not None:
+        pass
+    assert get_json(world.store, receipt_path(job, images))["deleted"]["count"] == IMAGES
+    assert get_json(world.store, file["path"]) == receipt
+
+
+def test_a_unit_out_of_retries_before_it_planned_gets_no_receipt(world: World):
+    pid = sorted(world.account.projects)[0]
+    result = write_failed_receipt(world.job("delete"), unit("tags", pid), world.runtime(), "TransientError")
+    assert result["state"] == "failed"
+    assert result["files"] == []

@@ -551,3 +551,38 @@ def test_an_export_retry_runs_for_the_projects_found_now_only():
     (tags,) = context.named("orchestrator", wire.DSR_CATEGORY)
     assert tags.input["job"]["projectIds"] == ["p1"]
     assert document["projects"] == RESOLVED["projects"]
+
+
+def test_a_delete_unit_out_of_retries_gets_the_receipt_of_what_its_journal_shows_it_deleted():
+    # Before: a delete unit that kept meeting 503s after deleting some batches ended failed with no
+    # receipt at all; a refused one (4xx) had one.
+    unit = {"category": "images", "projectId": "p1", "cursor": None}
+    context = FakeContext({"job": job("delete"), "unit": unit})
+    written = unit_result("images", "p1", state="failed", note="written from the journal")
+    written["files"] = [
+        {"path": "r1/receipts/images/p1.failed-attempt-01.json", "bytes": 1, "sha256": "1" * 64}
+    ]
+
+    def respond(call: Call) -> Any:
+        if call.name == wire.RUN_UNIT:
+            raise RuntimeError("Activity function 'run_unit' failed:  TransientError: 503 \n trace")
+        return written
+
+    result = drive(PAGED_UNIT, context, respond)
+    (failure,) = context.named("activity", wire.WRITE_FAILED_RECEIPT)
+    assert failure.input["unit"] == unit
+    assert failure.input["error"] == "Activity function 'run_unit' failed: TransientError: 503"
+    assert result["state"] == "failed"
+    assert result["files"] == written["files"]
+    assert result["next"] is None
+
+
+def test_an_export_unit_out_of_retries_writes_no_receipt():
+    unit = {"category": "images", "projectId": "p1", "cursor": None}
+    context = FakeContext({"job": job(), "unit": unit})
+
+    def respond(call: Call) -> Any:
+        raise RuntimeError("Activity function 'run_unit' failed:  TransientError: 503 \n trace")
+
+    assert drive(PAGED_UNIT, context, respond)["state"] == "failed"
+    assert not context.named("activity", wire.WRITE_FAILED_RECEIPT)
