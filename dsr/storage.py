@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypedDict
 
 import requests
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
 from requests.adapters import HTTPAdapter
@@ -255,6 +262,31 @@ class BlobExportStore:
     def create_bytes(self, path: str, data: bytes, content_type: str) -> FileRef:
         # overwrite=False sends If-None-Match: *, so the service decides the race, not this process.
         return self._upload(path, data, content_type, overwrite=False)
+
+    def put_bytes_if_match(self, path: str, data: bytes, content_type: str, etag: str) -> FileRef:
+        """Replace ``path`` only if it is still the version whose ETag is ``etag`` (as
+        :meth:`dsr.record_store.RecordStore.read` hands it out), in one conditional request (If-Match):
+        of writers holding the same ETag, one wins. The sha256 is kept as :meth:`put_bytes` keeps it.
+
+        Raises :class:`StoredFileExistsError` when ``path`` has changed since, or is gone.
+        """
+        self._ensure_container()
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            self._container.upload_blob(
+                path,
+                data,
+                overwrite=True,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+                metadata={SHA256_METADATA_KEY: digest},
+                content_settings=ContentSettings(content_type=content_type),
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise StoredFileExistsError(path) from exc
+        except AzureError as exc:
+            raise StorageUnavailableError(f"could not write {path!r}") from exc
+        return FileRef(path, len(data), digest, content_type)
 
     def _upload(
         self,

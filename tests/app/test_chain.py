@@ -190,3 +190,198 @@ def test_sealing_holds_one_receipt_at_a_time(export_store, records, endpoint):
     one = _traced_peak_of_sealing(export_store, records, endpoint, 1)
     four = _traced_peak_of_sealing(export_store, records, endpoint, 4)
     assert four < 1.6 * one, f"peak {four} bytes sealing four receipts, {one} sealing one"
+
+
+class HookedRecords(RecordStore):
+    """A records store that runs ``before_swap`` once, just before the next compare-and-swap of a chain
+    head, and ``before_write`` once, just before the next write of a sealed copy: another sealer's
+    whole run fits in there, as it can between two requests of a real one."""
+
+    before_swap: Any = None
+    before_write: Any = None
+
+    def replace(self, path: str, data: bytes, etag: str | None) -> None:
+        if path.startswith("chains/"):
+            hook, self.before_swap = self.before_swap, None
+            if hook:
+                hook()
+        super().replace(path, data, etag)
+
+    def _copy_written(self) -> None:
+        hook, self.before_write = self.before_write, None
+        if hook:
+            hook()
+
+    def put_bytes(self, path: str, data: bytes, content_type: str, *, metadata: Any = None) -> Any:
+        self._copy_written()
+        return super().put_bytes(path, data, content_type, metadata=metadata)
+
+    def put_stream(self, path: str, chunks: Any, content_type: str, *, block_size: int = 4 << 20) -> Any:
+        self._copy_written()
+        return super().put_stream(path, chunks, content_type, block_size=block_size)
+
+    def create_bytes(self, path: str, data: bytes, content_type: str) -> Any:
+        self._copy_written()
+        return super().create_bytes(path, data, content_type)
+
+    def put_bytes_if_match(self, path: str, data: bytes, content_type: str, etag: str) -> Any:
+        self._copy_written()
+        return super().put_bytes_if_match(path, data, content_type, etag)
+
+
+class HostKilled(BaseException):
+    """Where the sealer's host dies: nothing after it runs (a BaseException, as nothing survives kill -9)."""
+
+
+@pytest.fixture
+def hooked(storage_connection: str) -> HookedRecords:
+    return HookedRecords.from_connection(storage_connection, f"test-records-{uuid.uuid4().hex[:12]}")
+
+
+def _sequences(records: RecordStore, paths: list[str]) -> list[int]:
+    return [get_json(records, path)["chain"]["sequence"] for path in paths]
+
+
+def test_a_second_sealer_between_the_copies_and_the_head_swap_leaves_one_link_each(
+    export_store, hooked, endpoint
+):
+    # Two cancels of one request, or a cancel and the request's own write_status: the second seals
+    # the same receipts after the first wrote its copies and before it moved the head.
+    paths = write_receipts(export_store, "req-twice", 2)
+    second: list[Any] = []
+    hooked.before_swap = lambda: second.extend(seal_receipts(hooked, export_store, endpoint, paths))
+    first = seal_receipts(hooked, export_store, endpoint, paths)
+    report = verify_chain(hooked, endpoint)
+    assert report.ok, report.to_json()
+    assert report.length == 2
+    assert first == second
+    assert _sequences(hooked, paths) == [1, 2]
+    assert [hashlib.sha256(hooked.get_bytes(p)).hexdigest() for p in paths] == [r.sha256 for r in first]
+
+
+def test_a_sealer_that_read_the_head_before_another_sealed_the_same_receipts_links_nothing_again(
+    export_store, hooked, endpoint
+):
+    seal_receipts(hooked, export_store, endpoint, write_receipts(export_store, "req-before", 1))
+    paths = write_receipts(export_store, "req-late", 2)
+    second: list[Any] = []
+    # The other sealer runs start to end after this one read the head, before it writes a copy.
+    hooked.before_write = lambda: second.extend(seal_receipts(hooked, export_store, endpoint, paths))
+    first = seal_receipts(hooked, export_store, endpoint, paths)
+    report = verify_chain(hooked, endpoint)
+    assert report.ok, report.to_json()
+    assert report.length == 3
+    assert first == second
+    assert _sequences(hooked, paths) == [2, 3]
+
+
+def test_concurrent_sealers_of_the_same_receipts_leave_one_link_each(export_store, records, endpoint):
+    same = write_receipts(export_store, "req-same", 3)
+    others = [write_receipts(export_store, f"req-other-{n}", 2) for n in range(2)]
+    jobs = [same] * 4 + others
+    start = threading.Barrier(len(jobs))
+    results: list[tuple[list[str], list[Any]]] = []
+    errors: list[BaseException] = []
+
+    def seal(paths: list[str]) -> None:
+        try:
+            start.wait()
+            results.append((paths, seal_receipts(records, export_store, endpoint, paths)))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=seal, args=(paths,)) for paths in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    report = verify_chain(records, endpoint)
+    assert report.ok, report.to_json()
+    assert report.length == report.verified == 3 + 2 * 2
+    assert sorted(_sequences(records, same + others[0] + others[1])) == list(range(1, 8))
+    sealed_same = [refs for paths, refs in results if paths is same]
+    assert len(sealed_same) == 4
+    assert all(refs == sealed_same[0] for refs in sealed_same)
+    for ref in sealed_same[0]:
+        assert hashlib.sha256(records.get_bytes(ref.path)).hexdigest() == ref.sha256
+
+
+def test_concurrent_sealers_of_overlapping_receipts_in_different_orders_form_one_chain(
+    export_store, records, endpoint
+):
+    # A cancel's document and write_status's may list a request's receipts differently.
+    paths = write_receipts(export_store, "req-overlap", 4)
+    jobs = [paths, paths[::-1], paths[1:3], [paths[3], paths[0]], paths[2:], [paths[1]]]
+    start = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def seal(subset: list[str]) -> None:
+        try:
+            start.wait()
+            seal_receipts(records, export_store, endpoint, subset)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=seal, args=(subset,)) for subset in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    report = verify_chain(records, endpoint)
+    assert report.ok, report.to_json()
+    assert report.length == 4
+    assert sorted(_sequences(records, paths)) == [1, 2, 3, 4]
+
+
+def _crash(*_: Any) -> None:
+    raise HostKilled
+
+
+def test_copies_of_a_sealer_that_died_before_the_head_swap_are_linked_by_the_next(
+    export_store, hooked, endpoint
+):
+    paths = write_receipts(export_store, "req-died", 2)
+    hooked.before_swap = _crash
+    with pytest.raises(HostKilled):
+        seal_receipts(hooked, export_store, endpoint, paths)
+    left = [hooked.read(p) for p in paths]
+    assert all(left)
+    assert hooked.read(head_path(endpoint)) is None
+    again = seal_receipts(hooked, export_store, endpoint, paths)  # the retried activity
+    report = verify_chain(hooked, endpoint)
+    assert report.ok, report.to_json()
+    assert report.length == 2
+    assert [r.sha256 for r in again] == [hashlib.sha256(v.data).hexdigest() for v in left if v]
+
+
+def test_copies_of_a_sealer_that_died_are_replaced_once_the_chain_moved_past_them(
+    export_store, hooked, endpoint
+):
+    paths = write_receipts(export_store, "req-died-early", 2)
+    hooked.before_swap = _crash
+    with pytest.raises(HostKilled):
+        seal_receipts(hooked, export_store, endpoint, paths)
+    seal_receipts(hooked, export_store, endpoint, write_receipts(export_store, "req-meanwhile", 3))
+    again = seal_receipts(hooked, export_store, endpoint, paths)
+    report = verify_chain(hooked, endpoint)
+    assert report.ok, report.to_json()
+    assert report.length == 5
+    assert _sequences(hooked, paths) == [4, 5]
+    assert [hashlib.sha256(hooked.get_bytes(p)).hexdigest() for p in paths] == [r.sha256 for r in again]
+
+
+def test_a_sealer_of_fewer_receipts_links_the_copies_of_one_that_died_sealing_more(
+    export_store, hooked, endpoint
+):
+    paths = write_receipts(export_store, "req-more", 3)
+    hooked.before_swap = _crash
+    with pytest.raises(HostKilled):
+        seal_receipts(hooked, export_store, endpoint, paths)
+    seal_receipts(hooked, export_store, endpoint, [paths[2]])
+    seal_receipts(hooked, export_store, endpoint, paths)
+    report = verify_chain(hooked, endpoint)
+    assert report.ok, report.to_json()
+    assert report.length == 3
+    assert sorted(_sequences(hooked, paths)) == [1, 2, 3]

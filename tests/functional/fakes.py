@@ -32,6 +32,16 @@ class MemoryStore:
             self.files[path] = (data, content_type)
         return FileRef(path, len(data), hashlib.sha256(data).hexdigest(), content_type)
 
+    def put_bytes_if_match(self, path: str, data: bytes, content_type: str, etag: str) -> FileRef:
+        """``BlobExportStore.put_bytes_if_match``; a file's ETag here is the sha256 of its content."""
+        with self._lock:
+            current = self.files.get(path)
+            if current is None or hashlib.sha256(current[0]).hexdigest() != etag:
+                raise StoredFileExistsError(path)
+            self.files[path] = (data, content_type)
+            self.metadata[path] = {}
+        return FileRef(path, len(data), hashlib.sha256(data).hexdigest(), content_type)
+
     def put_stream(
         self, path: str, chunks: Iterable[bytes], content_type: str, *, block_size: int = BLOCK_SIZE
     ) -> FileRef:
