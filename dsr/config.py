@@ -36,29 +36,48 @@ DEFAULT_HISTORY_PURGE_AFTER_HOURS = 24.0
 """Durable history of a finished request is purged this long after it ended; status.json stays."""
 RETENTION_SCHEDULE_SETTING = "DSR_RETENTION_SCHEDULE"
 """App setting holding the retention timer's NCRONTAB schedule (the trigger binds its ``%name%``)."""
+FUNCTION_TIMEOUT_SECONDS = 600.0
+"""host.json's ``functionTimeout`` (10 min): the host stops an invocation that runs longer."""
 DEFAULT_UNIT_TIME_BUDGET_SECONDS = 240.0
 """How long one delete activity call works before it hands back a cursor: far enough below host.json's
 ``functionTimeout`` (10 min) that one last call (at most the client's retry budget) still fits."""
+MAX_UNIT_TIME_BUDGET_SECONDS = 420.0
+"""The longest budget that still fits: a unit checks it before each step, so a call can run the budget
+and then one more step, a Training API call retried for up to ``DSR_CV_MAX_RETRY_SECONDS`` (120 s by
+default) and then stalled for ``DSR_CV_TIMEOUT_SECONDS`` (30): 420 + 150 leaves 30 s of the 600 for
+the journal and receipt writes around it."""
 DEFAULT_DELIVERY_LINK_MINUTES = 60.0
 """A zip's read-only link is short-lived: long enough to download, not to be passed around."""
 MAX_DELIVERY_LINK_MINUTES = 7 * 24 * 60.0  # a user delegation key is valid for at most 7 days
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    """Setting ``name`` as a boolean; unset or empty: ``default``."""
+    """Setting ``name`` as a boolean, ``true`` or ``false`` in any case; unset or empty: ``default``.
+
+    Nothing else (yes, on, 1): a value that means something else to whoever set it stops the app.
+    """
     value = env.get(name)
     if value is None or value == "":
         return default
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
+    lowered = value.lower()
+    if lowered == "true":
         return True
-    if lowered in {"0", "false", "no", "off"}:
+    if lowered == "false":
         return False
     raise ConfigurationError(f"setting {name} must be true or false")
 
 
-def _number(env: Mapping[str, str], name: str, *, default: float, minimum: float = 0.0) -> float:
-    """Setting ``name`` as a number of at least ``minimum``; unset or empty: ``default``."""
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    *,
+    default: float,
+    minimum: float = 0.0,
+    positive: bool = False,
+    maximum: float = math.inf,
+) -> float:
+    """Setting ``name`` as a number of at least ``minimum`` (more than 0 if ``positive``) and at most
+    ``maximum``; unset or empty: ``default``."""
     value = env.get(name)
     if value is None or value == "":
         return default
@@ -68,8 +87,12 @@ def _number(env: Mapping[str, str], name: str, *, default: float, minimum: float
         raise ConfigurationError(f"setting {name} must be a number") from exc
     if not math.isfinite(number):  # float() reads "nan" and "inf"; NaN passes every range check
         raise ConfigurationError(f"setting {name} must be a finite number")
+    if positive and number <= 0:
+        raise ConfigurationError(f"setting {name} must be more than 0")
     if number < minimum:
-        raise ConfigurationError(f"setting {name} must be at least {minimum}")
+        raise ConfigurationError(f"setting {name} must be at least {minimum:g}")
+    if number > maximum:
+        raise ConfigurationError(f"setting {name} must be at most {maximum:g}")
     return number
 
 
@@ -154,36 +177,42 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # x-ms-client-principal-* headers the platform's (it strips any a caller sends).
         app_service_authentication=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
         approval_timeout_hours=_number(
-            env, "DSR_APPROVAL_TIMEOUT_HOURS", default=DEFAULT_APPROVAL_TIMEOUT_HOURS
+            env, "DSR_APPROVAL_TIMEOUT_HOURS", default=DEFAULT_APPROVAL_TIMEOUT_HOURS, positive=True
         ),
         delete_verify_timeout_seconds=_number(
             env, "DSR_DELETE_VERIFY_TIMEOUT_SECONDS", default=DEFAULT_DELETE_VERIFY_TIMEOUT_SECONDS
         ),
         records_connection=env.get("DSR_RECORDS_CONNECTION") or storage,
         records_container=env.get("DSR_RECORDS_CONTAINER") or DEFAULT_RECORDS_CONTAINER,
+        # Periods that mean nothing at 0 (an export deleted as it is written, a history purged before
+        # a retry could use it). infra/ gives them whole days or hours from 1; fractions are for tests.
         export_retention_days=_number(
-            env, "DSR_EXPORT_RETENTION_DAYS", default=DEFAULT_EXPORT_RETENTION_DAYS
+            env, "DSR_EXPORT_RETENTION_DAYS", default=DEFAULT_EXPORT_RETENTION_DAYS, positive=True
         ),
         rejected_retention_days=_number(
-            env, "DSR_REJECTED_RETENTION_DAYS", default=DEFAULT_REJECTED_RETENTION_DAYS
+            env, "DSR_REJECTED_RETENTION_DAYS", default=DEFAULT_REJECTED_RETENTION_DAYS, positive=True
         ),
         history_purge_after_hours=_number(
-            env, "DSR_HISTORY_PURGE_AFTER_HOURS", default=DEFAULT_HISTORY_PURGE_AFTER_HOURS
+            env, "DSR_HISTORY_PURGE_AFTER_HOURS", default=DEFAULT_HISTORY_PURGE_AFTER_HOURS, positive=True
         ),
         unit_time_budget_seconds=_number(
-            env, "DSR_UNIT_TIME_BUDGET_SECONDS", default=DEFAULT_UNIT_TIME_BUDGET_SECONDS
+            env,
+            "DSR_UNIT_TIME_BUDGET_SECONDS",
+            default=DEFAULT_UNIT_TIME_BUDGET_SECONDS,
+            maximum=MAX_UNIT_TIME_BUDGET_SECONDS,
         ),
         delivery_link_minutes=_delivery_minutes(env),
     )
 
 
 def _delivery_minutes(env: Mapping[str, str]) -> float:
-    minutes = _number(env, "DSR_DELIVERY_LINK_MINUTES", default=DEFAULT_DELIVERY_LINK_MINUTES, minimum=1.0)
-    if minutes > MAX_DELIVERY_LINK_MINUTES:
-        raise ConfigurationError(
-            f"setting DSR_DELIVERY_LINK_MINUTES must be at most {MAX_DELIVERY_LINK_MINUTES:g}"
-        )
-    return minutes
+    return _number(
+        env,
+        "DSR_DELIVERY_LINK_MINUTES",
+        default=DEFAULT_DELIVERY_LINK_MINUTES,
+        minimum=1.0,
+        maximum=MAX_DELIVERY_LINK_MINUTES,
+    )
 
 
 @lru_cache(maxsize=1)

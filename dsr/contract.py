@@ -22,6 +22,7 @@ from dsr.customvision import MIN_RATE_LIMIT_PER_SECOND, canonical_origin, metada
 from dsr.errors import EndpointNotAllowedError, InvalidRequestError
 from dsr.layout import SHARED_FOLDERS
 from dsr.times import format_time
+from dsr.untrusted_json import is_plain_text
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SECRET_NAME_PATTERN = re.compile(r"[0-9A-Za-z-]{1,127}")  # Key Vault secret name rules
@@ -188,6 +189,17 @@ class _Extension(_Strict):
     months: int = Field(ge=1, le=MAX_EXTENSION_MONTHS)
     reason: str = Field(min_length=1, max_length=MAX_EXTENSION_REASON_LENGTH)
 
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        # Told to the data subject and shown in the status document: the rule of an approval's comment
+        # and a cancel's reason (triggers/approval.py), so it cannot read as something else than sent.
+        if not is_plain_text(value, lines=True) or not value.strip():
+            raise ValueError(
+                "must be printable text (line breaks allowed, no other control or bidi character), not blank"
+            )
+        return value
+
 
 class _Request(_Strict):
     requestId: str | None = None
@@ -251,6 +263,8 @@ def _first_error(exc: ValidationError) -> InvalidRequestError:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown field"
+    elif str(error["type"]).startswith("uuid_"):  # pydantic's would quote a character of the input
+        message = "must be a UUID string (8-4-4-4-12 hexadecimal digits)"
     elif error["type"] == "missing":
         message = "is required"
     elif error["type"] == "json_invalid":

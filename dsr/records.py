@@ -154,17 +154,59 @@ def redacted_item(item: Any) -> Any:
     return _shape(item, _kept)
 
 
-def _shape(value: dict[Any, Any], keep: Callable[[str, Any], Any]) -> dict[str, Any]:
-    """``value`` with each key that is a field name kept (others numbered) and each value from ``keep``."""
-    shaped: dict[str, Any] = {}
+def redacted_field(item: Any, field: str | None) -> str | None:
+    """The JSON path of a refused field as the record of ``item`` may keep it, beside ``redacted_item``.
+
+    A refusal names the key it refused, and a key that is not a field name may be data (an e-mail
+    address): each such key of the path is named as :func:`redacted_item` names it in the item
+    (``<redacted key N>``), so the record still says which part was refused. List positions and field
+    names are kept. A part of the path the item does not hold (a required field left out) is kept only
+    if it is field names; otherwise it, and anything in a raw message (bytes), is ``<redacted>``.
+    """
+    if field is None:
+        return None
+    return ".".join(_path_names(item, field) if isinstance(item, (dict, list)) else _absent_names(field))
+
+
+def _path_names(value: Any, path: str) -> list[str]:
+    """``path`` (keys and list positions joined by dots, keys may hold dots) walked through ``value``."""
+    if isinstance(value, dict):
+        # The longest key first: "a.b" is the key "a.b" when the item has it, not "a" then "b".
+        for key, name in sorted(_key_names(value), key=lambda pair: -len(pair[0])):
+            if path == key:
+                return [name]
+            if path.startswith(f"{key}."):
+                return [name, *_path_names(value[key], path[len(key) + 1 :])]
+    elif isinstance(value, list):
+        index, _, rest = path.partition(".")
+        if index.isascii() and index.isdigit() and int(index) < len(value) and str(int(index)) == index:
+            return [index, *(_path_names(value[int(index)], rest) if rest else [])]
+    return _absent_names(path)
+
+
+def _absent_names(path: str) -> list[str]:
+    parts = path.split(".")
+    return parts if all(_KEPT_KEY.fullmatch(part) for part in parts) else [REDACTED]
+
+
+def _key_names(value: dict[Any, Any]) -> list[tuple[str, str]]:
+    """Each key of ``value`` with the name a record gives it: itself if a field name, else numbered."""
+    names: list[tuple[str, str]] = []
     hidden = 0
-    for key, part in value.items():
+    for key in value:
         name = str(key)
         if not _KEPT_KEY.fullmatch(name):
             hidden += 1
             name = f"<redacted key {hidden}>"
-        shaped[name] = keep(str(key), part)
-    return shaped
+        names.append((str(key), name))
+    return names
+
+
+def _shape(value: dict[Any, Any], keep: Callable[[str, Any], Any]) -> dict[str, Any]:
+    """``value`` with each key that is a field name kept (others numbered) and each value from ``keep``."""
+    return {
+        name: keep(key, part) for (key, name), part in zip(_key_names(value), value.values(), strict=True)
+    }
 
 
 def _kept(key: str, value: Any) -> Any:

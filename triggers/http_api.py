@@ -173,9 +173,14 @@ async def cancel_request(req: func.HttpRequest, client: df.DurableOrchestrationC
 @bp.route(route="requests/{requestId}/retry", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def retry_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """``POST /api/requests/{id}/retry``: run the failed (or unverified) categories again; 202 + Location."""
+    """``POST /api/requests/{id}/retry``: run the failed (or unverified) categories again; 202 + Location.
+
+    No body: a retry runs every failed category, so a body asking for less (``{"categories": [...]}``)
+    is refused (400 naming its first field) rather than ignored. An empty body, or ``{}``, is none.
+    """
     request_id = req.route_params.get("requestId", "")
     try:
+        _json_object(req, set(), optional=True)
         attempt = await retry(client, request_id, get_runtime().records)
     except Exception as exc:
         return error_response(exc)

@@ -5,7 +5,8 @@ One request per message, or ``{"requests": [...]}``.
 A message that fails validation (including one too large, too deeply nested or not JSON at all) is
 recorded in the export container under ``intake/rejected/`` with the reason, and then completed:
 retrying cannot fix it, and it must not be lost. The record keeps the item's shape and ids but not its
-subject values or callback URL (see :func:`dsr.records.redacted_item`). Transient failures
+subject values or callback URL (see :func:`dsr.records.redacted_item`), and names the refused field
+as the item's record names it (an unknown key that may be data as ``<redacted key N>``). Transient failures
 raise, so the Functions host retries the message (five attempts, then ``dsr-requests-poison``).
 """
 
@@ -21,7 +22,7 @@ import azure.functions as func
 from dsr import layout
 from dsr.config import REQUEST_QUEUE_SETTING, get_settings
 from dsr.errors import InvalidRequestError, PermanentError
-from dsr.records import redacted_item
+from dsr.records import redacted_field, redacted_item
 from dsr.runtime import get_runtime
 from dsr.storage import put_json
 from dsr.untrusted_json import parse_untrusted
@@ -47,12 +48,21 @@ def _requests_in(body: bytes) -> list[Any]:
 
 
 def _reject(message: func.QueueMessage, index: int | None, error: Exception, item: Any) -> None:
-    """Record a refused item under ``intake/rejected/`` without its personal data or secrets."""
+    """Record a refused item under ``intake/rejected/`` without its personal data or secrets.
+
+    A refusal names the field it refused, and an unknown field's name may be data (an e-mail address):
+    the field is named as the redacted item names it (see :func:`dsr.records.redacted_field`), in the
+    reason too. The other refusals name only what the item keeps (a valid endpoint's host, a request id).
+    """
+    field = redacted_field(item, getattr(error, "field", None))
+    reason = f"{type(error).__name__}: {error}"
+    if isinstance(error, InvalidRequestError):  # its text is "<field>: <message>"; messages hold no values
+        reason = f"{type(error).__name__}: {field}: {error.message}"
     record = {
         "messageId": message.id,
         "index": index,
-        "field": getattr(error, "field", None),
-        "reason": f"{type(error).__name__}: {error}",
+        "field": field,
+        "reason": reason,
         "item": redacted_item(item),
     }
     put_json(

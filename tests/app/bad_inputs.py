@@ -45,11 +45,13 @@ NOT_STRING = "Input should be a valid string"
 NOT_LIST = "Input should be a valid array"
 NOT_OBJECT = "Input should be an object"
 BAD_ENDPOINT = "must be a bare https:// origin"
+NOT_UUID = "must be a UUID string (8-4-4-4-12 hexadecimal digits)"
 BAD_TIME = "must be an RFC 3339 date-time with a time zone"
 TIME_RANGE = "must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
 WHOLE_SECOND = "must name a whole second"
 BAD_KEY = "keys must be identifiers"
 BAD_VALUE = "values must be printable text"
+BAD_REASON = "must be printable text"
 
 # Wrong JSON types for a field, with pydantic's own (value-free) message for each expected type.
 _WRONG_FOR_BOOLEAN = ["no", "yes", "true", "false", "1", "0", 1, 0, 0.0, None, [], {}, [True]]
@@ -245,13 +247,15 @@ def _values() -> list[BadInput]:
     cases += [
         _case(f"projectIds-{name}", valid_body(projectIds=v), field, message)
         for name, v, field, message in [
-            ("not-uuid", ["not-a-uuid"], "projectIds.0", "Input should be a valid UUID"),
-            ("number", [1], "projectIds.0", "UUID input should be a string"),
+            # Before: pydantic's message quoted a character of the input ("found `n` at 1").
+            ("not-uuid", ["not-a-uuid"], "projectIds.0", NOT_UUID),
+            ("personal", [PERSONAL], "projectIds.0", NOT_UUID),
+            ("number", [1], "projectIds.0", NOT_UUID),
             ("empty", [], "projectIds", "List should have at least 1 item"),
             ("duplicate", [PROJECT, PROJECT], "projectIds", "must not name a project twice"),
             ("duplicate-case", [PROJECT, PROJECT.upper()], "projectIds", "must not name a project twice"),
             ("too-many", [f"{i:08x}-1b2a-4c3d-8e9f-001122334455" for i in range(101)], "projectIds", "List"),
-            ("trailing-newline", [PROJECT + "\n"], "projectIds.0", "Input should be a valid UUID"),
+            ("trailing-newline", [PROJECT + "\n"], "projectIds.0", NOT_UUID),
         ]
     ]
     return cases
@@ -463,4 +467,42 @@ def _rules() -> list[BadInput]:
     ]
 
 
-CATALOGUE: tuple[BadInput, ...] = (*_structural(), *_types(), *_values(), *_subjects(), *_rules())
+def _extensions() -> list[BadInput]:
+    # The reason is told to the data subject and shown on status pages: the same rule as an approval's
+    # comment or a cancel's reason (line breaks allowed, no other control or bidi character), and
+    # not blank. Before, all of these were accepted.
+    def extension(reason: Any) -> dict[str, Any]:
+        return valid_body(extension={"months": 1, "reason": reason})
+
+    field = "extension.reason"
+    cases = [
+        _case(f"extension-reason-{name}", extension(reason), field, BAD_REASON)
+        for name, reason in [
+            ("nul", f"complex request\u0000{PERSONAL}"),
+            ("bidi-override", "complex \u202etseuqer"),
+            ("bidi-isolate", "complex \u2066request\u2069"),
+            ("escape", "\u001b[2Jcomplex request"),
+            ("delete-character", "complex\u007frequest"),
+            ("line-separator", "complex\u2028request"),
+            ("zero-width-only", "\u200b"),
+            ("spaces-only", "   "),
+            ("line-breaks-only", "\r\n\t \n"),
+            ("ideographic-space-only", "\u3000"),
+        ]
+    ]
+    cases += [
+        _case("extension-reason-empty", extension(""), field, "String should have at least 1 character"),
+        _case("extension-reason-too-long", extension("r" * 501), field, "String should have at most 500"),
+        _case("extension-reason-number", extension(1), field, NOT_STRING),
+    ]
+    return cases
+
+
+CATALOGUE: tuple[BadInput, ...] = (
+    *_structural(),
+    *_types(),
+    *_values(),
+    *_subjects(),
+    *_rules(),
+    *_extensions(),
+)

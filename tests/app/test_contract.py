@@ -158,3 +158,17 @@ def test_instance_id_is_derived_from_request_id():
     assert instance_id_for("req-1") == "dsr-req-1"
     with pytest.raises(InvalidRequestError):
         instance_id_for("a/b")
+
+
+def test_an_extension_reason_may_break_lines_and_is_kept_as_given():
+    reason = "Umfangreiche Anfrage:\n\u2013 3 Projekte,\r\n\tviele Bilder "
+    request = parse_request(body(extension={"months": 2, "reason": reason}))
+    assert request["extension"] == {"months": 2, "reason": reason}
+
+
+@pytest.mark.parametrize("reason", ["a\u0000b", "\u202eabc", "   ", "\n\t\r\n", "a\u2028b"])
+def test_an_extension_reason_is_plain_text_and_not_blank(reason):
+    # The approval and cancel texts refuse these; the reason is told to the data subject.
+    error = refusal(body(extension={"months": 1, "reason": reason}))
+    assert error.field == "extension.reason"
+    assert reason not in str(error)

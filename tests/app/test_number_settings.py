@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from dsr.config import load_settings
+from dsr.customvision import DEFAULT_CALL_TIMEOUT_SECONDS, DEFAULT_MAX_RETRY_SECONDS
 from dsr.errors import ConfigurationError, TransientError
 from dsr.runtime import Runtime
 from emulator import EmulatorServer, SeedSpec, build_state
 from tests.functional.fakes import KeyOnlySecrets
 
+ROOT = Path(__file__).resolve().parents[2]
 BASE = {"DSR_STORAGE_CONNECTION": "UseDevelopmentStorage=true", "DSR_KEY_VAULT_URL": "https://vault.example"}
 NUMBERS = [
     "DSR_CV_RATE_LIMIT_PER_SECOND",
@@ -18,6 +23,10 @@ NUMBERS = [
     "DSR_DELETE_VERIFY_TIMEOUT_SECONDS",
     "DSR_EXPORT_RETENTION_DAYS",
     "DSR_UNIT_TIME_BUDGET_SECONDS",
+    "DSR_APPROVAL_TIMEOUT_HOURS",
+    "DSR_REJECTED_RETENTION_DAYS",
+    "DSR_HISTORY_PURGE_AFTER_HOURS",
+    "DSR_DELIVERY_LINK_MINUTES",
 ]
 
 
@@ -57,3 +66,68 @@ def test_the_runtime_s_clients_give_up_on_a_silent_service_after_the_call_timeou
             else:
                 with pytest.raises(TransientError):
                     client.get_projects()
+
+
+POSITIVE = [
+    "DSR_APPROVAL_TIMEOUT_HOURS",
+    "DSR_EXPORT_RETENTION_DAYS",
+    "DSR_REJECTED_RETENTION_DAYS",
+    "DSR_HISTORY_PURGE_AFTER_HOURS",
+]
+"""Periods that mean nothing at 0: a delete canceled before anyone could approve it, an export
+deleted as it is written, a history purged before a retry could use it. infra/main.bicep gives the
+three it sets whole values of at least 1; locally they take fractions, so a test can wait seconds."""
+
+
+@pytest.mark.parametrize("name", POSITIVE)
+@pytest.mark.parametrize("value", ["0", "0.0", "-0", "-1", "-0.5"])
+def test_a_period_must_be_more_than_zero(name, value):
+    # Before: 0 (and only it, of these) was accepted.
+    with pytest.raises(ConfigurationError, match=f"{name} must be more than 0"):
+        load_settings(BASE | {name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "attribute"),
+    [
+        ("DSR_APPROVAL_TIMEOUT_HOURS", "0.0003", "approval_timeout_hours"),  # tests/e2e (1 s)
+        ("DSR_EXPORT_RETENTION_DAYS", "0.0002", "export_retention_days"),  # tests/e2e/test_retention.py
+        ("DSR_HISTORY_PURGE_AFTER_HOURS", "0.001", "history_purge_after_hours"),  # the same
+        ("DSR_REJECTED_RETENTION_DAYS", "1", "rejected_retention_days"),  # tests/app/test_retention.py
+        ("DSR_EXPORT_RETENTION_DAYS", "2", "export_retention_days"),
+        ("DSR_UNIT_TIME_BUDGET_SECONDS", "2", "unit_time_budget_seconds"),  # docs/benchmarks.md
+        ("DSR_UNIT_TIME_BUDGET_SECONDS", "0", "unit_time_budget_seconds"),  # one step a call, still
+        ("DSR_DELETE_VERIFY_TIMEOUT_SECONDS", "0", "delete_verify_timeout_seconds"),  # tests/e2e
+        ("DSR_CV_MAX_RETRY_SECONDS", "0", "max_retry_seconds"),  # tests/app
+    ],
+)
+def test_the_values_the_test_suites_use_are_valid(name, value, attribute):
+    assert getattr(load_settings(BASE | {name: value}), attribute) == float(value)
+
+
+def _function_timeout_seconds() -> float:
+    hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def test_the_unit_time_budget_leaves_a_last_call_room_inside_the_function_timeout():
+    from dsr import config  # here: before the fix it had no maximum, and the other tests still ran
+
+    # A unit checks its budget before each step, so its call can run the budget and then one more
+    # step: a Training API call retried for up to its retry budget, then stalled for a timeout.
+    assert _function_timeout_seconds() == config.FUNCTION_TIMEOUT_SECONDS
+    last_step = DEFAULT_MAX_RETRY_SECONDS + DEFAULT_CALL_TIMEOUT_SECONDS
+    assert config.MAX_UNIT_TIME_BUDGET_SECONDS + last_step < config.FUNCTION_TIMEOUT_SECONDS
+    assert config.DEFAULT_UNIT_TIME_BUDGET_SECONDS <= config.MAX_UNIT_TIME_BUDGET_SECONDS
+    ceiling = f"{config.MAX_UNIT_TIME_BUDGET_SECONDS:g}"
+    assert load_settings(BASE | {"DSR_UNIT_TIME_BUDGET_SECONDS": ceiling}).unit_time_budget_seconds == float(
+        ceiling
+    )
+
+
+@pytest.mark.parametrize("value", ["421", "600", "3600", "1e9"])
+def test_the_unit_time_budget_stays_inside_the_function_timeout(value):
+    # Before: any budget was accepted, and a call working past host.json's 10 minutes is killed by
+    # the host mid-step (the journal then has to recover a step sent without an answer).
+    with pytest.raises(ConfigurationError, match="DSR_UNIT_TIME_BUDGET_SECONDS must be at most 420"):
+        load_settings(BASE | {"DSR_UNIT_TIME_BUDGET_SECONDS": value})
