@@ -270,23 +270,7 @@ class BlobExportStore:
 
         Raises :class:`StoredFileExistsError` when ``path`` has changed since, or is gone.
         """
-        self._ensure_container()
-        digest = hashlib.sha256(data).hexdigest()
-        try:
-            self._container.upload_blob(
-                path,
-                data,
-                overwrite=True,
-                etag=etag,
-                match_condition=MatchConditions.IfNotModified,
-                metadata={SHA256_METADATA_KEY: digest},
-                content_settings=ContentSettings(content_type=content_type),
-            )
-        except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            raise StoredFileExistsError(path) from exc
-        except AzureError as exc:
-            raise StorageUnavailableError(f"could not write {path!r}") from exc
-        return FileRef(path, len(data), digest, content_type)
+        return self._upload(path, data, content_type, overwrite=True, etag=etag)
 
     def _upload(
         self,
@@ -296,9 +280,17 @@ class BlobExportStore:
         *,
         overwrite: bool,
         metadata: Mapping[str, str] | None = None,
+        etag: str | None = None,
     ) -> FileRef:
+        """One Put Blob with the sha256 in its metadata; ``overwrite=False`` only if absent, ``etag``
+        only if unchanged: a lost condition is :class:`StoredFileExistsError`."""
         self._ensure_container()
         digest = hashlib.sha256(data).hexdigest()
+        condition: dict[str, Any] = {}
+        lost: tuple[type[AzureError], ...] = (ResourceExistsError,)
+        if etag is not None:
+            condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+            lost = (ResourceModifiedError, ResourceNotFoundError)
         try:
             self._container.upload_blob(
                 path,
@@ -306,8 +298,9 @@ class BlobExportStore:
                 overwrite=overwrite,
                 metadata={**(metadata or {}), SHA256_METADATA_KEY: digest},
                 content_settings=ContentSettings(content_type=content_type),
+                **condition,
             )
-        except ResourceExistsError as exc:
+        except lost as exc:
             raise StoredFileExistsError(path) from exc
         except AzureError as exc:
             raise StorageUnavailableError(f"could not write {path!r}") from exc
