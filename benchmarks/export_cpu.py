@@ -221,7 +221,8 @@ class Bench:
         request_id = f"unit-{uuid.uuid4().hex[:8]}"
         job = self.job(request_id)
         with self.runtime.unit_client(job["account"]) as (client, _):
-            record_account_listing(request_id, self.store, client, client.get_projects(), [self.project_id])
+            iterations = {self.project_id: client.get_iterations(self.project_id)}
+            record_account_listing(request_id, self.store, client.get_projects(), iterations)
         unit: Unit = {"category": "images", "projectId": self.project_id, "cursor": None}
         images = 0
         self.unit_files = []

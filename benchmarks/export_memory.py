@@ -61,7 +61,8 @@ def seeded_project(count: int, operation: Literal["export", "delete"]) -> Iterat
         }
         unit: Unit = {"category": "images", "projectId": project.id, "cursor": None}
         with runtime.unit_client(job["account"]) as (client, _):
-            record_account_listing("bench", store, client, client.get_projects(), [project.id])
+            iterations = {project.id: client.get_iterations(project.id)}
+            record_account_listing("bench", store, client.get_projects(), iterations)
         yield runtime, job, unit
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict, cast
+from typing import TypedDict
 
 from dsr.contract import DsrRequest
 from dsr.customvision import Iteration, NotFoundError, TrainingClient
@@ -18,18 +18,6 @@ class AccountResolution(TypedDict):
     missingProjectIds: list[str]
     """Requested project ids the account does not have (already deleted, or never existed), and for an
     export the projects deleted while resolution listed their iterations."""
-
-
-class _Listed:
-    """The iterations resolution has listed, standing in for the client in
-    :func:`dsr.export.record_account_listing` (which only asks for each in-scope project's iterations):
-    nothing is listed twice."""
-
-    def __init__(self, iterations: dict[str, list[Iteration]]) -> None:
-        self._iterations = iterations
-
-    def get_iterations(self, project_id: str) -> list[Iteration]:
-        return self._iterations[project_id]
 
 
 def _list_iterations(
@@ -82,7 +70,6 @@ def resolve_account(request: DsrRequest, runtime: Runtime) -> AccountResolution:
             projects = [p for p in projects if p["id"] not in gone]
             listed = [p for p in listed if p.id not in gone]
             missing += [pid for pid in gone if pid not in missing]
-            in_scope = [p["id"] for p in projects]
-            lister = cast(TrainingClient, _Listed(iterations))
-            record_account_listing(request["requestId"], runtime.store, lister, listed, in_scope)
+            in_scope = {p["id"]: iterations[p["id"]] for p in projects}
+            record_account_listing(request["requestId"], runtime.store, listed, in_scope)
     return {"account": account, "projects": projects, "missingProjectIds": missing}

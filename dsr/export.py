@@ -13,7 +13,7 @@ import io
 import secrets
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from dsr.customvision import (
     PAGE_SIZE,
     Image,
     ImagePerformance,
+    Iteration,
     NotFoundError,
     Project,
     StoredImagePrediction,
@@ -92,17 +93,16 @@ def _result(
 
 
 def record_account_listing(
-    request_id: str, store: ExportStore, client: TrainingClient, projects: list[Project], in_scope: list[str]
+    request_id: str, store: ExportStore, projects: list[Project], iterations: Mapping[str, list[Iteration]]
 ) -> None:
-    """List each in-scope project's iterations once and keep them, with the project listing, for every
-    unit of the request: no unit lists projects or iterations again."""
-    wanted = set(in_scope)
+    """Keep the project listing and the iterations of each in-scope project (the keys of
+    ``iterations``), each listed once, for every unit of the request: no unit lists them again."""
     document = {
         "projectCount": len(projects),
         # Kept without signed links, like everything exported from it: a working file is no place for
         # credentials either.
-        "projects": [unsigned(p.raw) for p in projects if p.id in wanted],
-        "iterations": {pid: [unsigned(it.raw) for it in client.get_iterations(pid)] for pid in in_scope},
+        "projects": [unsigned(p.raw) for p in projects if p.id in iterations],
+        "iterations": {pid: [unsigned(it.raw) for it in listed] for pid, listed in iterations.items()},
     }
     put_json(store, layout.account_listing(request_id), document)
 

@@ -89,7 +89,8 @@ class World:
         with runtime.unit_client(job["account"]) as (client, _):
             projects = client.get_projects()
             in_scope = [p.id for p in projects if p.id in job["projectIds"]]
-            record_account_listing(job["requestId"], self.store, client, projects, in_scope)
+            iterations = {pid: client.get_iterations(pid) for pid in in_scope}
+            record_account_listing(job["requestId"], self.store, projects, iterations)
 
 
 RUN_COUNTS = frozenset({"apiCalls", "throttled"})
