@@ -19,6 +19,7 @@ from dsr.contract import INSTANCE_ID_PREFIX
 from dsr.record_store import RecordStore
 from dsr.storage import ExportStore, put_json
 from triggers.settlement import read_settled_status
+from triggers.status_view import read_status
 
 FINISHED = [
     df.OrchestrationRuntimeStatus.Completed,
@@ -68,10 +69,13 @@ async def _purge_page(
             continue
         if SUB_ORCHESTRATION_SEPARATOR not in instance_id:
             request_id = instance_id.removeprefix(INSTANCE_ID_PREFIX)
-            # A canceled one is kept with its receipts even where an earlier attempt left a document.
-            view = await read_settled_status(client, request_id, store, records)
             # Blob calls are synchronous: keep them off the event loop the HTTP triggers share.
-            if not await asyncio.to_thread(records.exists, layout.status(request_id)):
+            if status.runtime_status == df.OrchestrationRuntimeStatus.Terminated:
+                # A canceled one is kept with its receipts even where an earlier attempt left a
+                # document (settling writes it, once).
+                await read_settled_status(client, request_id, store, records)
+            elif not await asyncio.to_thread(records.exists, layout.status(request_id)):
+                view = await read_status(client, request_id, records)
                 await asyncio.to_thread(put_json, records, layout.status(request_id), view.document)
         await client.purge_instance_history(instance_id)
         purged += 1
